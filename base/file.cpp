@@ -1,0 +1,57 @@
+#include "base/file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/unique_fd.hpp"
+
+namespace silk {
+
+Result<std::string> ReadFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    int err = errno;
+    if (err == ENOENT) return Fail(Error(ErrorCode::kNotFound, path + ": no such file", err));
+    return FailErrno("cannot open " + path, err);
+  }
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return FailErrno("cannot read " + path);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+Result<void> WriteFileAtomic(const std::string& path, const std::string& contents, int mode) {
+  std::string tmp = path + ".tmp.XXXXXX";
+  UniqueFd fd(::mkostemp(tmp.data(), O_CLOEXEC));
+  if (!fd) return FailErrno("cannot create a temporary file next to " + path);
+  auto fail = [&](const std::string& what) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return FailErrno(what + " " + path, err);
+  };
+  size_t off = 0;
+  while (off < contents.size()) {
+    ssize_t n = ::write(fd.get(), contents.data() + off, contents.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("cannot write");
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) return fail("cannot chmod");
+  if (::fsync(fd.get()) != 0) return fail("cannot fsync");
+  fd.Reset();
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename into");
+  return {};
+}
+
+}  // namespace silk

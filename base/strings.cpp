@@ -1,0 +1,108 @@
+#include "base/strings.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace silk {
+
+std::vector<std::string> Split(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t pos = s.find(sep, start);
+    out.emplace_back(s.substr(start, pos == std::string_view::npos ? pos : pos - start));
+    if (pos == std::string_view::npos) break;
+    start = pos + 1;
+  }
+  return out;
+}
+
+std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) out.append(sep);
+    out += parts[i];
+  }
+  return out;
+}
+
+std::string Trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+Result<uint64_t> ParseUint(std::string_view s, uint64_t max) {
+  if (s.empty()) return Fail(ErrorCode::kInvalidInput, "expected a number, found an empty string");
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9')
+      return Fail(ErrorCode::kInvalidInput,
+                  "expected a non-negative integer, found '" + std::string(s) + "'");
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (max - d) / 10)
+      return Fail(ErrorCode::kInvalidInput,
+                  "'" + std::string(s) + "' is too large (at most " + std::to_string(max) + ")");
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+Result<uint64_t> ParseSize(std::string_view s) {
+  std::string t = Trim(s);
+  size_t i = 0;
+  while (i < t.size() && t[i] >= '0' && t[i] <= '9') ++i;
+  std::string digits = t.substr(0, i);
+  std::string unit = t.substr(i);
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (unit.size() >= 2 && unit.substr(unit.size() - 2) == "IB") unit.resize(unit.size() - 2);
+  else if (!unit.empty() && unit.back() == 'B') unit.pop_back();
+  uint64_t mult = 1;
+  if (unit.empty()) mult = 1;
+  else if (unit == "K") mult = 1ULL << 10;
+  else if (unit == "M") mult = 1ULL << 20;
+  else if (unit == "G") mult = 1ULL << 30;
+  else if (unit == "T") mult = 1ULL << 40;
+  else
+    return Fail(ErrorCode::kInvalidInput, "invalid size '" + std::string(s) +
+                                              "': expected a number with an optional unit "
+                                              "K, M, G or T (e.g. 256M)");
+  if (digits.empty())
+    return Fail(ErrorCode::kInvalidInput,
+                "invalid size '" + std::string(s) + "': expected a number such as 256M");
+  auto v = ParseUint(digits, UINT64_MAX / mult);
+  if (!v) return Fail(ErrorCode::kInvalidInput, "invalid size '" + std::string(s) + "': " + v.error().message());
+  return *v * mult;
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::vector<std::string> NearestWords(std::string_view word,
+                                      const std::vector<std::string>& candidates, size_t limit) {
+  size_t max_dist = std::max<size_t>(2, word.size() / 3);
+  std::vector<std::pair<size_t, std::string>> scored;
+  for (const auto& c : candidates) {
+    size_t d = EditDistance(word, c);
+    bool prefix = c.size() > word.size() && c.compare(0, word.size(), word) == 0;
+    if (d <= max_dist || prefix) scored.emplace_back(prefix ? std::min(d, max_dist) : d, c);
+  }
+  std::sort(scored.begin(), scored.end());
+  std::vector<std::string> out;
+  for (size_t i = 0; i < scored.size() && out.size() < limit; ++i) out.push_back(scored[i].second);
+  return out;
+}
+
+}  // namespace silk

@@ -1,0 +1,33 @@
+// Small string helpers shared by every module: splitting, sizes, edit distance.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+
+namespace silk {
+
+std::vector<std::string> Split(std::string_view s, char sep);
+std::string Join(const std::vector<std::string>& parts, std::string_view sep);
+std::string Trim(std::string_view s);
+
+// Parses a byte size: "4096", "64K", "256M", "2G" (binary units; optional "iB"/"B").
+// Errors name the input and the accepted forms.
+Result<uint64_t> ParseSize(std::string_view s);
+
+// Parses a non-negative decimal integer that fits `max`.
+Result<uint64_t> ParseUint(std::string_view s, uint64_t max = UINT64_MAX);
+
+// Levenshtein distance, for "did you mean" suggestions.
+size_t EditDistance(std::string_view a, std::string_view b);
+
+// Up to `limit` candidates nearest to `word`, nearest first, within a distance that
+// scales with the word's length.
+std::vector<std::string> NearestWords(std::string_view word,
+                                      const std::vector<std::string>& candidates,
+                                      size_t limit = 3);
+
+}  // namespace silk

@@ -1,0 +1,42 @@
+// silk: one binary for every testbed generation. Subcommands are thin layers over
+// the libraries (policy/, compat/, images/, vmm/, ...).
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "base/log.hpp"
+#include "cli/commands.hpp"
+
+namespace {
+
+constexpr std::string_view kAbout =
+    "silk: a nested, self-virtualizing testbed. Slices of compatibility boxes and\n"
+    "thinix VMs; API profiles that each testbed generation tightens.";
+
+const std::vector<silk::cli::Command>& TopCommands() {
+  static const std::vector<silk::cli::Command> commands = {
+  };
+  return commands;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  silk::cli::Args args(argv + 1, argv + argc);
+  // Global flags come before the subcommand.
+  while (!args.empty()) {
+    if (args[0] == "--version") {
+      std::cout << "silk " SILK_VERSION "\n";
+      return 0;
+    }
+    if (args[0] == "-v" || args[0] == "--verbose") {
+      silk::SetLogLevel(silk::LogLevel::kDebug);
+    } else if (args[0] == "-q" || args[0] == "--quiet") {
+      silk::SetLogLevel(silk::LogLevel::kWarning);
+    } else {
+      break;
+    }
+    args.erase(args.begin());
+  }
+  return silk::cli::Dispatch("silk", kAbout, TopCommands(), args);
+}
