@@ -1,0 +1,189 @@
+#include "policy/ddmin.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace silk::policy {
+namespace {
+
+using Subset = std::vector<size_t>;
+
+class Tester {
+ public:
+  Tester(const DdminOracle& oracle, const DdminOptions& options)
+      : oracle_(oracle), options_(options) {}
+
+  // Tests `candidates` in order, `jobs` at a time; returns the index of the first that
+  // passes, or nullopt if none does.
+  Result<std::optional<size_t>> FirstPassing(const std::vector<Subset>& candidates) {
+    const size_t jobs = std::max(1u, options_.jobs);
+    for (size_t start = 0; start < candidates.size(); start += jobs) {
+      const size_t end = std::min(candidates.size(), start + jobs);
+      std::vector<std::optional<Result<bool>>> verdicts(end - start);
+      std::vector<std::thread> workers;
+      for (size_t i = start; i < end; ++i) {
+        if (auto cached = Lookup(candidates[i])) {
+          verdicts[i - start] = *cached;
+          continue;
+        }
+        if (end - start == 1) {
+          verdicts[0] = Test(candidates[i]);
+        } else {
+          workers.emplace_back([&, i] { verdicts[i - start] = Test(candidates[i]); });
+        }
+      }
+      for (auto& w : workers) w.join();
+      for (size_t i = start; i < end; ++i) {
+        auto& v = *verdicts[i - start];
+        if (!v) return tl::unexpected<Error>(v.error());
+        if (*v) return std::optional<size_t>(i);
+      }
+    }
+    return std::optional<size_t>();
+  }
+
+  Result<bool> TestOne(const Subset& s) {
+    if (auto cached = Lookup(s)) return *cached;
+    return Test(s);
+  }
+
+  size_t runs() const { return runs_; }
+  size_t hits() const { return hits_; }
+  size_t flaky() const { return flaky_; }
+
+ private:
+  std::optional<bool> Lookup(const Subset& s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cache_.find(s);
+    if (it == cache_.end()) return std::nullopt;
+    ++hits_;
+    return it->second;
+  }
+
+  Result<bool> RunOracle(const Subset& s) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (options_.max_oracle_runs && runs_ >= options_.max_oracle_runs)
+        return Fail(ErrorCode::kTimeout, "minimisation stopped after " + std::to_string(runs_) +
+                                             " oracle runs (the limit); raise the limit");
+      ++runs_;
+    }
+    return oracle_(s);
+  }
+
+  Result<bool> Test(const Subset& s) {
+    bool pass = SILK_TRY(RunOracle(s));
+    if (pass) {
+      for (unsigned r = 0; r < options_.confirm_runs; ++r) {
+        bool again = SILK_TRY(RunOracle(s));
+        if (!again) {
+          pass = false;
+          std::lock_guard<std::mutex> lock(mu_);
+          ++flaky_;
+          break;
+        }
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    cache_[s] = pass;
+    return pass;
+  }
+
+  const DdminOracle& oracle_;
+  const DdminOptions& options_;
+  std::mutex mu_;
+  std::map<Subset, bool> cache_;
+  size_t runs_ = 0;
+  size_t hits_ = 0;
+  size_t flaky_ = 0;
+};
+
+// Splits `c` into `n` contiguous parts of near-equal size (Zeller's split).
+std::vector<Subset> Split(const Subset& c, size_t n) {
+  std::vector<Subset> parts;
+  size_t start = 0;
+  for (size_t i = 0; i < n; ++i) {
+    size_t end = start + (c.size() - start) / (n - i);
+    parts.emplace_back(c.begin() + static_cast<long>(start), c.begin() + static_cast<long>(end));
+    start = end;
+  }
+  return parts;
+}
+
+Subset Minus(const Subset& c, const Subset& part) {
+  Subset out;
+  std::set_difference(c.begin(), c.end(), part.begin(), part.end(), std::back_inserter(out));
+  return out;
+}
+
+}  // namespace
+
+Result<DdminResult> Ddmin(size_t n, const DdminOracle& oracle, const DdminOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Tester tester(oracle, options);
+  Subset c(n);
+  for (size_t i = 0; i < n; ++i) c[i] = i;
+
+  if (!options.assume_full_passes) {
+    bool full = SILK_TRY(tester.TestOne(c));
+    if (!full)
+      return Fail(ErrorCode::kInvalidInput,
+                  "the oracle fails with all " + std::to_string(n) +
+                      " items kept (under the unrestricted parent), so there is nothing to "
+                      "preserve; fix the oracle or the parent first");
+  }
+
+  size_t granularity = 2;
+  while (c.size() >= 2) {
+    granularity = std::min(granularity, c.size());
+    auto parts = Split(c, granularity);
+    // Reduce to a subset.
+    auto hit = SILK_TRY(tester.FirstPassing(parts));
+    if (hit) {
+      c = parts[*hit];
+      granularity = 2;
+      continue;
+    }
+    // Reduce to a complement (for n == 2 the complements are the subsets again).
+    if (granularity > 2) {
+      std::vector<Subset> complements;
+      for (const auto& p : parts) complements.push_back(Minus(c, p));
+      hit = SILK_TRY(tester.FirstPassing(complements));
+      if (hit) {
+        c = complements[*hit];
+        granularity = std::max<size_t>(granularity - 1, 2);
+        continue;
+      }
+    }
+    if (granularity >= c.size()) break;
+    granularity = std::min(granularity * 2, c.size());
+  }
+  if (c.size() == 1) {
+    bool empty_passes = SILK_TRY(tester.TestOne({}));
+    if (empty_passes) c.clear();
+  }
+
+  // 1-minimality: every single-item removal must fail (mostly answered by the cache).
+  DdminResult result;
+  result.one_minimal = true;
+  for (size_t item : c) {
+    bool pass = SILK_TRY(tester.TestOne(Minus(c, {item})));
+    if (pass) result.one_minimal = false;
+  }
+
+  result.kept = c;
+  Subset all(n);
+  for (size_t i = 0; i < n; ++i) all[i] = i;
+  result.removed = Minus(all, c);
+  result.oracle_runs = tester.runs();
+  result.cache_hits = tester.hits();
+  result.flaky_candidates = tester.flaky();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+}  // namespace silk::policy
