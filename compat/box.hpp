@@ -1,0 +1,97 @@
+// silk::compat: compatibility boxes, silk's unit of isolation. A box is a process tree in
+// new pid, mount, network, uts, ipc and cgroup namespaces (and a user namespace when
+// unprivileged), on a minimal read-only root fs, with no capabilities, cgroup limits and
+// a seccomp API profile installed last before execve. The calling thread becomes the
+// box's supervisor: it passes stdin/stdout/stderr through, answers the profile's
+// SCMP_ACT_NOTIFY rules (raw sockets) and records denials, and tears everything down.
+//
+// This is the public entry point for other modules (node manager, `silk policy
+// learn/regress`) and for `silk box run`.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "compat/box_spec.hpp"
+
+namespace silk::compat {
+
+// One denied syscall, aggregated by (syscall, arguments, pid): how often it happened.
+struct Denial {
+  std::string syscall;  // name on the native arch, or "syscall_<nr>"
+  int nr = -1;
+  std::array<uint64_t, 6> args{};
+  pid_t pid = 0;  // as seen from the host
+  uint64_t count = 0;
+  std::string verdict;  // what the box got: "errno(EPERM)", "kill-process", ...
+};
+
+// A raw/packet socket() request decided by the supervisor.
+struct RawSocketDecision {
+  pid_t pid = 0;
+  int domain = 0, type = 0, protocol = 0;
+  bool allowed = false;
+};
+
+struct DenialReport {
+  std::vector<Denial> denials;  // in first-seen order
+  std::vector<RawSocketDecision> raw_socket_decisions;
+  uint64_t total() const;
+  std::string ToJson() const;  // {"denials":[{"syscall":..,"nr":..,"args":[..],..}],...}
+  std::string ToText() const;  // one line per denial, for the terminal
+};
+
+struct BoxOutcome {
+  std::string box_id;
+  // What a shell would report: the exit code, 128+N when killed by signal N, 127 when
+  // the command was not found in the box (exec_failure says so), 126 when it was found
+  // but could not be executed.
+  int exit_status = 0;
+  int term_signal = 0;       // N when killed by a signal, else 0
+  std::string exec_failure;  // empty when the command was started
+  DenialReport denials;      // filled when spec.report_denials (raw decisions always)
+  double elapsed_ms = 0;     // clone to reap
+};
+
+struct RunOptions {
+  // Per-box state (supervisor pid, cgroups, veth) lives in <state_root>/<box_id>/ for the
+  // startup sweep. Empty: /run/silk/boxes as root, $XDG_RUNTIME_DIR/silk/boxes (or
+  // /tmp/silk-<uid>/boxes) otherwise.
+  std::string state_root;
+  std::string box_id;  // empty: generated ("b<pid>-<n>")
+  // Sweep stale boxes of dead supervisors before starting (SweepStaleBoxes).
+  bool sweep_first = true;
+  // Directory where profile names are also looked up ("<dir>/<name>.json"), after the
+  // built-in profiles. Empty: built-ins and paths only.
+  std::string profile_dir;
+  // cgroup placement: the box's cgroups go to <own cgroup>/silk/<box_id> in each
+  // hierarchy. Override the mount points for tests (empty = from /proc/self/mountinfo).
+  std::string cgroup2_mount;
+};
+
+// Runs `spec` (validated here too) to completion in a new box and returns how it ended.
+// The calling thread is the supervisor; the box gets SIGKILL if that thread dies
+// (PR_SET_PDEATHSIG), and its pid-namespace init takes every box process with it.
+// Errors: kInvalidInput (spec), kNotFound (rootfs, profile), kUnsupported (no user
+// namespaces, missing cgroup controller), kSystem (a step failed: the message names it
+// and the errno). Nothing is left behind on any error.
+Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options = {});
+
+struct SweepReport {
+  std::vector<std::string> reclaimed;  // box ids whose supervisor was dead
+};
+
+// Reclaims the state of boxes whose supervisor is dead (e.g. SIGKILLed): kills their
+// remaining processes, removes their cgroups and host veth ends, and deletes the state
+// directory. Boxes of live supervisors are left alone.
+Result<SweepReport> SweepStaleBoxes(const std::string& state_root = "");
+
+// The state root RunOptions::state_root defaults to, for this caller.
+std::string DefaultStateRoot();
+
+}  // namespace silk::compat

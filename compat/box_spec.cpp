@@ -1,0 +1,436 @@
+#include "compat/box_spec.hpp"
+
+#include <arpa/inet.h>
+#include <sys/resource.h>
+
+#include <nlohmann/json.hpp>
+
+#include "base/file.hpp"
+#include "base/strings.hpp"
+
+namespace silk::compat {
+namespace {
+
+using nlohmann::json;
+
+const char* const kCapNames[] = {
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+};
+
+struct RlimitName {
+  const char* name;
+  int resource;
+};
+const RlimitName kRlimits[] = {
+    {"as", RLIMIT_AS},           {"core", RLIMIT_CORE},         {"cpu", RLIMIT_CPU},
+    {"data", RLIMIT_DATA},       {"fsize", RLIMIT_FSIZE},       {"locks", RLIMIT_LOCKS},
+    {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
+    {"nofile", RLIMIT_NOFILE},   {"nproc", RLIMIT_NPROC},       {"rss", RLIMIT_RSS},
+    {"rtprio", RLIMIT_RTPRIO},   {"rttime", RLIMIT_RTTIME},     {"sigpending", RLIMIT_SIGPENDING},
+    {"stack", RLIMIT_STACK},
+};
+
+tl::unexpected<Error> Bad(const std::string& source, const std::string& path,
+                          const std::string& what) {
+  return Fail(ErrorCode::kInvalidInput, source + ": " + path + ": " + what);
+}
+
+std::string TypeName(const json& j) { return j.type_name(); }
+
+// Reads fields out of one JSON object, rejecting any field it was not asked about.
+class ObjectReader {
+ public:
+  ObjectReader(const json& obj, std::string source, std::string path)
+      : obj_(obj), source_(std::move(source)), path_(std::move(path)) {}
+
+  std::string Path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  const json* Find(const std::string& key) {
+    seen_.push_back(key);
+    auto it = obj_.find(key);
+    return it == obj_.end() || it->is_null() ? nullptr : &*it;
+  }
+  Result<void> String(const std::string& key, std::string& out) {
+    const json* v = Find(key);
+    if (!v) return {};
+    if (!v->is_string()) return Bad(source_, Path(key), "expected a string, found " + TypeName(*v));
+    out = v->get<std::string>();
+    return {};
+  }
+  Result<void> Bool(const std::string& key, bool& out) {
+    const json* v = Find(key);
+    if (!v) return {};
+    if (!v->is_boolean())
+      return Bad(source_, Path(key), "expected true or false, found " + TypeName(*v));
+    out = v->get<bool>();
+    return {};
+  }
+  template <typename T>
+  Result<void> Uint(const std::string& key, T& out, uint64_t max) {
+    const json* v = Find(key);
+    if (!v) return {};
+    SILK_TRY(ToUint(*v, Path(key), out, max));
+    return {};
+  }
+  // A size: a number of bytes or a string like "256M".
+  Result<void> Size(const std::string& key, uint64_t& out) {
+    const json* v = Find(key);
+    if (!v) return {};
+    if (v->is_string()) {
+      auto s = ParseSize(v->get<std::string>());
+      if (!s) return Bad(source_, Path(key), s.error().message());
+      out = *s;
+      return {};
+    }
+    return ToUint(*v, Path(key), out, UINT64_MAX);
+  }
+  Result<void> Strings(const std::string& key, std::vector<std::string>& out) {
+    const json* v = Find(key);
+    if (!v) return {};
+    if (!v->is_array())
+      return Bad(source_, Path(key), "expected an array of strings, found " + TypeName(*v));
+    out.clear();
+    for (size_t i = 0; i < v->size(); ++i) {
+      const json& e = (*v)[i];
+      if (!e.is_string())
+        return Bad(source_, Path(key) + "[" + std::to_string(i) + "]",
+                   "expected a string, found " + TypeName(e));
+      out.push_back(e.get<std::string>());
+    }
+    return {};
+  }
+  // Every key of the object must have been asked for.
+  Result<void> Finish() const {
+    std::vector<std::string> known(seen_.begin(), seen_.end());
+    for (auto it = obj_.begin(); it != obj_.end(); ++it) {
+      if (std::find(known.begin(), known.end(), it.key()) != known.end()) continue;
+      std::string msg = "unknown field";
+      auto near = NearestWords(it.key(), known, 1);
+      if (!near.empty()) msg += " (did you mean '" + near[0] + "'?)";
+      return Bad(source_, Path(it.key()), msg);
+    }
+    return {};
+  }
+  template <typename T>
+  Result<void> ToUint(const json& v, const std::string& path, T& out, uint64_t max) const {
+    if (!v.is_number_integer() ||
+        (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0))
+      return Bad(
+          source_, path,
+          "expected a non-negative integer, found " + (v.is_number() ? v.dump() : TypeName(v)));
+    uint64_t x = v.get<uint64_t>();
+    if (x > max)
+      return Bad(source_, path, v.dump() + " is too large (at most " + std::to_string(max) + ")");
+    out = static_cast<T>(x);
+    return {};
+  }
+  const std::string& source() const { return source_; }
+
+ private:
+  const json& obj_;
+  std::string source_;
+  std::string path_;
+  std::vector<std::string> seen_;
+};
+
+Result<void> ReadIdMaps(const json& v, const std::string& source, const std::string& path,
+                        std::vector<IdMapping>& out) {
+  if (!v.is_array()) return Bad(source, path, "expected an array of {inside, outside, count}");
+  out.clear();
+  for (size_t i = 0; i < v.size(); ++i) {
+    std::string p = path + "[" + std::to_string(i) + "]";
+    if (!v[i].is_object()) return Bad(source, p, "expected an object {inside, outside, count}");
+    ObjectReader r(v[i], source, p);
+    IdMapping m;
+    SILK_TRY(r.Uint("inside", m.inside, UINT32_MAX));
+    SILK_TRY(r.Uint("outside", m.outside, UINT32_MAX));
+    SILK_TRY(r.Uint("count", m.count, UINT32_MAX));
+    SILK_TRY(r.Finish());
+    out.push_back(m);
+  }
+  return {};
+}
+
+const char* UserNsName(UserNamespaceMode m) {
+  switch (m) {
+    case UserNamespaceMode::kAuto:
+      return "auto";
+    case UserNamespaceMode::kAlways:
+      return "always";
+    case UserNamespaceMode::kNever:
+      return "never";
+  }
+  return "auto";
+}
+
+Result<void> CheckCidr(const std::string& cidr, const std::string& field) {
+  auto slash = cidr.find('/');
+  in_addr a{};
+  if (slash == std::string::npos || inet_pton(AF_INET, cidr.substr(0, slash).c_str(), &a) != 1)
+    return Fail(ErrorCode::kInvalidInput,
+                field + ": '" + cidr + "' is not an IPv4 address in CIDR form (e.g. 10.77.0.2/24)");
+  auto len = ParseUint(cidr.substr(slash + 1), 32);
+  if (!len)
+    return Fail(ErrorCode::kInvalidInput,
+                field + ": prefix length of '" + cidr + "' must be 0..32");
+  return {};
+}
+
+}  // namespace
+
+int CapabilityNumber(const std::string& name) {
+  for (size_t i = 0; i < std::size(kCapNames); ++i)
+    if (name == kCapNames[i]) return static_cast<int>(i);
+  return -1;
+}
+
+int RlimitNumber(const std::string& name) {
+  for (const auto& r : kRlimits)
+    if (name == r.name) return r.resource;
+  return -1;
+}
+
+Result<BoxSpec> ParseBoxSpec(const std::string& json_text, const std::string& source) {
+  json root;
+  try {
+    root = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    return Fail(ErrorCode::kInvalidInput, source + ": invalid JSON: " + e.what());
+  }
+  if (!root.is_object())
+    return Bad(source, "(top level)", "expected a JSON object, found " + TypeName(root));
+  BoxSpec s;
+  ObjectReader r(root, source, "");
+  SILK_TRY(r.String("command", s.command));
+  SILK_TRY(r.Strings("args", s.args));
+  SILK_TRY(r.Strings("env", s.env));
+  SILK_TRY(r.String("cwd", s.cwd));
+  SILK_TRY(r.String("rootfs", s.rootfs));
+  SILK_TRY(r.Size("scratch_size", s.scratch_size));
+  SILK_TRY(r.String("hostname", s.hostname));
+  SILK_TRY(r.String("profile", s.profile));
+  SILK_TRY(r.Size("memory_max", s.memory_max));
+  SILK_TRY(r.Uint("pids_max", s.pids_max, UINT32_MAX));
+  SILK_TRY(r.Uint("cpu_weight", s.cpu_weight, UINT32_MAX));
+  SILK_TRY(r.Uint("io_weight", s.io_weight, UINT32_MAX));
+  SILK_TRY(r.Strings("capabilities", s.capabilities));
+  SILK_TRY(r.Uint("uid", s.uid, UINT32_MAX));
+  SILK_TRY(r.Uint("gid", s.gid, UINT32_MAX));
+  SILK_TRY(r.Bool("raw_sockets", s.raw_sockets));
+  SILK_TRY(r.Bool("report_denials", s.report_denials));
+  SILK_TRY(r.Bool("tty", s.tty));
+  if (const json* v = r.Find("user_namespace")) {
+    std::string m = v->is_string() ? v->get<std::string>() : "";
+    if (m == "auto")
+      s.user_namespace = UserNamespaceMode::kAuto;
+    else if (m == "always")
+      s.user_namespace = UserNamespaceMode::kAlways;
+    else if (m == "never")
+      s.user_namespace = UserNamespaceMode::kNever;
+    else
+      return Bad(source, "user_namespace",
+                 "expected \"auto\", \"always\" or \"never\", found " + v->dump());
+  }
+  if (const json* v = r.Find("uid_map")) SILK_TRY(ReadIdMaps(*v, source, "uid_map", s.uid_map));
+  if (const json* v = r.Find("gid_map")) SILK_TRY(ReadIdMaps(*v, source, "gid_map", s.gid_map));
+  if (const json* v = r.Find("rlimits")) {
+    if (!v->is_object())
+      return Bad(source, "rlimits", "expected an object {\"nofile\": {\"soft\": N, \"hard\": N}}");
+    for (auto it = v->begin(); it != v->end(); ++it) {
+      std::string p = "rlimits." + it.key();
+      RlimitSpec rl;
+      rl.resource = it.key();
+      if (it->is_number()) {
+        SILK_TRY(r.ToUint(*it, p, rl.soft, UINT64_MAX));
+        rl.hard = rl.soft;
+      } else if (it->is_object()) {
+        ObjectReader rr(*it, source, p);
+        SILK_TRY(rr.Uint("soft", rl.soft, UINT64_MAX));
+        SILK_TRY(rr.Uint("hard", rl.hard, UINT64_MAX));
+        SILK_TRY(rr.Finish());
+      } else {
+        return Bad(source, p, "expected a number or {\"soft\": N, \"hard\": N}");
+      }
+      s.rlimits.push_back(rl);
+    }
+  }
+  if (const json* v = r.Find("network")) {
+    if (!v->is_object()) return Bad(source, "network", "expected an object");
+    ObjectReader nr(*v, source, "network");
+    std::string mode = "none";
+    SILK_TRY(nr.String("mode", mode));
+    if (mode == "none")
+      s.network.mode = NetworkMode::kNone;
+    else if (mode == "veth")
+      s.network.mode = NetworkMode::kVeth;
+    else
+      return Bad(source, "network.mode", "expected \"none\" or \"veth\", found \"" + mode + "\"");
+    SILK_TRY(nr.String("bridge", s.network.bridge));
+    SILK_TRY(nr.String("address", s.network.address));
+    SILK_TRY(nr.String("gateway", s.network.gateway));
+    SILK_TRY(nr.Size("egress_rate", s.network.egress_rate));
+    SILK_TRY(nr.Finish());
+  }
+  SILK_TRY(r.Finish());
+  auto valid = Validate(s);
+  if (!valid) return Fail(std::move(valid.error()).Wrap(source));
+  return s;
+}
+
+Result<BoxSpec> LoadBoxSpec(const std::string& path) {
+  std::string text = SILK_TRY(ReadFile(path));
+  return ParseBoxSpec(text, path);
+}
+
+std::string BoxSpecToJson(const BoxSpec& s) {
+  json j;
+  j["command"] = s.command;
+  j["args"] = s.args;
+  j["env"] = s.env;
+  j["cwd"] = s.cwd;
+  j["rootfs"] = s.rootfs;
+  j["scratch_size"] = s.scratch_size;
+  j["hostname"] = s.hostname;
+  j["profile"] = s.profile;
+  j["memory_max"] = s.memory_max;
+  j["pids_max"] = s.pids_max;
+  j["cpu_weight"] = s.cpu_weight;
+  j["io_weight"] = s.io_weight;
+  json rl = json::object();
+  for (const auto& r : s.rlimits) rl[r.resource] = {{"soft", r.soft}, {"hard", r.hard}};
+  j["rlimits"] = rl;
+  j["capabilities"] = s.capabilities;
+  j["user_namespace"] = UserNsName(s.user_namespace);
+  auto maps = [](const std::vector<IdMapping>& m) {
+    json a = json::array();
+    for (const auto& e : m)
+      a.push_back({{"inside", e.inside}, {"outside", e.outside}, {"count", e.count}});
+    return a;
+  };
+  j["uid_map"] = maps(s.uid_map);
+  j["gid_map"] = maps(s.gid_map);
+  j["uid"] = s.uid;
+  j["gid"] = s.gid;
+  j["network"] = {{"mode", s.network.mode == NetworkMode::kVeth ? "veth" : "none"},
+                  {"bridge", s.network.bridge},
+                  {"address", s.network.address},
+                  {"gateway", s.network.gateway},
+                  {"egress_rate", s.network.egress_rate}};
+  j["raw_sockets"] = s.raw_sockets;
+  j["report_denials"] = s.report_denials;
+  j["tty"] = s.tty;
+  return j.dump(2);
+}
+
+Result<void> Validate(const BoxSpec& s) {
+  auto bad = [](const std::string& field, const std::string& what) {
+    return Fail(ErrorCode::kInvalidInput, field + ": " + what);
+  };
+  if (s.command.empty()) return bad("command", "missing: name the program the box runs");
+  if (s.command.find('\0') != std::string::npos) return bad("command", "contains a NUL byte");
+  for (size_t i = 0; i < s.env.size(); ++i)
+    if (s.env[i].find('=') == std::string::npos || s.env[i].front() == '=')
+      return bad("env[" + std::to_string(i) + "]",
+                 "'" + s.env[i] + "' is not of the form NAME=VALUE");
+  if (s.cwd.empty() || s.cwd[0] != '/')
+    return bad("cwd", "must be an absolute path inside the box");
+  if (!s.rootfs.empty() && s.rootfs[0] != '/')
+    return bad("rootfs", "'" + s.rootfs + "' must be an absolute host path");
+  if (s.scratch_size < (1u << 20))
+    return bad("scratch_size",
+               std::to_string(s.scratch_size) + " bytes is too small (at least 1M)");
+  if (s.hostname.empty() || s.hostname.size() > 64)
+    return bad("hostname", "must be 1..64 characters");
+  for (char c : s.hostname)
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.'))
+      return bad("hostname", "'" + s.hostname + "' may contain only letters, digits, '-' and '.'");
+  if (s.profile.empty()) return bad("profile", "empty: name a profile file or a built-in profile");
+  if (s.memory_max != 0 && s.memory_max < (4u << 20))
+    return bad("memory_max", std::to_string(s.memory_max) +
+                                 " bytes is too small (at least 4M, or 0 for no limit)");
+  if (s.pids_max > (1u << 22)) return bad("pids_max", "at most 4194304 (or 0 for no limit)");
+  if (s.cpu_weight < 1 || s.cpu_weight > 10000)
+    return bad("cpu_weight", std::to_string(s.cpu_weight) + " is out of range 1..10000");
+  if (s.io_weight > 10000)
+    return bad("io_weight",
+               std::to_string(s.io_weight) + " is out of range 1..10000 (0 = not set)");
+  for (const auto& r : s.rlimits) {
+    if (RlimitNumber(r.resource) < 0)
+      return bad("rlimits." + r.resource,
+                 "unknown resource; known: as core cpu data fsize locks memlock msgqueue nice "
+                 "nofile nproc rss rtprio rttime sigpending stack");
+    if (r.soft > r.hard) return bad("rlimits." + r.resource, "soft limit exceeds hard limit");
+  }
+  std::vector<std::string> caps;
+  for (const char* c : kCapNames) caps.push_back(c);
+  for (size_t i = 0; i < s.capabilities.size(); ++i)
+    if (CapabilityNumber(s.capabilities[i]) < 0) {
+      std::string msg = "unknown capability '" + s.capabilities[i] + "'";
+      auto near = NearestWords(s.capabilities[i], caps, 1);
+      if (!near.empty()) msg += " (did you mean '" + near[0] + "'?)";
+      return bad("capabilities[" + std::to_string(i) + "]", msg);
+    }
+  if (s.user_namespace == UserNamespaceMode::kNever && geteuid() != 0)
+    return bad("user_namespace", "\"never\" needs root; unprivileged boxes need a user namespace");
+  for (const auto* maps : {&s.uid_map, &s.gid_map})
+    for (const auto& m : *maps)
+      if (m.count == 0)
+        return bad(maps == &s.uid_map ? "uid_map" : "gid_map", "count must be at least 1");
+  if (s.network.mode == NetworkMode::kVeth) {
+    if (s.network.bridge.empty())
+      return bad("network.bridge", "required when network.mode is veth");
+    if (s.network.bridge.size() > 15)
+      return bad("network.bridge", "interface names have at most 15 characters");
+    if (s.network.address.empty())
+      return bad("network.address", "required when network.mode is veth");
+    SILK_TRY(CheckCidr(s.network.address, "network.address"));
+    in_addr a{};
+    if (!s.network.gateway.empty() && inet_pton(AF_INET, s.network.gateway.c_str(), &a) != 1)
+      return bad("network.gateway", "'" + s.network.gateway + "' is not an IPv4 address");
+  } else if (!s.network.bridge.empty() || !s.network.address.empty() ||
+             s.network.egress_rate != 0 || !s.network.gateway.empty()) {
+    return bad("network", "bridge/address/gateway/egress_rate need network.mode \"veth\"");
+  }
+  return {};
+}
+
+}  // namespace silk::compat

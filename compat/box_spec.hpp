@@ -1,0 +1,109 @@
+// silk::compat::BoxSpec: what one compatibility box is (command, root fs, profile,
+// resource limits, network), as a plain struct with named defaults, and its JSON form
+// (the node manager's `silk box run --spec box.json`).
+//
+// Parsing rejects unknown fields and bad values, naming the JSON path of the field
+// ("network.address"). Validate() checks what the JSON types cannot (ranges, combos);
+// RunBox() accepts only specs that passed it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+
+namespace silk::compat {
+
+// When the box gets its own user namespace.
+enum class UserNamespaceMode {
+  kAuto,    // when the caller is not root (rootless boxes)
+  kAlways,  // also when root: box root is an unprivileged uid on the host
+  kNever,   // only valid for root callers
+};
+
+// One line of /proc/<pid>/uid_map or gid_map.
+struct IdMapping {
+  uint32_t inside = 0;
+  uint32_t outside = 0;
+  uint32_t count = 1;
+  friend bool operator==(const IdMapping&, const IdMapping&) = default;
+};
+
+// One setrlimit(2) call before execve. `resource` is the lower-case name without
+// RLIMIT_ ("nofile", "nproc", "core", "stack", "fsize", "memlock", "as", "cpu").
+struct RlimitSpec {
+  std::string resource;
+  uint64_t soft = 0;
+  uint64_t hard = 0;
+  friend bool operator==(const RlimitSpec&, const RlimitSpec&) = default;
+};
+
+enum class NetworkMode {
+  kNone,  // an empty network namespace with only `lo`, up
+  kVeth,  // plus a veth pair: host end on `bridge`, box end `eth0` with `address`
+};
+
+struct NetworkSpec {
+  NetworkMode mode = NetworkMode::kNone;
+  std::string bridge;        // kVeth: an existing bridge on the host
+  std::string address;       // kVeth: box address in CIDR form, "10.77.0.2/24"
+  std::string gateway;       // kVeth, optional: default route via this address
+  uint64_t egress_rate = 0;  // kVeth, optional: bytes per second the box may send (tc HTB)
+  friend bool operator==(const NetworkSpec&, const NetworkSpec&) = default;
+};
+
+inline constexpr const char* kDefaultProfile = "gen0-sliver";
+inline constexpr uint64_t kDefaultScratchSize = 64ull << 20;
+inline constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
+
+struct BoxSpec {
+  std::string command;            // program; looked up on PATH inside the box
+  std::vector<std::string> args;  // arguments after the program name
+  std::vector<std::string> env;   // "NAME=VALUE"; PATH defaults to kDefaultPath
+  std::string cwd = "/";          // inside the box
+  std::string rootfs;             // host directory; empty = read-only view of the host
+  uint64_t scratch_size = kDefaultScratchSize;  // writable /scratch (tmpfs size=)
+  std::string hostname = "box";
+  std::string profile = kDefaultProfile;  // a profile file path or a built-in name
+  uint64_t memory_max = 0;                // bytes; 0 = no limit. Swap is off when set.
+  uint64_t pids_max = 0;                  // 0 = no limit
+  uint32_t cpu_weight = 100;  // cgroup v2 scale, 1..10000 (v1: shares = weight*1024/100)
+  uint32_t io_weight = 0;     // 0 = not set; 1..10000 (cgroup v2 scale)
+  std::vector<RlimitSpec> rlimits;
+  std::vector<std::string> capabilities;  // granted, e.g. "CAP_NET_BIND_SERVICE"
+  UserNamespaceMode user_namespace = UserNamespaceMode::kAuto;
+  std::vector<IdMapping> uid_map;  // empty: box uid 0 -> caller's uid (rootless) or kAutoRange
+  std::vector<IdMapping> gid_map;
+  uint32_t uid = 0;  // the command runs as this uid/gid inside the box
+  uint32_t gid = 0;
+  NetworkSpec network;
+  bool raw_sockets = false;     // grant raw/packet socket() through the supervisor
+  bool report_denials = false;  // record every denied syscall (seccomp user notification)
+  bool tty = false;             // mount a private /dev/pts (and /dev/ptmx)
+
+  friend bool operator==(const BoxSpec&, const BoxSpec&) = default;
+};
+
+// Parses a JSON box spec. `source` names the input in errors ("box.json").
+// Errors (kInvalidInput): malformed JSON (with line/column), an unknown field, a value
+// of the wrong type or out of range, each naming the field's JSON path.
+Result<BoxSpec> ParseBoxSpec(const std::string& json_text, const std::string& source);
+
+// Reads and parses a JSON box spec file. Errors: kNotFound, or as ParseBoxSpec.
+Result<BoxSpec> LoadBoxSpec(const std::string& path);
+
+// The spec as JSON (every field, defaults included); ParseBoxSpec reads it back equal.
+std::string BoxSpecToJson(const BoxSpec& spec);
+
+// Checks the ranges and combinations a JSON type cannot express (command present,
+// weights in range, CIDR address, known rlimits and capabilities, ...).
+// Errors (kInvalidInput) name the field and what is accepted.
+Result<void> Validate(const BoxSpec& spec);
+
+// Capability names silk knows ("CAP_CHOWN" .. "CAP_CHECKPOINT_RESTORE") -> number, or -1.
+int CapabilityNumber(const std::string& name);
+// Rlimit names ("nofile") -> RLIMIT_* number, or -1.
+int RlimitNumber(const std::string& name);
+
+}  // namespace silk::compat
