@@ -1,0 +1,256 @@
+#include "policy/learn_model.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+
+namespace silk::policy {
+namespace {
+
+// clone(2) namespace flags (CLONE_NEWNS|CLONE_NEWCGROUP|CLONE_NEWUTS|CLONE_NEWIPC|
+// CLONE_NEWUSER|CLONE_NEWPID|CLONE_NEWNET), the mask Docker and Podman use.
+constexpr uint64_t kCloneNamespaceMask = 0x7E020000;
+// ioctl requests, prctl options and fcntl commands are C ints: the kernel looks at the
+// low 32 bits only, so conditions mask the rest.
+constexpr uint64_t kLow32 = 0xffffffffull;
+// socket(2) type: the low bits are the type, the rest SOCK_NONBLOCK/SOCK_CLOEXEC.
+constexpr uint64_t kSocketTypeMask = 0xf;
+
+ArgCondition Eq(unsigned index, uint64_t value) {
+  return ArgCondition{index, value, 0, ArgOp::kEqualTo};
+}
+ArgCondition Masked(unsigned index, uint64_t mask, uint64_t value) {
+  return ArgCondition{index, mask, value & mask, ArgOp::kMaskedEqual};
+}
+
+// The distinct values of key-tuple position `pos` under `mask`.
+std::set<uint64_t> Values(const ObservedSyscall& o, size_t pos, uint64_t mask) {
+  std::set<uint64_t> out;
+  for (const auto& t : o.key_args) out.insert(t[pos] & mask);
+  return out;
+}
+
+// Conditioned allow rules for one observed syscall, or empty for "allow it plainly".
+std::vector<std::vector<ArgCondition>> ConditionsFor(const ObservedSyscall& o,
+                                                     const ProposeOptions& opt) {
+  std::vector<std::vector<ArgCondition>> out;
+  if (!opt.arg_conditions || o.args_overflow || o.key_args.empty()) return out;
+  const auto& idx = KeyArgIndices(o.name);
+  if (o.name == "clone") {
+    bool any_ns = false;
+    for (const auto& t : o.key_args) any_ns = any_ns || (t[0] & kCloneNamespaceMask);
+    if (!any_ns) return {{Masked(idx[0], kCloneNamespaceMask, 0)}};
+    if (o.key_args.size() > opt.max_values) return {};
+    for (const auto& t : o.key_args) out.push_back({Eq(idx[0], t[0])});
+    return out;
+  }
+  if (o.name == "socket") {
+    std::set<std::pair<uint64_t, uint64_t>> pairs;
+    for (const auto& t : o.key_args) pairs.insert({t[0] & kLow32, t[1] & kSocketTypeMask});
+    if (pairs.size() <= opt.max_values) {
+      for (const auto& [family, type] : pairs)
+        out.push_back({Eq(idx[0], family), Masked(idx[1], kSocketTypeMask, type)});
+      return out;
+    }
+    auto families = Values(o, 0, kLow32);
+    if (families.size() > opt.max_values) return {};
+    for (uint64_t f : families) out.push_back({Eq(idx[0], f)});
+    return out;
+  }
+  // ioctl request, prctl option, fcntl command: one masked EQ per value.
+  auto values = Values(o, 0, kLow32);
+  if (values.size() > opt.max_values) return {};
+  for (uint64_t v : values) out.push_back({Masked(idx[0], kLow32, v)});
+  return out;
+}
+
+bool Names(const SyscallRule& r, const std::string& name) {
+  return std::find(r.names.begin(), r.names.end(), name) != r.names.end();
+}
+
+bool IsAllow(Action a) { return a == Action::kAllow || a == Action::kLog; }
+
+}  // namespace
+
+const std::vector<unsigned>& KeyArgIndices(const std::string& name) {
+  static const std::map<std::string, std::vector<unsigned>> kKeys = {
+      {"socket", {0, 1}}, {"clone", {0}}, {"ioctl", {1}}, {"prctl", {0}}, {"fcntl", {1}},
+  };
+  static const std::vector<unsigned> kNone;
+  auto it = kKeys.find(name);
+  return it == kKeys.end() ? kNone : it->second;
+}
+
+void Observations::AddAllowed(const std::string& arch, int nr, const std::string& name,
+                              const uint64_t args[6]) {
+  ++total;
+  auto& o = by_arch[arch][nr];
+  if (o.name.empty()) o.name = name;
+  ++o.count;
+  const auto& idx = KeyArgIndices(name);
+  if (idx.empty() || o.args_overflow) return;
+  std::vector<uint64_t> tuple;
+  tuple.reserve(idx.size());
+  for (unsigned i : idx) tuple.push_back(args[i]);
+  o.key_args.insert(std::move(tuple));
+  if (o.key_args.size() > kMaxKeyTuples) {
+    o.key_args.clear();
+    o.args_overflow = true;
+  }
+}
+
+void Observations::AddDenied(const std::string& arch, int nr, const std::string& name,
+                             const uint64_t args[6], pid_t pid, const Verdict& verdict) {
+  ++total;
+  for (auto& d : denied) {
+    if (d.arch == arch && d.nr == nr && std::equal(d.args.begin(), d.args.end(), args)) {
+      ++d.count;
+      return;
+    }
+  }
+  DeniedAttempt d;
+  d.arch = arch;
+  d.name = name;
+  d.nr = nr;
+  std::copy(args, args + 6, d.args.begin());
+  d.pid = pid;
+  d.count = 1;
+  d.verdict = verdict;
+  denied.push_back(d);
+}
+
+void Observations::Merge(const Observations& other) {
+  total += other.total;
+  pids.insert(other.pids.begin(), other.pids.end());
+  for (const auto& [arch, calls] : other.by_arch) {
+    for (const auto& [nr, o] : calls) {
+      auto& mine = by_arch[arch][nr];
+      if (mine.name.empty()) mine.name = o.name;
+      mine.count += o.count;
+      mine.args_overflow = mine.args_overflow || o.args_overflow;
+      if (!mine.args_overflow) mine.key_args.insert(o.key_args.begin(), o.key_args.end());
+      if (mine.key_args.size() > kMaxKeyTuples) {
+        mine.key_args.clear();
+        mine.args_overflow = true;
+      }
+      if (mine.args_overflow) mine.key_args.clear();
+    }
+  }
+  for (const auto& d : other.denied) {
+    bool merged = false;
+    for (auto& mine : denied) {
+      if (mine.arch == d.arch && mine.nr == d.nr && mine.args == d.args) {
+        mine.count += d.count;
+        merged = true;
+        break;
+      }
+    }
+    if (!merged) denied.push_back(d);
+  }
+}
+
+size_t Observations::DistinctAllowed() const {
+  std::set<std::string> names;
+  for (const auto& [arch, calls] : by_arch)
+    for (const auto& [nr, o] : calls) names.insert(o.name);
+  return names.size();
+}
+
+Result<Proposal> ProposeProfile(const Observations& obs, const Profile& parent,
+                                const ProposeOptions& options) {
+  Proposal out;
+  Profile& p = out.profile;
+  p.default_action = parent.default_action;
+  p.default_errno_ret = parent.default_errno_ret;
+  p.architectures = parent.architectures;
+  p.flags = parent.flags;
+  p.listener_path = parent.listener_path;
+  p.listener_metadata = parent.listener_metadata;
+  p.meta.name = options.name;
+  p.meta.extends = parent.meta.name;
+  p.meta.generation = parent.meta.generation ? *parent.meta.generation + 1 : 1;
+  p.meta.notes = options.notes;
+  p.meta.horizon = parent.meta.horizon;
+  p.meta.clone3 = parent.meta.clone3;
+
+  // Observed names, merged over the parent's architectures (rules are by name).
+  std::map<std::string, ObservedSyscall> seen;
+  for (const auto& [arch, calls] : obs.by_arch) {
+    if (!parent.architectures.empty() &&
+        std::find(parent.architectures.begin(), parent.architectures.end(), arch) ==
+            parent.architectures.end())
+      continue;
+    for (const auto& [nr, o] : calls) {
+      auto& s = seen[o.name];
+      if (s.name.empty()) s.name = o.name;
+      s.count += o.count;
+      s.args_overflow = s.args_overflow || o.args_overflow;
+      s.key_args.insert(o.key_args.begin(), o.key_args.end());
+    }
+  }
+
+  // A syscall the parent decides only through one plain allow rule (no conditions, no
+  // other rule naming it) may get our argument conditions: any narrowing of an
+  // unconditional allow is a subset. Otherwise the parent's own rules for it are copied
+  // verbatim, which keeps exactly the parent's decisions for that syscall.
+  std::vector<std::string> plain;
+  for (const auto& [name, o] : seen) {
+    std::vector<const SyscallRule*> rules;
+    for (const auto& r : parent.syscalls)
+      if (Names(r, name)) rules.push_back(&r);
+    const bool parent_plain_allow =
+        (rules.size() == 1 && IsAllow(rules[0]->action) && rules[0]->args.empty()) ||
+        (rules.empty() && IsAllow(parent.default_action));
+    if (!parent_plain_allow) {
+      for (const SyscallRule* r : rules) {
+        SyscallRule copy = *r;
+        copy.names = {name};
+        p.syscalls.push_back(std::move(copy));
+      }
+      continue;
+    }
+    auto conds = ConditionsFor(o, options);
+    if (conds.empty()) {
+      plain.push_back(name);
+      continue;
+    }
+    out.conditioned.push_back(name);
+    for (auto& c : conds) {
+      SyscallRule r;
+      r.names = {name};
+      r.action = Action::kAllow;
+      r.args = std::move(c);
+      p.syscalls.push_back(std::move(r));
+    }
+  }
+  if (!plain.empty()) {
+    SyscallRule r;
+    r.names = plain;
+    r.action = Action::kAllow;
+    r.comment = "learned";
+    p.syscalls.insert(p.syscalls.begin(), std::move(r));
+  }
+  // The parent's explicit denials of syscalls we did not see stay as they are (same
+  // errno), so the child never answers a call differently from the parent except by
+  // denying what the parent allowed.
+  for (const auto& r : parent.syscalls) {
+    if (IsAllow(r.action)) continue;
+    SyscallRule copy = r;
+    copy.names.clear();
+    for (const auto& n : r.names)
+      if (!seen.count(n)) copy.names.push_back(n);
+    if (!copy.names.empty()) p.syscalls.push_back(std::move(copy));
+  }
+  return out;
+}
+
+std::string DeniedAttemptToString(const DeniedAttempt& d) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%s(%#llx, %#llx, %#llx, %#llx, ...) pid %d x%llu -> %s",
+                d.name.c_str(), (unsigned long long)d.args[0], (unsigned long long)d.args[1],
+                (unsigned long long)d.args[2], (unsigned long long)d.args[3], int(d.pid),
+                (unsigned long long)d.count, VerdictToString(d.verdict).c_str());
+  return buf;
+}
+
+}  // namespace silk::policy

@@ -1,0 +1,99 @@
+// What a workload was seen to do, and the profile proposed from it (`silk policy learn`).
+//
+// A recorder (layers/syscall_recorder.hpp) fills Observations while the workload runs
+// under its PARENT profile: every syscall the parent allows is counted per architecture,
+// with the scalar arguments that make useful rules (socket family and type, clone flags,
+// ioctl request, prctl option, fcntl command); every syscall the parent denies is a
+// DeniedAttempt with its arguments. ProposeProfile turns Observations into a profile that
+// allows exactly what was observed, with argument conditions where they are safe, and
+// intersected with the parent, so the result is ⊆ PARENT by construction (and checked).
+// Denied attempts are reported, never added.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "policy/effective.hpp"
+#include "policy/profile.hpp"
+
+namespace silk::policy {
+
+// The argument indices recorded for `name` (empty for syscalls without key arguments):
+// socket {0 family, 1 type}, clone {0 flags}, ioctl {1 request}, prctl {0 option},
+// fcntl {1 cmd}.
+const std::vector<unsigned>& KeyArgIndices(const std::string& name);
+
+// Distinct key-argument tuples kept per syscall; beyond this the syscall is learned
+// without argument conditions (the tuples are dropped and `args_overflow` is set).
+inline constexpr size_t kMaxKeyTuples = 64;
+
+struct ObservedSyscall {
+  std::string name;
+  uint64_t count = 0;
+  // Values of KeyArgIndices(name), in that order.
+  std::set<std::vector<uint64_t>> key_args;
+  bool args_overflow = false;
+};
+
+struct DeniedAttempt {
+  std::string arch;  // SCMP_ARCH_*
+  std::string name;  // or "syscall_<nr>" if unknown on arch
+  int nr = -1;
+  std::array<uint64_t, 6> args{};
+  pid_t pid = 0;  // first pid seen (host view)
+  uint64_t count = 0;
+  Verdict verdict;  // what the parent decided
+};
+
+struct Observations {
+  // arch (SCMP_ARCH_*) -> syscall number -> what was seen.
+  std::map<std::string, std::map<int, ObservedSyscall>> by_arch;
+  std::vector<DeniedAttempt> denied;  // first-seen order, aggregated by (arch,nr,args)
+  uint64_t total = 0;                 // syscalls seen, allowed and denied
+  std::set<pid_t> pids;               // every process/thread that made a syscall
+
+  // Records one allowed call. `args` are the six argument registers.
+  void AddAllowed(const std::string& arch, int nr, const std::string& name, const uint64_t args[6]);
+  // Records one denied call (aggregated with an equal earlier one).
+  void AddDenied(const std::string& arch, int nr, const std::string& name, const uint64_t args[6],
+                 pid_t pid, const Verdict& verdict);
+  // Adds everything in `other` (learning over a suite).
+  void Merge(const Observations& other);
+  // Number of distinct syscalls allowed, over all architectures.
+  size_t DistinctAllowed() const;
+};
+
+struct ProposeOptions {
+  // Propose argument conditions for key arguments (else: plain allow rules).
+  bool arg_conditions = true;
+  // At most this many distinct values become EQ rules; more -> no condition.
+  size_t max_values = 16;
+  std::string name;   // meta.name of the result
+  std::string notes;  // meta.notes (how it was made)
+};
+
+struct Proposal {
+  Profile profile;                       // allows exactly the observed calls, ⊆ parent
+  std::vector<std::string> conditioned;  // syscalls that got argument conditions
+};
+
+// Builds the learned profile. `parent` must be resolved (resolve.hpp); the result has
+// the parent's default action/errno, architectures and flags, meta.extends =
+// parent.meta.name, meta.generation = parent's + 1, the parent's horizon and clone3
+// policy. Syscalls observed on an architecture the parent does not list are ignored.
+// Errors: kInternal if the result is not ⊆ parent (a bug; never returned silently).
+Result<Proposal> ProposeProfile(const Observations& obs, const Profile& parent,
+                                const ProposeOptions& options = {});
+
+// Human-readable one-line form of a denied attempt:
+// "socket(AF_PACKET=17, 3, 768, ...) pid 42 x3 -> errno(EPERM)".
+std::string DeniedAttemptToString(const DeniedAttempt& d);
+
+}  // namespace silk::policy
