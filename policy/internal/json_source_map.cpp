@@ -1,0 +1,261 @@
+#include "policy/internal/json_source_map.hpp"
+
+#include <cctype>
+#include <unordered_set>
+
+namespace silk::policy::internal {
+namespace {
+
+bool IsDigits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+void AppendUtf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// A cursor over the text that tracks line and column as it advances.
+class Cursor {
+ public:
+  explicit Cursor(std::string_view text) : text_(text) {}
+  bool done() const { return i_ >= text_.size(); }
+  char peek() const { return done() ? '\0' : text_[i_]; }
+  SourcePos pos() const { return {line_, column_}; }
+  void Advance() {
+    if (done()) return;
+    unsigned char c = static_cast<unsigned char>(text_[i_++]);
+    if (c == '\n') {
+      ++line_;
+      column_ = 1;
+    } else if ((c & 0xC0) != 0x80) {
+      ++column_;
+    }
+  }
+  void SkipSpace() {
+    while (!done() && (peek() == ' ' || peek() == '\t' || peek() == '\n' || peek() == '\r'))
+      Advance();
+  }
+  uint32_t Hex4() {
+    uint32_t v = 0;
+    for (int k = 0; k < 4 && !done(); ++k) {
+      char c = peek();
+      v <<= 4;
+      if (c >= '0' && c <= '9')
+        v |= static_cast<uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= static_cast<uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= static_cast<uint32_t>(c - 'A' + 10);
+      Advance();
+    }
+    return v;
+  }
+  // At an opening quote: consumes the string, returns its decoded contents.
+  std::string String() {
+    std::string out;
+    Advance();  // opening quote
+    while (!done() && peek() != '"') {
+      char c = peek();
+      Advance();
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
+      char e = peek();
+      Advance();
+      switch (e) {
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'u': {
+          uint32_t cp = Hex4();
+          if (cp >= 0xD800 && cp < 0xDC00 && peek() == '\\') {
+            Advance();
+            if (peek() == 'u') {
+              Advance();
+              uint32_t lo = Hex4();
+              cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            }
+          }
+          AppendUtf8(out, cp);
+          break;
+        }
+        default:
+          out += e;
+      }
+    }
+    Advance();  // closing quote
+    return out;
+  }
+  // Consumes a number or literal (true/false/null).
+  void Scalar() {
+    while (!done()) {
+      char c = peek();
+      if (c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\n' || c == '\r')
+        break;
+      Advance();
+    }
+  }
+
+ private:
+  std::string_view text_;
+  size_t i_ = 0;
+  int line_ = 1;
+  int column_ = 1;
+};
+
+struct Frame {
+  bool object;
+  std::string pointer;
+  size_t index = 0;
+  std::unordered_set<std::string> keys;
+};
+
+}  // namespace
+
+SourcePos PosOfOffset(std::string_view text, size_t offset) {
+  Cursor c(text.substr(0, std::min(offset, text.size())));
+  while (!c.done()) c.Advance();
+  return c.pos();
+}
+
+std::string PointerChild(const std::string& pointer, std::string_view key) {
+  std::string out = pointer;
+  out += '/';
+  out += key;
+  return out;
+}
+
+std::string PointerChild(const std::string& pointer, size_t index) {
+  return pointer + "/" + std::to_string(index);
+}
+
+std::string PointerToDisplay(const std::string& pointer) {
+  if (pointer.empty()) return "(top level)";
+  std::string out;
+  size_t i = 1;
+  while (i <= pointer.size()) {
+    size_t j = pointer.find('/', i);
+    if (j == std::string::npos) j = pointer.size();
+    std::string_view seg(pointer.data() + i, j - i);
+    if (IsDigits(seg)) {
+      out += '[';
+      out += seg;
+      out += ']';
+    } else {
+      if (!out.empty()) out += '.';
+      out += seg;
+    }
+    i = j + 1;
+  }
+  return out;
+}
+
+JsonSourceMap JsonSourceMap::Scan(std::string_view text) {
+  JsonSourceMap map;
+  Cursor c(text);
+  std::vector<Frame> stack;
+  std::string pointer;  // pointer of the value about to be read
+  // Guards against looping on text that is not JSON: every iteration consumes input.
+  while (true) {
+    c.SkipSpace();
+    if (c.done()) break;
+    // Read one value at `pointer`.
+    map.values_.emplace(pointer, c.pos());
+    char ch = c.peek();
+    if (ch == '{' || ch == '[') {
+      c.Advance();
+      stack.push_back(Frame{ch == '{', pointer, 0, {}});
+    } else if (ch == '"') {
+      c.String();
+    } else {
+      size_t before_line = static_cast<size_t>(c.pos().line), before_col = c.pos().column;
+      c.Scalar();
+      if (static_cast<size_t>(c.pos().line) == before_line &&
+          static_cast<size_t>(c.pos().column) == before_col)
+        c.Advance();  // unexpected character: consume it so the scan always progresses
+    }
+    // After a value (or an opening bracket): find the next value's pointer.
+    bool have_next = false;
+    while (!stack.empty() && !have_next) {
+      Frame& f = stack.back();
+      c.SkipSpace();
+      char n = c.peek();
+      if (n == '}' || n == ']') {
+        c.Advance();
+        stack.pop_back();
+        continue;
+      }
+      if (n == ',') {
+        c.Advance();
+        c.SkipSpace();
+      } else if (c.done()) {
+        return map;
+      }
+      if (f.object) {
+        if (c.peek() != '"') return map;  // not JSON: stop
+        SourcePos key_pos = c.pos();
+        std::string key = c.String();
+        pointer = PointerChild(f.pointer, key);
+        if (!f.keys.insert(key).second) map.duplicates_.push_back({pointer, key_pos});
+        map.keys_.emplace(pointer, key_pos);
+        c.SkipSpace();
+        if (c.peek() != ':') return map;
+        c.Advance();
+      } else {
+        pointer = PointerChild(f.pointer, f.index);
+      }
+      ++f.index;
+      have_next = true;
+    }
+    if (!have_next) break;  // the top-level value is complete
+  }
+  return map;
+}
+
+SourcePos JsonSourceMap::ValuePos(const std::string& pointer) const {
+  std::string p = pointer;
+  while (true) {
+    auto it = values_.find(p);
+    if (it != values_.end()) return it->second;
+    if (p.empty()) return {};
+    p.erase(p.rfind('/'));
+  }
+}
+
+SourcePos JsonSourceMap::KeyPos(const std::string& pointer) const {
+  auto it = keys_.find(pointer);
+  if (it != keys_.end()) return it->second;
+  return ValuePos(pointer);
+}
+
+}  // namespace silk::policy::internal

@@ -1,0 +1,54 @@
+// JsonSourceMap: where each value and object key of a JSON text starts (line:column), by
+// JSON pointer ("/syscalls/3/names/0"). nlohmann-json parses without positions; this
+// small scanner recovers them so that semantic errors found after parsing can name
+// file:line:column. It also finds duplicate object keys, which nlohmann silently merges.
+//
+// Scan() must only be given text that nlohmann already accepted as JSON; on anything
+// else it stops early and returns what it has (it never reads out of bounds).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace silk::policy::internal {
+
+struct SourcePos {
+  int line = 0;    // 1-based; 0 = unknown
+  int column = 0;  // 1-based, in characters (UTF-8 code points)
+};
+
+// Line and column of byte `offset` in `text` (offset clamped to the text).
+SourcePos PosOfOffset(std::string_view text, size_t offset);
+
+class JsonSourceMap {
+ public:
+  static JsonSourceMap Scan(std::string_view text);
+
+  // Position of the value at `pointer`; for a pointer that does not exist, the position
+  // of its nearest existing ancestor (so "missing field" errors point at the object).
+  SourcePos ValuePos(const std::string& pointer) const;
+  // Position of the object key that holds `pointer`'s value (falls back to ValuePos).
+  SourcePos KeyPos(const std::string& pointer) const;
+
+  struct Duplicate {
+    std::string pointer;  // the second occurrence
+    SourcePos pos;
+  };
+  const std::vector<Duplicate>& duplicates() const { return duplicates_; }
+
+ private:
+  std::unordered_map<std::string, SourcePos> values_;
+  std::unordered_map<std::string, SourcePos> keys_;
+  std::vector<Duplicate> duplicates_;
+};
+
+// JSON pointer helpers. Keys are appended unescaped: the pointers are only used as
+// lookup keys between the scanner and the validator, which build them the same way.
+std::string PointerChild(const std::string& pointer, std::string_view key);
+std::string PointerChild(const std::string& pointer, size_t index);
+// "/syscalls/3/names/0" -> "syscalls[3].names[0]"; "" -> "(top level)".
+std::string PointerToDisplay(const std::string& pointer);
+
+}  // namespace silk::policy::internal
