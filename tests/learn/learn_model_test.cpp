@@ -1,0 +1,142 @@
+// The learn model: observations -> a profile that allows exactly what was seen, with
+// argument conditions where the parent allows plainly, and the parent's own rules where
+// it does not.
+#include "policy/learn_model.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace silk::policy {
+namespace {
+
+constexpr const char* kX86_64 = "SCMP_ARCH_X86_64";
+
+Profile Parent() {
+  Profile p;
+  p.default_action = Action::kErrno;
+  p.default_errno_ret = 38;
+  p.architectures = {kX86_64};
+  p.meta.name = "parent";
+  p.meta.generation = 0;
+  SyscallRule allow;
+  allow.names = {"read", "write", "clone", "socket", "ioctl", "prctl", "fcntl", "exit_group"};
+  p.syscalls.push_back(allow);
+  SyscallRule pers;
+  pers.names = {"personality"};
+  pers.args = {ArgCondition{0, 8, 0, ArgOp::kEqualTo}};
+  p.syscalls.push_back(pers);
+  SyscallRule deny;
+  deny.names = {"kexec_load", "mount"};
+  deny.action = Action::kErrno;
+  deny.errno_ret = 1;
+  p.syscalls.push_back(deny);
+  return p;
+}
+
+const SyscallRule* RuleFor(const Profile& p, const std::string& name, size_t nth = 0) {
+  for (const auto& r : p.syscalls)
+    if (std::find(r.names.begin(), r.names.end(), name) != r.names.end() && nth-- == 0) return &r;
+  return nullptr;
+}
+
+TEST(LearnModel, KeyArguments) {
+  EXPECT_EQ(KeyArgIndices("socket"), (std::vector<unsigned>{0, 1}));
+  EXPECT_EQ(KeyArgIndices("ioctl"), (std::vector<unsigned>{1}));
+  EXPECT_TRUE(KeyArgIndices("read").empty());
+}
+
+TEST(LearnModel, ProposesExactlyWhatWasSeenWithConditions) {
+  Observations obs;
+  uint64_t none[6] = {};
+  obs.AddAllowed(kX86_64, 0, "read", none);
+  obs.AddAllowed(kX86_64, 0, "read", none);
+  uint64_t thread[6] = {0x3d0f00};  // pthread_create's clone flags: no namespaces
+  obs.AddAllowed(kX86_64, 56, "clone", thread);
+  uint64_t sock[6] = {2, 0x80001};  // AF_INET, SOCK_STREAM|SOCK_CLOEXEC
+  obs.AddAllowed(kX86_64, 41, "socket", sock);
+  uint64_t tcgets[6] = {1, 0x5401};
+  obs.AddAllowed(kX86_64, 16, "ioctl", tcgets);
+  uint64_t pers[6] = {8};
+  obs.AddAllowed(kX86_64, 135, "personality", pers);
+  uint64_t mnt[6] = {1, 2, 3};
+  obs.AddDenied(kX86_64, 165, "mount", mnt, 42, Verdict{Action::kErrno, 1});
+  obs.AddDenied(kX86_64, 165, "mount", mnt, 42, Verdict{Action::kErrno, 1});
+  ASSERT_EQ(obs.denied.size(), 1u);
+  EXPECT_EQ(obs.denied[0].count, 2u);
+  EXPECT_EQ(obs.DistinctAllowed(), 5u);
+
+  auto r = ProposeProfile(obs, Parent(), {.name = "child", .notes = "learned"});
+  ASSERT_TRUE(r) << r.error().ToString();
+  const Profile& p = r->profile;
+  EXPECT_EQ(p.meta.extends, "parent");
+  EXPECT_EQ(p.meta.generation, 1);
+  EXPECT_EQ(p.default_errno_ret, 38u);
+  // Plain: read. Not seen: write, prctl -> absent.
+  ASSERT_NE(RuleFor(p, "read"), nullptr);
+  EXPECT_TRUE(RuleFor(p, "read")->args.empty());
+  EXPECT_EQ(RuleFor(p, "write"), nullptr);
+  EXPECT_EQ(RuleFor(p, "prctl"), nullptr);
+  // clone: no namespace flags.
+  const SyscallRule* clone = RuleFor(p, "clone");
+  ASSERT_NE(clone, nullptr);
+  ASSERT_EQ(clone->args.size(), 1u);
+  EXPECT_EQ(clone->args[0].op, ArgOp::kMaskedEqual);
+  EXPECT_EQ(clone->args[0].value, 0x7E020000u);
+  EXPECT_EQ(clone->args[0].value_two, 0u);
+  // socket: family EQ and type under the type mask.
+  const SyscallRule* s = RuleFor(p, "socket");
+  ASSERT_NE(s, nullptr);
+  ASSERT_EQ(s->args.size(), 2u);
+  EXPECT_EQ(s->args[0], (ArgCondition{0, 2, 0, ArgOp::kEqualTo}));
+  EXPECT_EQ(s->args[1], (ArgCondition{1, 0xf, 1, ArgOp::kMaskedEqual}));
+  // ioctl: request on arg 1, low 32 bits.
+  const SyscallRule* io = RuleFor(p, "ioctl");
+  ASSERT_NE(io, nullptr);
+  EXPECT_EQ(io->args[0], (ArgCondition{1, 0xffffffff, 0x5401, ArgOp::kMaskedEqual}));
+  // personality: the parent's conditioned rule, copied.
+  const SyscallRule* pe = RuleFor(p, "personality");
+  ASSERT_NE(pe, nullptr);
+  EXPECT_EQ(pe->args, Parent().syscalls[1].args);
+  // mount was denied: reported, not added; the parent's explicit EPERM stays.
+  const SyscallRule* m = RuleFor(p, "mount");
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->action, Action::kErrno);
+  EXPECT_EQ(m->errno_ret, 1u);
+  EXPECT_EQ(std::vector<std::string>(r->conditioned.begin(), r->conditioned.end()),
+            (std::vector<std::string>{"clone", "ioctl", "socket"}));
+}
+
+TEST(LearnModel, TooManyValuesMeansNoCondition) {
+  Observations obs;
+  for (uint64_t req = 0; req < 20; ++req) {
+    uint64_t a[6] = {3, 0x5400 + req};
+    obs.AddAllowed(kX86_64, 16, "ioctl", a);
+  }
+  ProposeOptions opt;
+  opt.max_values = 16;
+  auto r = ProposeProfile(obs, Parent(), opt);
+  ASSERT_TRUE(r);
+  const SyscallRule* io = RuleFor(r->profile, "ioctl");
+  ASSERT_NE(io, nullptr);
+  EXPECT_TRUE(io->args.empty());
+}
+
+TEST(LearnModel, MergeUnitesRuns) {
+  Observations a, b;
+  uint64_t x[6] = {2, 1};
+  uint64_t y[6] = {1, 2};
+  a.AddAllowed(kX86_64, 41, "socket", x);
+  b.AddAllowed(kX86_64, 41, "socket", y);
+  b.AddAllowed(kX86_64, 0, "read", x);
+  a.Merge(b);
+  EXPECT_EQ(a.total, 3u);
+  EXPECT_EQ(a.by_arch[kX86_64][41].key_args.size(), 2u);
+  EXPECT_EQ(a.DistinctAllowed(), 2u);
+  auto r = ProposeProfile(a, Parent());
+  ASSERT_TRUE(r);
+  EXPECT_NE(RuleFor(r->profile, "socket", 1), nullptr);  // one rule per (family, type)
+}
+
+}  // namespace
+}  // namespace silk::policy
