@@ -1,0 +1,62 @@
+#include "layers/learn_runner.hpp"
+
+#include "base/log.hpp"
+#include "policy/builtin.hpp"
+#include "policy/resolve.hpp"
+
+namespace silk::layers {
+
+bool LearnResult::all_passed() const {
+  for (const auto& r : runs)
+    if (!r.pass) return false;
+  return true;
+}
+
+Result<policy::Profile> LoadResolvedProfile(const std::string& path_or_name,
+                                            const std::vector<std::string>& caps) {
+  policy::Profile p = SILK_TRY(policy::LoadProfile(path_or_name));
+  if (!policy::NeedsResolve(p)) return p;
+  policy::ResolveOptions options;
+  options.caps = caps;
+  return WithContext(policy::Resolve(p, options), "resolving profile " + path_or_name);
+}
+
+Result<LearnResult> Learn(const LearnRequest& request) {
+  if (request.workloads.empty())
+    return Fail(ErrorCode::kInvalidInput, "learn: no workload to learn from");
+  LearnResult result;
+  for (const auto& w : request.workloads) {
+    for (int run = 0; run < request.runs_per_workload; ++run) {
+      RecordSpec spec;
+      spec.argv = SILK_TRY(policy::ExpandCommand(w, run));
+      spec.env = policy::RunEnvironment(w, run);
+      spec.timeout_seconds = w.timeout_seconds;
+      spec.isolate = request.isolate;
+      spec.stdout_fd = request.output_fd;
+      spec.stderr_fd = request.output_fd;
+      auto rec = SILK_TRY(
+          WithContext(RecordSyscalls(spec, request.parent), "learning workload " + w.name));
+      LearnRun r;
+      r.workload = w.name;
+      r.run = run;
+      r.exit_status = rec.exit_status;
+      r.timed_out = rec.timed_out;
+      r.exec_failure = rec.exec_failure;
+      r.pass = !rec.timed_out && rec.exec_failure.empty() && rec.exit_status == w.expect_exit;
+      r.elapsed_ms = rec.elapsed_ms;
+      r.syscalls = rec.observations.total;
+      r.denied = rec.observations.denied.size();
+      LogInfo("learn: " + w.name + " run " + std::to_string(run) + ": " +
+              (r.pass ? "ok" : "FAILED (exit " + std::to_string(r.exit_status) + ")") + ", " +
+              std::to_string(r.syscalls) + " syscalls, " +
+              std::to_string(rec.observations.DistinctAllowed()) + " distinct");
+      result.observations.Merge(rec.observations);
+      result.runs.push_back(std::move(r));
+    }
+  }
+  result.proposal =
+      SILK_TRY(policy::ProposeProfile(result.observations, request.parent, request.propose));
+  return result;
+}
+
+}  // namespace silk::layers
