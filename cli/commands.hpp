@@ -6,4 +6,19 @@
 
 namespace silk::cli {
 
+// silk image: build/verify/show thinix images (cli/image_cmd.cpp).
+int ImageMain(const Args& args);
+
+// silk vm: run/list thinix VMs; silk vmm: doctor (cli/vm_cmd.cpp).
+int VmMain(const Args& args);
+int VmmMain(const Args& args);
+// silk agent: the guest side of the VM control channel (cli/agent_cmd.cpp).
+int AgentMain(const Args& args);
+
+// silk policy: API profiles (cli/policy_cmd.cpp).
+int RunPolicy(const Args& args);
+
+// silk box: run/sweep compatibility boxes (cli/box_cmd.cpp).
+int BoxMain(const Args& args);
+
 }  // namespace silk::cli

@@ -15,6 +15,14 @@ constexpr std::string_view kAbout =
 
 const std::vector<silk::cli::Command>& TopCommands() {
   static const std::vector<silk::cli::Command> commands = {
+      {"policy", "API profiles: show, lint, diff, subset, check, compile, import, export",
+       silk::cli::RunPolicy},
+      {"box", "compatibility boxes: run a command in a sandbox, sweep stale boxes",
+       silk::cli::BoxMain},
+      {"vm", "run and list thinix VMs (libvirt)", silk::cli::VmMain},
+      {"vmm", "hypervisor manager: doctor", silk::cli::VmmMain},
+      {"agent", "guest side of the VM control channel (runs inside thinix)", silk::cli::AgentMain},
+      {"image", "build, verify and show thinix VM images", silk::cli::ImageMain},
   };
   return commands;
 }

@@ -13,11 +13,16 @@
 // ImageInfo::cmdline):
 //   silk.ip=ADDR/PFX     configure eth0 with this address (and bring it up)
 //   silk.gw=ADDR         default route via ADDR (optional)
-//   silk.agent=PORT      exec `silk agent --port /dev/virtio-ports/PORT`
+//   silk.agent=PORT      run `/bin/silk agent --port /dev/virtio-ports/PORT` (as a child
+//                        of /init, which waits up to 10 s for the port to appear);
+//                        when the agent exits, the guest powers off
 //   silk.run="CMD"       run CMD with /bin/sh -c, print "thinix: exit N" on the
-//                        console, power off
+//                        console, power off (CMD cannot contain double quotes)
 //   (none of the two)    a shell on the console; power off when it exits
 // /init always powers the guest off (poweroff -f) at the end; it never hangs.
+// Inside the guest: /bin/silk (the building silk, debug info stripped), busybox applets
+// in /bin, /sbin, /usr/bin, /usr/sbin, cgroup2 at /sys/fs/cgroup with every controller
+// enabled in the root's subtree_control, /dev/virtio-ports/<name> links.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +38,9 @@ inline constexpr const char kInitramfsFile[] = "initramfs.img";
 inline constexpr const char kManifestFile[] = "manifest.json";
 inline constexpr const char kSignatureFile[] = "manifest.sig";
 inline constexpr const char kPublicKeyFile[] = "signing.pub";
+
+// Where `silk image build thinix` writes, and where booters look, by default.
+inline constexpr const char kDefaultImageDir[] = "/var/lib/silk/images/thinix";
 
 // The console thinix's /init and kernel write to.
 inline constexpr const char kConsoleDevice[] = "ttyS0";

@@ -34,7 +34,8 @@ std::string Tail(const std::string& s, size_t max_lines) {
 
 }  // namespace
 
-Result<RunOutput> Run(const std::vector<std::string>& argv, const std::string& package) {
+Result<RunOutput> Run(const std::vector<std::string>& argv, const std::string& package,
+                      const std::string& cwd) {
   if (argv.empty()) return Fail(ErrorCode::kInternal, "Run: empty argv");
   if (!InPath(argv[0]))
     return Fail(ErrorCode::kNotFound,
@@ -66,6 +67,7 @@ Result<RunOutput> Run(const std::vector<std::string>& argv, const std::string& p
   posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, out_w.get(), STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&fa, err_w.get(), STDERR_FILENO);
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
   pid_t pid = -1;
   int rc = ::posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);

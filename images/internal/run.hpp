@@ -17,6 +17,8 @@ struct RunOutput {
 // waits for it. Errors: kNotFound if the program is not installed (the message names
 // it and `package`, the Debian package that provides it); kSystem if it exits non-zero
 // or is killed (the message holds the command and the tail of its stderr).
-Result<RunOutput> Run(const std::vector<std::string>& argv, const std::string& package);
+// `cwd`, if not empty, is the child's working directory.
+Result<RunOutput> Run(const std::vector<std::string>& argv, const std::string& package,
+                      const std::string& cwd = "");
 
 }  // namespace silk::images::internal
