@@ -1,0 +1,195 @@
+// Full thinix builds with Debian's cloud kernel (apt-get download once, then the cache
+// in /var/cache/silk/kernels) and the real silk binary: module closure, byte-identical
+// rebuilds, and a boot under plain QEMU TCG that runs a command and powers off.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "images/build.hpp"
+#include "images/image.hpp"
+#include "images/internal/compress.hpp"
+#include "images/internal/cpio.hpp"
+#include "tests/images/image_fixture.hpp"
+
+extern char** environ;
+
+namespace silk::images {
+namespace {
+
+using testing::Slurp;
+
+const std::string kSilk = SILK_BINARY_DIR "/cli/silk";
+
+class ThinixBuild : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (::access(kSilk.c_str(), X_OK) != 0) return;
+    tmp_ = new internal::TempDir(testing::MakeTempDir());
+    BuildOptions o;
+    o.out_dir = tmp_->path() + "/a";
+    o.silk_binary = kSilk;
+    o.key_path = tmp_->path() + "/key.pem";
+    auto t0 = std::chrono::steady_clock::now();
+    auto info = BuildThinix(o);
+    build_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!info) {
+      error_ = info.error().ToString();
+      return;
+    }
+    info_ = new ImageInfo(*info);
+  }
+  static void TearDownTestSuite() {
+    delete info_;
+    delete tmp_;
+    info_ = nullptr;
+    tmp_ = nullptr;
+  }
+  void SetUp() override {
+    if (::access(kSilk.c_str(), X_OK) != 0)
+      GTEST_SKIP() << kSilk << " is not built (build the silk target first)";
+    ASSERT_TRUE(info_) << error_;
+  }
+
+  static internal::TempDir* tmp_;
+  static ImageInfo* info_;
+  static std::string error_;
+  static double build_seconds_;
+};
+internal::TempDir* ThinixBuild::tmp_ = nullptr;
+ImageInfo* ThinixBuild::info_ = nullptr;
+std::string ThinixBuild::error_;
+double ThinixBuild::build_seconds_ = 0;
+
+TEST_F(ThinixBuild, HasTheCloudKernelAndTheModuleClosure) {
+  EXPECT_NE(info_->kernel_version.find("cloud-amd64"), std::string::npos);
+  EXPECT_EQ(info_->kernel_source.substr(0, 12), "linux-image-");
+  EXPECT_EQ(info_->compression, "zstd");
+  std::cout << "build took " << build_seconds_ << " s; initramfs " << info_->initramfs_size
+            << " bytes compressed, " << info_->initramfs_unpacked_size << " unpacked\n";
+  auto raw = internal::Decompress(Slurp(info_->initramfs_path));
+  ASSERT_TRUE(raw);
+  auto entries = internal::ParseCpio(*raw);
+  ASSERT_TRUE(entries);
+  std::string modules_list, modules_dep;
+  for (const auto& e : *entries) {
+    if (e.path == "etc/thinix/modules") modules_list = e.data;
+    if (e.path.size() > 11 && e.path.substr(e.path.size() - 11) == "modules.dep")
+      modules_dep = e.data;
+  }
+  // Each wanted module and its dependencies, dependencies first.
+  for (const char* m : {"virtio_pci.ko", "virtio_net.ko", "virtio_console.ko", "virtio_blk.ko",
+                        "bridge.ko", "veth.ko", "overlay.ko", "sch_htb.ko", "sch_netem.ko",
+                        "/virtio.ko", "virtio_ring.ko", "net_failover.ko", "/stp.ko", "/llc.ko"})
+    EXPECT_NE(modules_list.find(m), std::string::npos) << m;
+  EXPECT_LT(modules_list.find("virtio_ring.ko"), modules_list.find("virtio_net.ko"));
+  EXPECT_LT(modules_list.find("/llc.ko"), modules_list.find("bridge.ko"));
+  EXPECT_NE(
+      modules_dep.find("kernel/net/bridge/bridge.ko: kernel/net/802/stp.ko kernel/net/llc/llc.ko"),
+      std::string::npos)
+      << modules_dep;
+}
+
+TEST_F(ThinixBuild, RebuildIsByteIdentical) {
+  BuildOptions o;
+  o.out_dir = tmp_->path() + "/b";
+  o.silk_binary = kSilk;
+  o.key_path = tmp_->path() + "/key.pem";
+  auto second = BuildThinix(o);
+  ASSERT_TRUE(second) << second.error().ToString();
+  for (const char* f : {"vmlinuz", "initramfs.img", "manifest.json", "manifest.sig", "signing.pub"})
+    EXPECT_EQ(Slurp(info_->dir + "/" + f), Slurp(o.out_dir + "/" + f)) << f;
+}
+
+// Boots the image with plain QEMU (TCG, direct kernel boot) and returns the console.
+std::string Boot(const ImageInfo& info, const std::string& extra_cmdline, const std::string& log,
+                 int timeout_s, bool* exited, const std::vector<std::string>& devices = {}) {
+  std::string append = info.cmdline + " " + extra_cmdline;
+  std::vector<std::string> argv = {"qemu-system-x86_64",
+                                   "-accel",
+                                   "tcg",
+                                   "-m",
+                                   "256",
+                                   "-nodefaults",
+                                   "-no-user-config",
+                                   "-display",
+                                   "none",
+                                   "-no-reboot",
+                                   "-serial",
+                                   "file:" + log,
+                                   "-kernel",
+                                   info.kernel_path,
+                                   "-initrd",
+                                   info.initramfs_path,
+                                   "-append",
+                                   append};
+  argv.insert(argv.end(), devices.begin(), devices.end());
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_t pid;
+  if (::posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) {
+    *exited = false;
+    return "cannot start qemu-system-x86_64";
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  int status = 0;
+  *exited = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      *exited = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!*exited) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+  }
+  return Slurp(log);
+}
+
+TEST_F(ThinixBuild, BootsUnderTcgRunsTrueAndPowersOff) {
+  if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0)
+    GTEST_SKIP() << "qemu-system-x86_64 is not installed (ci/setup installs qemu-system-x86)";
+  bool exited = false;
+  auto t0 = std::chrono::steady_clock::now();
+  std::string console = Boot(*info_, "silk.run=/bin/true", tmp_->path() + "/true.log", 60, &exited);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_TRUE(exited) << "QEMU did not power off within 60 s; console:\n" << console;
+  EXPECT_NE(console.find("thinix: exit 0"), std::string::npos) << console;
+  std::cout << "TCG boot to power-off: " << secs << " s\n";
+}
+
+TEST_F(ThinixBuild, GuestHasModulesCgroupsNetworkAndARunnableSilk) {
+  if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0)
+    GTEST_SKIP() << "qemu-system-x86_64 is not installed (ci/setup installs qemu-system-x86)";
+  std::string check =
+      "silk.ip=10.0.2.15/24 silk.run=\"/bin/silk --version; "
+      "cat /sys/fs/cgroup/cgroup.subtree_control; grep -c . /proc/modules; "
+      "ip -o addr show dev eth0; ls -l /dev/virtio-ports/; exit 7\"";
+  bool exited = false;
+  // A NIC so that virtio_net has a device (user networking restricted to the guest: no
+  // traffic leaves it), and a named virtio-serial port.
+  std::string console =
+      Boot(*info_, check, tmp_->path() + "/check.log", 60, &exited,
+           {"-netdev", "user,id=n0,restrict=on", "-device", "virtio-net-pci,netdev=n0", "-device",
+            "virtio-serial-pci", "-chardev", "null,id=c0", "-device",
+            "virtserialport,chardev=c0,name=org.silk.test"});
+  EXPECT_TRUE(exited) << console;
+  EXPECT_NE(console.find("silk " SILK_VERSION), std::string::npos) << console;
+  EXPECT_NE(console.find("memory"), std::string::npos) << console;
+  EXPECT_NE(console.find("pids"), std::string::npos) << console;
+  EXPECT_EQ(console.find("insmod"), std::string::npos) << console;
+  EXPECT_NE(console.find("inet 10.0.2.15/24"), std::string::npos) << console;
+  EXPECT_NE(console.find("org.silk.test -> ../vport"), std::string::npos) << console;
+  EXPECT_NE(console.find("thinix: exit 7"), std::string::npos) << console;
+}
+
+}  // namespace
+}  // namespace silk::images
