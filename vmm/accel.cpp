@@ -1,0 +1,151 @@
+#include "vmm/accel.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "base/file.hpp"
+#include "base/strings.hpp"
+#include "base/unique_fd.hpp"
+#include "vmm/domain.hpp"
+#include "vmm/run_dir.hpp"
+
+namespace silk::vmm {
+
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+bool IsLocal(const std::string& uri) {
+  return uri.find("://") != std::string::npos && uri.find(":///") != std::string::npos;
+}
+
+std::string CacheKey(Connection& conn, const BootImage& image) {
+  std::string host;
+  if (char* h = virConnectGetHostname(conn.get())) {
+    host = h;
+    free(h);
+  }
+  std::string release = "remote";
+  if (IsLocal(conn.uri())) {
+    utsname u;
+    if (::uname(&u) == 0) release = u.release;
+  }
+  return host + "|" + release + "|" + image.kernel_sha256;
+}
+
+std::optional<AccelVerdict> ReadCache(const std::string& path, const std::string& key) {
+  if (path.empty()) return std::nullopt;
+  auto text = ReadFile(path);
+  if (!text) return std::nullopt;
+  json j = json::parse(*text, nullptr, false);
+  if (!j.is_object() || !j.contains(key) || !j[key].is_object()) return std::nullopt;
+  const json& v = j[key];
+  if (!v.contains("accel") || !v["accel"].is_string()) return std::nullopt;
+  auto accel = ParseAccel(v["accel"].get<std::string>());
+  if (!accel) return std::nullopt;
+  AccelVerdict out;
+  out.accel = *accel;
+  out.reason = v.value("reason", "");
+  out.from_cache = true;
+  return out;
+}
+
+void WriteCache(const std::string& path, const std::string& key, const AccelVerdict& v) {
+  if (path.empty()) return;
+  json j = json::object();
+  if (auto text = ReadFile(path)) {
+    json old = json::parse(*text, nullptr, false);
+    if (old.is_object()) j = old;
+  }
+  j[key] = {
+      {"accel", AccelName(v.accel)}, {"reason", v.reason}, {"probe_seconds", v.probe_seconds}};
+  std::string dir = path.substr(0, path.rfind('/'));
+  std::string partial;
+  for (const std::string& part : Split(dir, '/')) {
+    if (part.empty()) continue;
+    partial += "/" + part;
+    ::mkdir(partial.c_str(), 0755);
+  }
+  // A cache that cannot be written only costs a probe next time.
+  (void)WriteFileAtomic(path, j.dump(2) + "\n");
+}
+
+}  // namespace
+
+std::string KvmPrecheck(Connection& conn) {
+  if (IsLocal(conn.uri())) {
+    if (::access("/dev/kvm", F_OK) != 0)
+      return "/dev/kvm does not exist (no KVM module or no nested virtualization)";
+    UniqueFd fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
+    if (!fd) return std::string("/dev/kvm cannot be opened: ") + strerror(errno);
+  }
+  char* caps = virConnectGetDomainCapabilities(conn.get(), nullptr, "x86_64", nullptr, "kvm", 0);
+  if (caps == nullptr) {
+    Error e = LibvirtError("libvirt offers no kvm domains");
+    return e.message();
+  }
+  free(caps);
+  return "";
+}
+
+std::optional<AccelVerdict> CachedAccel(Connection& conn, const BootImage& image,
+                                        const std::string& cache_path) {
+  return ReadCache(cache_path, CacheKey(conn, image));
+}
+
+Result<AccelVerdict> ChooseAccel(Connection& conn, const BootImage& image,
+                                 const AccelOptions& options) {
+  std::string key = CacheKey(conn, image);
+  if (auto cached = ReadCache(options.cache_path, key)) return *cached;
+
+  AccelVerdict verdict;
+  auto start = Clock::now();
+  std::string pre = KvmPrecheck(conn);
+  if (!pre.empty()) {
+    verdict.reason = pre;
+  } else {
+    std::string root = options.run_root.empty() ? kDefaultRunRoot : options.run_root;
+    std::string name = SILK_TRY(UniqueVmName("silk-probe"));
+    VmRunDir dir = SILK_TRY(VmRunDir::Create(root, name));
+    VmSpec spec;
+    spec.name = name;
+    spec.kernel_path = image.kernel_path;
+    spec.initramfs_path = image.initramfs_path;
+    spec.cmdline = image.cmdline + " silk.run=true";
+    spec.memory_mib = 128;
+    spec.accel = Accel::kKvm;
+    spec.console_log = dir.console_log();
+    auto dom = TransientDomain::Create(conn, spec);
+    if (!dom) {
+      verdict.reason = "libvirt could not start a KVM guest: " + dom.error().message();
+    } else {
+      auto ended = dom->WaitEnded(Clock::now() + options.timeout);
+      std::string console = ReadFile(spec.console_log).value_or("");
+      if (ended && console.find("thinix: exit 0") != std::string::npos) {
+        verdict.accel = Accel::kKvm;
+        verdict.reason = "a KVM guest booted and powered off";
+      } else {
+        double secs = std::chrono::duration<double>(options.timeout).count();
+        std::string what = console.find("Linux version") != std::string::npos ||
+                                   console.find("thinix") != std::string::npos
+                               ? "did not finish booting"
+                               : "printed nothing after the kernel was decompressed";
+        verdict.reason = "a KVM guest " + what + " within " +
+                         Trim(std::to_string(secs)).substr(0, 4) +
+                         " s (KVM here cannot run this kernel; a paravirtual KVM host?)";
+        (void)dom->Destroy();
+      }
+    }
+  }
+  verdict.probe_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  WriteCache(options.cache_path, key, verdict);
+  return verdict;
+}
+
+}  // namespace silk::vmm

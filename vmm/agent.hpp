@@ -1,0 +1,26 @@
+// silk::vmm: the guest side of the control channel (`silk agent --port PATH`).
+//
+// Runs inside a thinix guest (often as PID 1, exec'd by /init). Serves the protocol of
+// channel.hpp on the virtio-serial device: answers pings, runs one command at a time with
+// stdin from /dev/null and its stdout/stderr streamed back as frames, reports the exit
+// status, and powers the guest off on request.
+#pragma once
+
+#include <string>
+
+#include "base/result.hpp"
+
+namespace silk::vmm {
+
+// Finds the device for `port_path`. If it exists, that is it; if it is
+// /dev/virtio-ports/NAME and the symlink is missing (no udev in thinix), the vportNpM
+// whose /sys/class/virtio-ports/*/name is NAME. Waits up to `wait_ms` for the device to
+// appear (virtio_console may still be probing). Errors: kNotFound naming the path.
+Result<std::string> ResolveVirtioPort(const std::string& port_path, int wait_ms = 10000,
+                                      const std::string& sysfs_root = "/sys");
+
+// Serves the channel on `port_path` until a power-off request (as PID 1 the guest is
+// powered off; otherwise the function returns) or an unrecoverable channel error.
+Result<void> RunAgent(const std::string& port_path);
+
+}  // namespace silk::vmm

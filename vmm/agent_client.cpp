@@ -1,0 +1,128 @@
+#include "vmm/agent_client.hpp"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+namespace silk::vmm {
+
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+void SleepMs(long ms) {
+  timespec ts{ms / 1000, (ms % 1000) * 1000000};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+std::string ErrorOf(const std::string& payload) {
+  json j = json::parse(payload, nullptr, false);
+  if (j.is_object() && j.contains("error") && j["error"].is_string())
+    return j["error"].get<std::string>();
+  return payload;
+}
+
+}  // namespace
+
+Result<void> AgentClient::Ping(Clock::time_point deadline) {
+  SILK_TRY(channel_.Send(FrameType::kPing, "{}"));
+  for (;;) {
+    Frame f = SILK_TRY(channel_.Receive(deadline));
+    if (f.type == FrameType::kPong) return {};
+  }
+}
+
+Result<int> AgentClient::Run(const AgentCommand& cmd, const OutputSink& out, const OutputSink& err,
+                             Clock::time_point deadline) {
+  if (cmd.argv.empty()) return Fail(ErrorCode::kInvalidInput, "no command to run in the guest");
+  json req = {{"argv", cmd.argv}};
+  if (!cmd.env.empty()) {
+    json env = json::object();
+    for (const auto& [k, v] : cmd.env) env[k] = v;
+    req["env"] = env;
+  }
+  if (!cmd.cwd.empty()) req["cwd"] = cmd.cwd;
+  SILK_TRY(
+      channel_.Send(FrameType::kRun, req.dump(-1, ' ', false, json::error_handler_t::replace)));
+  for (;;) {
+    auto f = channel_.Receive(deadline);
+    if (!f) {
+      if (f.error().code() == ErrorCode::kTimeout)
+        return Fail(ErrorCode::kTimeout, "the command in the guest did not finish in time");
+      return Fail(std::move(f.error()));
+    }
+    switch (f->type) {
+      case FrameType::kStdout:
+        if (out) out(f->payload);
+        break;
+      case FrameType::kStderr:
+        if (err) err(f->payload);
+        break;
+      case FrameType::kExit: {
+        json j = json::parse(f->payload, nullptr, false);
+        if (!j.is_object() || !j.contains("status") || !j["status"].is_number_integer())
+          return Fail(ErrorCode::kInvalidInput,
+                      "control channel: malformed exit frame: " + f->payload);
+        return j["status"].get<int>();
+      }
+      case FrameType::kFailure:
+        return Fail(ErrorCode::kNotFound, "in the guest: " + ErrorOf(f->payload));
+      default:
+        break;  // late hello/pong
+    }
+  }
+}
+
+Result<void> AgentClient::PowerOff() { return channel_.Send(FrameType::kPowerOff, "{}"); }
+
+Result<AgentClient> ConnectAgent(const std::string& socket_path, Clock::time_point deadline,
+                                 const std::function<bool()>& still_alive) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof addr.sun_path)
+    return Fail(ErrorCode::kInvalidInput, socket_path + ": unix socket path too long");
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  for (;;) {
+    if (still_alive && !still_alive())
+      return Fail(
+          Error(ErrorCode::kSystem, "the guest ended before its agent answered", ECONNRESET));
+    if (Clock::now() >= deadline)
+      return Fail(ErrorCode::kTimeout,
+                  "the guest's agent did not answer on " + socket_path + " in time");
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return FailErrno("cannot create a unix socket");
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      if (errno == ENOENT || errno == ECONNREFUSED || errno == EAGAIN) {
+        SleepMs(20);
+        continue;
+      }
+      return FailErrno("cannot connect to the control socket " + socket_path);
+    }
+    FramedChannel ch(std::move(fd));
+    SILK_TRY(ch.Send(FrameType::kPing, "{}"));
+    // Wait in slices so that a guest that died is noticed between them.
+    for (;;) {
+      auto slice = std::min(deadline, Clock::now() + std::chrono::milliseconds(250));
+      auto f = ch.Receive(slice);
+      if (f) {
+        if (f->type == FrameType::kHello || f->type == FrameType::kPong)
+          return AgentClient(std::move(ch));
+        continue;
+      }
+      if (f.error().code() != ErrorCode::kTimeout) return Fail(std::move(f.error()));
+      if (Clock::now() >= deadline)
+        return Fail(ErrorCode::kTimeout,
+                    "the guest's agent did not answer on " + socket_path + " in time");
+      if (still_alive && !still_alive())
+        return Fail(
+            Error(ErrorCode::kSystem, "the guest ended before its agent answered", ECONNRESET));
+    }
+  }
+}
+
+}  // namespace silk::vmm

@@ -1,0 +1,55 @@
+// silk::vmm: the host side of the control channel (protocol in channel.hpp).
+//
+// An AgentClient owns one connection to a guest's control socket. It is created by
+// ConnectAgent() once the agent answered, then runs commands one at a time.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+#include "vmm/channel.hpp"
+
+namespace silk::vmm {
+
+struct AgentCommand {
+  std::vector<std::string> argv;
+  std::vector<std::pair<std::string, std::string>> env;  // added to the agent's environment
+  std::string cwd;                                       // "" = "/"
+};
+
+// Called with each chunk of the command's output as it arrives.
+using OutputSink = std::function<void(std::string_view)>;
+
+class AgentClient {
+ public:
+  explicit AgentClient(FramedChannel channel) : channel_(std::move(channel)) {}
+
+  // Round-trips a ping. Errors: kTimeout; kSystem when the guest went away.
+  Result<void> Ping(std::chrono::steady_clock::time_point deadline);
+  // Runs `cmd` in the guest, streaming stdout/stderr to the sinks, and returns its exit
+  // status (128+N if killed by signal N). Errors: kNotFound/kSystem if the command could
+  // not start (the agent's message), kTimeout at `deadline`, kSystem if the guest went
+  // away.
+  Result<int> Run(const AgentCommand& cmd, const OutputSink& out, const OutputSink& err,
+                  std::chrono::steady_clock::time_point deadline);
+  // Asks the agent to power the guest off. Does not wait for it (watch the domain's
+  // lifecycle events for that).
+  Result<void> PowerOff();
+
+ private:
+  FramedChannel channel_;
+};
+
+// Connects to `socket_path` (retrying while QEMU has not created it yet) and waits until
+// the agent greets ('H') or answers a ping. `still_alive` is polled between attempts; when
+// it returns false (the domain ended), waiting stops. Errors: kTimeout at `deadline`;
+// kSystem when the guest went away.
+Result<AgentClient> ConnectAgent(const std::string& socket_path,
+                                 std::chrono::steady_clock::time_point deadline,
+                                 const std::function<bool()>& still_alive = nullptr);
+
+}  // namespace silk::vmm

@@ -1,0 +1,95 @@
+// silk::vmm: the control channel between silk on the host and `silk agent` in a guest.
+//
+// Transport: a virtio-serial port. On the host QEMU binds it to a unix socket
+// (VmSpec::control_socket) and silk connects there; in the guest it is the character
+// device /dev/virtio-ports/<port> that `silk agent --port` opens. No network is needed.
+//
+// Protocol: a stream of frames, in both directions:
+//     u32 length (big-endian; counts the type byte and the payload, 1..kMaxFrame)
+//     u8  type   (FrameType)
+//     payload    (length - 1 bytes)
+// Control payloads are JSON objects; output payloads are raw bytes.
+//   host -> guest   'P' ping      {}
+//                   'R' run       {"argv": [...], "env": {"K": "V"}, "cwd": "/"}   (env, cwd
+//                   optional) 'Q' poweroff  {}     (the agent syncs and powers the guest off)
+//   guest -> host   'H' hello     {"version": "...", "pid": N}  (sent when the agent opens the
+//   port)
+//                   'p' pong      {"version": "...", "uptime_s": N}
+//                   'O' stdout    raw bytes of the command's stdout
+//                   'E' stderr    raw bytes of the command's stderr
+//                   'X' exit      {"status": N, "signal": S}  (status is 128+S if signalled)
+//                   'F' failure   {"error": "..."}            (the command could not start)
+// One command runs at a time; the host sends 'R' and reads until 'X' or 'F'. Frames the
+// receiver does not expect (a late 'H' or 'p') are ignored.
+//
+// Virtio-serial quirks handled here: in the guest, read() returns 0 while no host side
+// is connected (it is not end-of-file for good), and write() blocks until one is.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "base/result.hpp"
+#include "base/unique_fd.hpp"
+
+namespace silk::vmm {
+
+enum class FrameType : uint8_t {
+  kPing = 'P',
+  kRun = 'R',
+  kPowerOff = 'Q',
+  kHello = 'H',
+  kPong = 'p',
+  kStdout = 'O',
+  kStderr = 'E',
+  kExit = 'X',
+  kFailure = 'F',
+};
+
+inline constexpr uint32_t kMaxFrame = 1 << 20;
+
+struct Frame {
+  FrameType type;
+  std::string payload;
+};
+
+// Encodes one frame. Errors: kInvalidInput if the payload exceeds kMaxFrame - 1.
+Result<std::string> EncodeFrame(FrameType type, const std::string& payload);
+
+// Decodes frames from a byte stream incrementally.
+class FrameDecoder {
+ public:
+  void Feed(const char* data, size_t n) { buf_.append(data, n); }
+  // The next whole frame, if buffered. Errors: kInvalidInput for a length of 0 or above
+  // kMaxFrame, or an unknown type (the stream is then unusable).
+  Result<bool> Next(Frame* out);
+
+ private:
+  std::string buf_;
+};
+
+// One end of the channel over a file descriptor (a unix socket on the host, the
+// virtio-serial device in the guest).
+class FramedChannel {
+ public:
+  // `hangup_is_transient`: treat read() == 0 as "no peer yet" and retry (guest side)
+  // instead of "peer gone" (host side).
+  explicit FramedChannel(UniqueFd fd, bool hangup_is_transient = false)
+      : fd_(std::move(fd)), hangup_is_transient_(hangup_is_transient) {}
+
+  int fd() const { return fd_.get(); }
+  Result<void> Send(FrameType type, const std::string& payload);
+  // Waits for the next frame until `deadline`. Errors: kTimeout; kSystem with ECONNRESET
+  // when the peer went away; kInvalidInput for a corrupt stream.
+  Result<Frame> Receive(std::chrono::steady_clock::time_point deadline);
+  // Receive() without a deadline.
+  Result<Frame> Receive();
+
+ private:
+  UniqueFd fd_;
+  bool hangup_is_transient_;
+  FrameDecoder decoder_;
+};
+
+}  // namespace silk::vmm

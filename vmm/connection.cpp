@@ -1,0 +1,120 @@
+#include "vmm/connection.hpp"
+
+#include <libvirt/virterror.h>
+
+#include "vmm/event_loop.hpp"
+
+namespace silk::vmm {
+
+Error LibvirtError(const std::string& what) {
+  virErrorPtr err = virGetLastError();
+  std::string msg = what;
+  ErrorCode code = ErrorCode::kSystem;
+  if (err != nullptr && err->message != nullptr) {
+    msg += ": ";
+    msg += err->message;
+    if (err->code == VIR_ERR_NO_DOMAIN) code = ErrorCode::kNotFound;
+  }
+  virResetLastError();
+  return Error(code, msg);
+}
+
+const char* LifecycleEventName(int event) {
+  switch (event) {
+    case VIR_DOMAIN_EVENT_DEFINED:
+      return "defined";
+    case VIR_DOMAIN_EVENT_UNDEFINED:
+      return "undefined";
+    case VIR_DOMAIN_EVENT_STARTED:
+      return "started";
+    case VIR_DOMAIN_EVENT_SUSPENDED:
+      return "suspended";
+    case VIR_DOMAIN_EVENT_RESUMED:
+      return "resumed";
+    case VIR_DOMAIN_EVENT_STOPPED:
+      return "stopped";
+    case VIR_DOMAIN_EVENT_SHUTDOWN:
+      return "shutdown";
+    case VIR_DOMAIN_EVENT_PMSUSPENDED:
+      return "pmsuspended";
+    case VIR_DOMAIN_EVENT_CRASHED:
+      return "crashed";
+    default:
+      return "unknown";
+  }
+}
+
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& uri) {
+  SILK_TRY(EnsureEventLoop());
+  std::unique_ptr<Connection> c(new Connection());
+  c->uri_ = uri;
+  c->conn_.reset(virConnectOpen(uri.c_str()));
+  if (!c->conn_) {
+    Error e = LibvirtError("cannot connect to libvirt at " + uri);
+    if (uri.rfind("qemu:///", 0) == 0) {
+      return Fail(Error(ErrorCode::kUnsupported,
+                        e.message() +
+                            "; is libvirtd running? Start it with `virtlogd -d; libvirtd -d` "
+                            "(or `systemctl start libvirtd` where systemd runs)"));
+    }
+    return Fail(std::move(e));
+  }
+  // Remote connections: notice a dead peer (5 s interval, 3 misses).
+  if (uri.find("+ssh://") != std::string::npos || uri.find("+tls://") != std::string::npos ||
+      uri.find("+tcp://") != std::string::npos) {
+    virConnectSetKeepAlive(c->conn_.get(), 5, 3);
+  }
+  c->callback_id_ = virConnectDomainEventRegisterAny(
+      c->conn_.get(), nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+      VIR_DOMAIN_EVENT_CALLBACK(&Connection::OnLifecycle), c.get(), nullptr);
+  if (c->callback_id_ < 0)
+    return Fail(LibvirtError("cannot register for lifecycle events on " + uri));
+  return c;
+}
+
+Connection::~Connection() {
+  if (callback_id_ >= 0 && conn_) virConnectDomainEventDeregisterAny(conn_.get(), callback_id_);
+}
+
+int Connection::OnLifecycle(virConnectPtr, virDomainPtr dom, int event, int detail, void* opaque) {
+  auto* self = static_cast<Connection*>(opaque);
+  const char* name = virDomainGetName(dom);
+  LifecycleEvent ev{name ? name : "", event, detail, std::chrono::steady_clock::now()};
+  {
+    std::lock_guard<std::mutex> lock(self->mu_);
+    self->events_[ev.domain].push_back(std::move(ev));
+  }
+  self->cv_.notify_all();
+  return 0;
+}
+
+Result<LifecycleEvent> Connection::WaitForEvent(
+    const std::string& domain, const std::function<bool(const LifecycleEvent&)>& match,
+    std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    auto it = events_.find(domain);
+    if (it != events_.end()) {
+      for (const LifecycleEvent& ev : it->second)
+        if (match(ev)) return ev;
+    }
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout &&
+        std::chrono::steady_clock::now() >= deadline) {
+      return Fail(ErrorCode::kTimeout,
+                  "domain " + domain + ": no matching lifecycle event in time");
+    }
+  }
+}
+
+std::vector<LifecycleEvent> Connection::Events(const std::string& domain) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = events_.find(domain);
+  return it == events_.end() ? std::vector<LifecycleEvent>{} : it->second;
+}
+
+void Connection::ForgetEvents(const std::string& domain) {
+  std::lock_guard<std::mutex> lock(mu_);
+  events_.erase(domain);
+}
+
+}  // namespace silk::vmm
