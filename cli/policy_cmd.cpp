@@ -1,0 +1,417 @@
+// silk policy: API profiles on the command line. Thin layer over policy/:
+//   show     a profile's metadata and its effective policy on one architecture
+//   lint     every problem in profile files, with file:line:column
+//   diff     effective policies of two profiles (exit 0 iff equal, like diff(1))
+//   subset   CHILD ⊆ PARENT, with every reason it is not (exit 0 iff subset)
+//   check    every parent/child pair of a lineage directory
+//   compile  to BPF / PFC through libseccomp (policy_compile_cmd.cpp)
+//   import   any Docker/Podman/OCI profile -> canonical silk JSON with metadata
+//   export   plain OCI JSON resolved for an architecture and capability set
+#include <algorithm>
+#include <iostream>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "base/file.hpp"
+#include "base/strings.hpp"
+#include "cli/commands.hpp"
+#include "policy/builtin.hpp"
+#include "policy/effective.hpp"
+#include "policy/lineage.hpp"
+#include "policy/profile_json.hpp"
+#include "policy/resolve.hpp"
+#include "policy/syscalls.hpp"
+
+namespace silk::cli {
+namespace {
+
+using nlohmann::ordered_json;
+namespace pol = silk::policy;
+
+constexpr std::string_view kProfileHelp =
+    "PROFILE is a file or a built-in profile name (" /* names appended at run time */;
+
+std::string ProfileWhere() {
+  return std::string(kProfileHelp) + Join(pol::BuiltinProfileNames(), ", ") + ").";
+}
+
+// Options shared by commands that resolve profiles.
+struct ResolveFlags {
+  std::string arch;
+  std::string caps = "default";
+  std::string kernel;
+
+  void Add(po::options_description& o) {
+    o.add_options()("arch", po::value(&arch),
+                    "architecture to resolve for: amd64, x86, x32, arm64, SCMP_ARCH_* "
+                    "(default: this machine's)")(
+        "caps", po::value(&caps),
+        "capabilities the box has: comma-separated CAP_* names, 'default' (Docker's "
+        "default set; the default), 'none' or 'all'")(
+        "kernel", po::value(&kernel), "kernel version for minKernel rules (default: running)");
+  }
+
+  Result<pol::ResolveOptions> Options() const {
+    pol::ResolveOptions o;
+    o.arch = arch;
+    if (!arch.empty()) SILK_TRY(pol::ParseArch(arch));
+    o.caps = SILK_TRY(WithContext(pol::ParseCapList(caps), "--caps"));
+    if (!kernel.empty())
+      o.kernel = SILK_TRY(WithContext(pol::ParseKernelVersion(kernel), "--kernel"));
+    return o;
+  }
+};
+
+std::string ProfileLabel(const pol::Profile& p, const std::string& fallback) {
+  return p.meta.name.empty() ? fallback : p.meta.name;
+}
+
+std::string ArgText(const pol::ArgCondition& a) {
+  auto hex = [](uint64_t v) {
+    char buf[32];
+    snprintf(buf, sizeof buf, v < 10 ? "%llu" : "0x%llx", static_cast<unsigned long long>(v));
+    return std::string(buf);
+  };
+  std::string arg = "arg" + std::to_string(a.index);
+  switch (a.op) {
+    case pol::ArgOp::kNotEqual:
+      return arg + " != " + hex(a.value);
+    case pol::ArgOp::kLessThan:
+      return arg + " < " + hex(a.value);
+    case pol::ArgOp::kLessEqual:
+      return arg + " <= " + hex(a.value);
+    case pol::ArgOp::kEqualTo:
+      return arg + " == " + hex(a.value);
+    case pol::ArgOp::kGreaterEqual:
+      return arg + " >= " + hex(a.value);
+    case pol::ArgOp::kGreaterThan:
+      return arg + " > " + hex(a.value);
+    case pol::ArgOp::kMaskedEqual:
+      return "(" + arg + " & " + hex(a.value) + ") == " + hex(a.value_two);
+  }
+  return arg;
+}
+
+std::string RuleText(const pol::EffectiveRule& r) {
+  std::string s = pol::VerdictToString(r.verdict);
+  if (r.args.empty()) return s;
+  std::vector<std::string> conds;
+  for (const auto& a : r.args) conds.push_back(ArgText(a));
+  return s + " if " + Join(conds, " && ");
+}
+
+// Prints `words` after `indent`, wrapped at 100 columns.
+void PrintWrapped(std::ostream& os, const std::vector<std::string>& words, size_t indent) {
+  size_t col = indent;
+  os << std::string(indent, ' ');
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (col > indent && col + 1 + words[i].size() > 100) {
+      os << "\n" << std::string(indent, ' ');
+      col = indent;
+    } else if (col > indent) {
+      os << ' ';
+      ++col;
+    }
+    os << words[i];
+    col += words[i].size();
+  }
+  os << "\n";
+}
+
+Result<pol::Profile> LoadAndResolve(const std::string& in, const ResolveFlags& flags) {
+  pol::Profile profile = SILK_TRY(pol::LoadProfile(in));
+  return WithContext(pol::Resolve(profile, SILK_TRY(flags.Options())), "resolving " + in);
+}
+
+ordered_json EffectiveJson(const pol::EffectivePolicy& ep) {
+  ordered_json j;
+  j["arch"] = ep.arch;
+  j["default"] = pol::VerdictToString(ep.default_verdict);
+  ordered_json calls = ordered_json::array();
+  for (const auto& [nr, sp] : ep.syscalls) {
+    ordered_json c;
+    c["name"] = sp.name;
+    c["nr"] = nr;
+    ordered_json rules = ordered_json::array();
+    for (const auto& r : sp.rules) {
+      ordered_json rule;
+      rule["verdict"] = pol::VerdictToString(r.verdict);
+      ordered_json args = ordered_json::array();
+      for (const auto& a : r.args) args.push_back(ArgText(a));
+      rule["args"] = std::move(args);
+      rules.push_back(std::move(rule));
+    }
+    c["rules"] = std::move(rules);
+    calls.push_back(std::move(c));
+  }
+  j["syscalls"] = std::move(calls);
+  return j;
+}
+
+// ---- show
+
+int RunShow(const Args& args) {
+  std::string in;
+  ResolveFlags rf;
+  bool json = false, raw = false;
+  po::options_description o("Options");
+  rf.Add(o);
+  o.add_options()("json", po::bool_switch(&json), "print the effective policy as JSON")(
+      "raw", po::bool_switch(&raw), "print the profile as canonical JSON, unresolved");
+  o.add_options()("profile", po::value(&in)->required(), "profile");
+  po::positional_options_description pos;
+  pos.add("profile", 1);
+  po::variables_map vm;
+  if (auto rc = ParseArgs("silk policy show PROFILE [--arch A] [--caps LIST] [--json|--raw]",
+                          "Shows a profile's metadata and its effective policy on one "
+                          "architecture (every syscall's verdict).\n" +
+                              ProfileWhere(),
+                          o, pos, args, vm))
+    return *rc;
+  auto profile = pol::LoadProfile(in);
+  if (!profile) return ReportError(profile.error());
+  if (raw) {
+    std::cout << pol::WriteProfile(*profile);
+    return kExitOk;
+  }
+  auto opts = rf.Options();
+  if (!opts) return ReportError(opts.error(), true);
+  auto resolved = pol::Resolve(*profile, *opts);
+  if (!resolved) return ReportError(resolved.error());
+  std::string arch = rf.arch.empty() ? pol::ArchName(pol::NativeArch()) : rf.arch;
+  auto ep = pol::MakeEffective(*resolved, arch);
+  if (!ep) return ReportError(ep.error());
+  const pol::ProfileMeta& m = profile->meta;
+  if (json) {
+    ordered_json j;
+    j["name"] = m.name;
+    j["extends"] = m.extends;
+    if (m.generation) j["generation"] = *m.generation;
+    j["horizon"] = m.horizon;
+    j["caps"] = opts->caps;
+    j["effective"] = EffectiveJson(*ep);
+    std::cout << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::cout << "profile " << ProfileLabel(*profile, in);
+  if (!m.extends.empty()) std::cout << " (extends " << m.extends << ")";
+  if (m.generation) std::cout << ", generation " << *m.generation;
+  std::cout << "\n  default:  "
+            << pol::VerdictToString(
+                   pol::MakeVerdict(profile->default_action, profile->default_errno_ret))
+            << "\n  rules:    " << profile->syscalls.size() << "\n";
+  if (!m.horizon.empty()) std::cout << "  horizon:  " << m.horizon << "\n";
+  const char* clone3[] = {"enosys", "allow", "deny"};
+  std::cout << "  clone3:   " << clone3[static_cast<int>(m.clone3)] << "\n";
+  if (!m.notes.empty()) std::cout << "  notes:    " << m.notes << "\n";
+  std::cout << "effective on " << ep->arch << " with caps "
+            << (opts->caps.empty() ? "(none)" : Join(opts->caps, ",")) << ":\n";
+  std::map<std::string, std::vector<std::string>> by_verdict;
+  std::vector<const pol::SyscallPolicy*> conditional;
+  for (const auto& [nr, sp] : ep->syscalls) {
+    if (sp.rules.size() == 1 && sp.rules[0].args.empty())
+      by_verdict[pol::VerdictToString(sp.rules[0].verdict)].push_back(sp.name);
+    else
+      conditional.push_back(&sp);
+  }
+  for (auto& [verdict, names] : by_verdict) {
+    std::sort(names.begin(), names.end());
+    std::cout << "  " << verdict << " (" << names.size() << "):\n";
+    PrintWrapped(std::cout, names, 4);
+  }
+  if (!conditional.empty()) {
+    std::cout << "  conditional (" << conditional.size() << "):\n";
+    for (const auto* sp : conditional) {
+      std::cout << "    " << sp->name << ":\n";
+      for (const auto& r : sp->rules) std::cout << "      " << RuleText(r) << "\n";
+    }
+  }
+  std::cout << "  everything else: " << pol::VerdictToString(ep->default_verdict) << "\n";
+  return kExitOk;
+}
+
+// ---- lint
+
+int RunLint(const Args& args) {
+  std::vector<std::string> files;
+  bool json = false;
+  po::options_description o("Options");
+  o.add_options()("json", po::bool_switch(&json), "print the problems as a JSON array");
+  o.add_options()("profile", po::value(&files)->required(), "profiles");
+  po::positional_options_description pos;
+  pos.add("profile", -1);
+  po::variables_map vm;
+  if (auto rc = ParseArgs("silk policy lint PROFILE... [--json]",
+                          "Checks profiles and prints every problem as file:line:column: path: "
+                          "message.\nExits 1 if any profile has an error.\n" +
+                              ProfileWhere(),
+                          o, pos, args, vm))
+    return *rc;
+  std::vector<pol::Diagnostic> all;
+  for (const auto& f : files) {
+    std::string text, label = f;
+    if (auto builtin = pol::BuiltinProfileText(f);
+        builtin && f.find('/') == std::string::npos && !ReadFile(f)) {
+      text = *builtin;
+      label = "<builtin:" + f + ">";
+    } else {
+      auto read = ReadFile(f);
+      if (!read) {
+        all.push_back(pol::Diagnostic{f, 0, 0, "", read.error().ToString()});
+        continue;
+      }
+      text = std::move(*read);
+    }
+    pol::ProfileCheck check = pol::CheckProfileText(text, label);
+    if (check.profile) {
+      // Problems only resolution finds (minKernel values, names on this architecture).
+      auto resolved = pol::Resolve(*check.profile, {});
+      if (!resolved) {
+        check.diagnostics.push_back(pol::Diagnostic{label, 0, 0, "", resolved.error().ToString()});
+      } else if (auto ep = pol::MakeEffectiveAll(*resolved); !ep) {
+        check.diagnostics.push_back(pol::Diagnostic{label, 0, 0, "", ep.error().ToString()});
+      }
+    }
+    all.insert(all.end(), check.diagnostics.begin(), check.diagnostics.end());
+    if (!json && check.diagnostics.empty()) std::cout << label << ": ok\n";
+  }
+  if (json) {
+    ordered_json j = ordered_json::array();
+    for (const auto& d : all) {
+      ordered_json e;
+      e["file"] = d.file;
+      e["line"] = d.line;
+      e["column"] = d.column;
+      e["path"] = d.path;
+      e["message"] = d.message;
+      j.push_back(std::move(e));
+    }
+    std::cout << j.dump(2) << "\n";
+  } else {
+    for (const auto& d : all) std::cout << d.ToString() << "\n";
+    if (!all.empty()) std::cout << all.size() << (all.size() == 1 ? " error" : " errors") << "\n";
+  }
+  return all.empty() ? kExitOk : kExitFailure;
+}
+
+// ---- export
+
+int RunExport(const Args& args) {
+  std::string in, out;
+  ResolveFlags rf;
+  bool keep_meta = false;
+  po::options_description o("Options");
+  o.add_options()("out,o", po::value(&out)->required(), "output file ('-' for stdout)");
+  rf.Add(o);
+  o.add_options()("keep-meta", po::bool_switch(&keep_meta),
+                  "keep the \"silk\" metadata object (runtimes ignore it)");
+  o.add_options()("profile", po::value(&in)->required(), "profile");
+  po::positional_options_description pos;
+  pos.add("profile", 1);
+  po::variables_map vm;
+  if (auto rc = ParseArgs(
+          "silk policy export PROFILE --out FILE [--arch A] [--caps LIST]",
+          "Writes plain OCI seccomp JSON resolved for one architecture and capability set:\n"
+          "no archMap, includes/excludes or comments left, and silk's clone3 policy and\n"
+          "horizon written out as rules, so runc, crun, Docker and Podman enforce exactly\n"
+          "the effective policy silk computes.\n" +
+              ProfileWhere(),
+          o, pos, args, vm))
+    return *rc;
+  auto resolved = LoadAndResolve(in, rf);
+  if (!resolved) return ReportError(resolved.error(), true);
+  auto plain = pol::MaterializeSilkRules(*resolved);
+  if (!plain) return ReportError(plain.error());
+  if (auto ep = pol::MakeEffectiveAll(*plain); !ep) return ReportError(ep.error());
+  std::string text = pol::WriteProfile(*plain, {.meta = keep_meta, .comments = false});
+  if (out == "-") {
+    std::cout << text;
+    return kExitOk;
+  }
+  if (auto w = WriteFileAtomic(out, text); !w) return ReportError(w.error());
+  std::cerr << "wrote " << out << ": " << plain->syscalls.size() << " rules for "
+            << Join(plain->architectures, ",") << "\n";
+  return kExitOk;
+}
+
+// ---- import
+
+int RunImport(const Args& args) {
+  std::string in, out, name, extends, horizon, clone3, notes;
+  int generation = -1;
+  po::options_description o("Options");
+  o.add_options()("out,o", po::value(&out)->required(), "output file ('-' for stdout)")(
+      "name", po::value(&name), "silk profile name (default: kept, or the file name)")(
+      "extends", po::value(&extends), "the parent profile's name")(
+      "generation", po::value(&generation), "testbed generation this profile is for")(
+      "horizon", po::value(&horizon), "kernel version whose syscall table the profile knows")(
+      "clone3", po::value(&clone3),
+      "clone3 policy when the profile does not name clone3: "
+      "enosys, allow or deny")("notes", po::value(&notes), "how the profile was made");
+  o.add_options()("profile", po::value(&in)->required(), "profile");
+  po::positional_options_description pos;
+  pos.add("profile", 1);
+  po::variables_map vm;
+  if (auto rc = ParseArgs(
+          "silk policy import FILE --out FILE [--name N] [--extends P] [--generation G]",
+          "Reads a Docker, Podman or OCI seccomp profile, validates it strictly, attaches\n"
+          "silk metadata and writes canonical silk JSON (still usable by every runtime).",
+          o, pos, args, vm))
+    return *rc;
+  auto profile = pol::ReadProfileFile(in);
+  if (!profile) return ReportError(profile.error());
+  pol::ProfileMeta& m = profile->meta;
+  if (vm.count("name")) m.name = name;
+  if (m.name.empty()) {
+    std::string base = in.substr(in.find_last_of('/') + 1);
+    m.name = base.substr(0, base.rfind(".json"));
+  }
+  if (vm.count("extends")) m.extends = extends;
+  if (vm.count("generation")) {
+    if (generation < 0) return UsageError("silk policy import", "--generation must be >= 0");
+    m.generation = generation;
+  }
+  if (vm.count("horizon")) m.horizon = horizon;
+  if (vm.count("notes")) m.notes = notes;
+  if (vm.count("clone3")) {
+    if (clone3 == "enosys")
+      m.clone3 = pol::Clone3Policy::kEnosys;
+    else if (clone3 == "allow")
+      m.clone3 = pol::Clone3Policy::kAllow;
+    else if (clone3 == "deny")
+      m.clone3 = pol::Clone3Policy::kDeny;
+    else
+      return UsageError("silk policy import", "--clone3 must be enosys, allow or deny");
+  }
+  if (auto problems = pol::ValidateProfile(*profile, "--name/--extends/--horizon");
+      !problems.empty())
+    return ReportError(pol::DiagnosticsError(problems), true);
+  std::string text = pol::WriteProfile(*profile);
+  if (out == "-") {
+    std::cout << text;
+    return kExitOk;
+  }
+  if (auto w = WriteFileAtomic(out, text); !w) return ReportError(w.error());
+  std::cerr << "wrote " << out << ": profile " << m.name << ", " << profile->syscalls.size()
+            << " rules\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunPolicy(const Args& args) {
+  static const std::vector<Command> commands = {
+      {"show", "a profile's metadata and effective policy on one architecture", RunShow},
+      {"lint", "every problem in profiles, with file:line:column (exit 1 on any)", RunLint},
+      {"import", "Docker/Podman/OCI profile -> canonical silk JSON with metadata", RunImport},
+      {"export", "plain OCI JSON resolved for an architecture and capability set", RunExport},
+      {"learn", "record what a command or suite uses -> a profile ⊆ PARENT", RunPolicyLearn},
+      {"minimize", "ddmin a profile against an oracle run in boxes (1-minimal)", RunPolicyMinimize},
+      {"tighten", "next generation: PARENT ∩ learned-for-SUITE [minimised]", RunPolicyTighten},
+  };
+  return Dispatch("silk policy", "API profiles: seccomp profiles in the OCI format with a lineage.",
+                  commands, args);
+}
+
+}  // namespace silk::cli
