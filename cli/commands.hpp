@@ -21,4 +21,11 @@ int RunPolicy(const Args& args);
 // silk box: run/sweep compatibility boxes (cli/box_cmd.cpp).
 int BoxMain(const Args& args);
 
+// silk policy learn/minimize/tighten (cli/learn_cmd.cpp).
+int RunPolicyLearn(const Args& args);
+int RunPolicyMinimize(const Args& args);
+int RunPolicyTighten(const Args& args);
+// silk regress: a suite under every profile of a lineage (cli/regress_cmd.cpp).
+int RegressMain(const Args& args);
+
 }  // namespace silk::cli

@@ -19,6 +19,7 @@ const std::vector<silk::cli::Command>& TopCommands() {
        silk::cli::RunPolicy},
       {"box", "compatibility boxes: run a command in a sandbox, sweep stale boxes",
        silk::cli::BoxMain},
+      {"regress", "run a workload suite under every profile of a lineage", silk::cli::RegressMain},
       {"vm", "run and list thinix VMs (libvirt)", silk::cli::VmMain},
       {"vmm", "hypervisor manager: doctor", silk::cli::VmmMain},
       {"agent", "guest side of the VM control channel (runs inside thinix)", silk::cli::AgentMain},

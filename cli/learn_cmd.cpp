@@ -1,0 +1,361 @@
+// silk policy learn | minimize | tighten: progressively tightening API profiles.
+//   learn     run a command (or a suite) under PARENT and propose the profile it needs
+//   minimize  ddmin a profile against an oracle run in boxes (1-minimal result)
+//   tighten   PARENT ∩ learned-for-SUITE, optionally minimised against the suite
+// Thin layer over layers/ (runners) and policy/ (learn model, ddmin, suites).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "base/file.hpp"
+#include "base/strings.hpp"
+#include "base/unique_fd.hpp"
+#include "cli/commands.hpp"
+#include "layers/box_runner.hpp"
+#include "layers/learn_runner.hpp"
+#include "layers/minimize_runner.hpp"
+#include "policy/profile_json.hpp"
+#include "policy/resolve.hpp"
+
+namespace silk::cli {
+namespace {
+
+namespace pol = silk::policy;
+using nlohmann::ordered_json;
+
+Result<std::vector<std::string>> Caps(const std::string& list) {
+  if (list.empty() || list == "none") return std::vector<std::string>{};
+  return WithContext(pol::ParseCapList(list), "--caps");
+}
+
+std::string StemOr(const std::string& path, const std::string& fallback) {
+  if (path.empty() || path == "-") return fallback;
+  return std::filesystem::path(path).stem().string();
+}
+
+Result<void> WriteOut(const std::string& out, const pol::Profile& p, std::ostream& report) {
+  const std::string text = pol::WriteProfile(p);
+  if (out.empty() || out == "-") {
+    std::cout << text;
+    return {};
+  }
+  SILK_TRY(WriteFileAtomic(out, text));
+  report << "wrote " << out << " (profile " << p.meta.name << ", extends " << p.meta.extends
+         << ")\n";
+  return {};
+}
+
+void PrintLearnSummary(const layers::LearnResult& r, std::ostream& os) {
+  const auto& o = r.observations;
+  size_t failed = 0;
+  for (const auto& run : r.runs) failed += !run.pass;
+  os << "learned " << o.DistinctAllowed() << " syscalls (" << r.proposal.conditioned.size()
+     << " with argument conditions: " << Join(r.proposal.conditioned, ", ") << ") from "
+     << r.runs.size() << " runs, " << o.total << " syscalls, " << o.pids.size()
+     << " threads/processes\n";
+  for (const auto& run : r.runs)
+    if (!run.pass)
+      os << "  run " << run.run << " of " << run.workload << " FAILED: "
+         << (run.timed_out ? "timed out"
+                           : (run.exec_failure.empty() ? "exit " + std::to_string(run.exit_status)
+                                                       : run.exec_failure))
+         << "\n";
+  if (!o.denied.empty()) {
+    os << o.denied.size() << " distinct calls the parent denies (reported, not added):\n";
+    for (const auto& d : o.denied) os << "  " << pol::DeniedAttemptToString(d) << "\n";
+  }
+  if (failed) os << failed << " of " << r.runs.size() << " runs failed\n";
+}
+
+ordered_json LearnJson(const layers::LearnResult& r) {
+  ordered_json j;
+  j["syscalls"] = r.observations.DistinctAllowed();
+  j["conditioned"] = r.proposal.conditioned;
+  j["total_calls"] = r.observations.total;
+  j["runs"] = ordered_json::array();
+  for (const auto& run : r.runs)
+    j["runs"].push_back({{"workload", run.workload},
+                         {"run", run.run},
+                         {"pass", run.pass},
+                         {"exit_status", run.exit_status},
+                         {"timed_out", run.timed_out},
+                         {"ms", run.elapsed_ms},
+                         {"syscalls", run.syscalls}});
+  j["denied"] = ordered_json::array();
+  for (const auto& d : r.observations.denied)
+    j["denied"].push_back({{"syscall", d.name},
+                           {"nr", d.nr},
+                           {"args", d.args},
+                           {"pid", d.pid},
+                           {"count", d.count},
+                           {"verdict", pol::VerdictToString(d.verdict)}});
+  return j;
+}
+
+void PrintMinimizeSummary(const pol::MinimizeResult& r, size_t before, std::ostream& os) {
+  os << "minimised " << before << " -> " << r.kept.size() << " allowed syscalls: removed "
+     << r.removed_enosys.size() + r.removed_eperm.size() << " (" << r.removed_eperm.size()
+     << " EPERM, " << r.removed_enosys.size() << " ENOSYS"
+     << (r.removed_enosys.empty() ? "" : ": " + Join(r.removed_enosys, ", ")) << ")\n"
+     << "oracle runs " << r.oracle_runs << " (cache hits " << r.cache_hits << ", flaky "
+     << r.flaky_candidates << "), " << static_cast<int>(r.seconds * 10) / 10.0 << " s, "
+     << (r.one_minimal ? "proven 1-minimal" : "NOT proven 1-minimal (flaky oracle?)") << "\n"
+     << "kept: " << Join(r.kept, " ") << "\n";
+}
+
+ordered_json MinimizeJson(const pol::MinimizeResult& r, size_t before) {
+  return ordered_json{{"allowed_before", before},
+                      {"kept", r.kept},
+                      {"removed_eperm", r.removed_eperm},
+                      {"removed_enosys", r.removed_enosys},
+                      {"oracle_runs", r.oracle_runs},
+                      {"cache_hits", r.cache_hits},
+                      {"flaky_candidates", r.flaky_candidates},
+                      {"seconds", r.seconds},
+                      {"one_minimal", r.one_minimal}};
+}
+
+// The oracle workloads: --suite DIR, or --oracle 'CMD' (run with /bin/sh -c).
+Result<std::vector<pol::Workload>> OracleWorkloads(const std::string& suite,
+                                                   const std::string& oracle, double timeout) {
+  if (!suite.empty() && !oracle.empty())
+    return Fail(ErrorCode::kInvalidInput, "give --oracle or --suite, not both");
+  if (!suite.empty()) return SILK_TRY(pol::LoadSuite(suite)).workloads;
+  if (oracle.empty())
+    return Fail(ErrorCode::kInvalidInput, "no oracle: give --oracle 'CMD' or --suite DIR");
+  return std::vector<pol::Workload>{pol::ShellWorkload("oracle", oracle, timeout)};
+}
+
+// Loads and resolves a profile for a box with `caps`; a profile without a silk name (a
+// plain Docker/Podman file) is named after its file, so children can extend it.
+Result<pol::Profile> LoadParent(const std::string& ref, const std::string& caps) {
+  auto caps_list = SILK_TRY(Caps(caps));
+  auto p = SILK_TRY(layers::LoadResolvedProfile(ref, caps_list));
+  if (p.meta.name.empty()) p.meta.name = StemOr(ref, ref);
+  return p;
+}
+
+}  // namespace
+
+int RunPolicyLearn(const Args& all) {
+  auto [args, cmd] = SplitAtDoubleDash(all);
+  std::string from = "gen0-sliver", merge, out, name, suite, caps;
+  int runs = 1;
+  double timeout = 60;
+  bool no_args = false, json = false, no_isolate = false;
+  po::options_description o("Options");
+  o.add_options()("from", po::value(&from),
+                  "parent profile (file or built-in name; default "
+                  "gen0-sliver)")("merge", po::value(&merge),
+                                  "a profile learned before (from the same parent) to unite with")(
+      "out", po::value(&out), "write the learned profile here (default: stdout)")(
+      "name", po::value(&name), "profile name (default: from --out)")(
+      "suite", po::value(&suite), "learn from every workload of this suite instead of CMD")(
+      "runs", po::value(&runs), "runs per workload, each with SILK_RUN=n (default 1)")(
+      "timeout", po::value(&timeout), "seconds before CMD is killed (default 60)")(
+      "caps", po::value(&caps), "capabilities the box will have (default none)")(
+      "no-arg-conditions", po::bool_switch(&no_args), "learn plain allow rules only")(
+      "no-isolate", po::bool_switch(&no_isolate), "run without new namespaces (when not root)")(
+      "json", po::bool_switch(&json), "print the summary as JSON");
+  po::variables_map vm;
+  if (auto rc = ParseArgs("silk policy learn [options] [--suite DIR | -- CMD ARGS...]",
+                          "Runs CMD (or a suite) under PARENT, records every syscall of all its "
+                          "threads and children, and writes a profile that allows exactly "
+                          "that, ⊆ PARENT. Calls PARENT denies are reported, not added.",
+                          o, {}, args, vm))
+    return *rc;
+  if (cmd.empty() == suite.empty())
+    return UsageError("silk policy learn", "give either -- CMD ARGS... or --suite DIR");
+  if (runs < 1) return UsageError("silk policy learn", "--runs must be at least 1");
+  if (!merge.empty())
+    return ReportError(Error(ErrorCode::kUnsupported,
+                             "--merge needs the profile algebra's union (policy/algebra.hpp), "
+                             "which this build does not have yet; learn over a suite "
+                             "(--suite) to unite several workloads"));
+
+  auto parent = LoadParent(from, caps);
+  if (!parent) return ReportError(parent.error());
+
+  layers::LearnRequest req;
+  req.parent = *parent;
+  req.runs_per_workload = runs;
+  req.isolate = !no_isolate;
+  req.propose.arg_conditions = !no_args;
+  req.propose.name = name.empty() ? StemOr(out, "learned") : name;
+  if (!suite.empty()) {
+    auto s = pol::LoadSuite(suite);
+    if (!s) return ReportError(s.error());
+    req.workloads = s->workloads;
+    req.propose.notes = "learned from suite " + suite + " (" + std::to_string(s->workloads.size()) +
+                        " workloads, " + std::to_string(runs) + " runs each) under " + from;
+  } else {
+    pol::Workload w;
+    w.name = "cmd";
+    w.command = cmd;
+    w.timeout_seconds = timeout;
+    req.workloads = {w};
+    req.propose.notes = "learned from: " + Join(cmd, " ") + " under " + from;
+  }
+  auto r = layers::Learn(req);
+  if (!r) return ReportError(r.error());
+  if (auto w = WriteOut(out, r->proposal.profile, std::cerr); !w) return ReportError(w.error());
+  if (json)
+    std::cerr << LearnJson(*r).dump(2) << "\n";
+  else
+    PrintLearnSummary(*r, std::cerr);
+  return r->all_passed() ? kExitOk : kExitFailure;
+}
+
+int RunPolicyMinimize(const Args& args) {
+  std::string profile, oracle, suite, out, name, log = "/dev/null", caps;
+  unsigned jobs = 2, confirm = 1;
+  size_t max_runs = 0;
+  double timeout = 60;
+  bool json = false;
+  po::options_description o("Options");
+  o.add_options()("profile", po::value(&profile)->required(), "the profile to minimise")(
+      "oracle", po::value(&oracle),
+      "shell command run in a box under each candidate; exit 0 = "
+      "pass")("suite", po::value(&suite), "use every workload of a suite as the oracle")(
+      "jobs", po::value(&jobs), "oracle runs in parallel (default 2)")(
+      "confirm", po::value(&confirm),
+      "re-runs that must agree before a pass is believed "
+      "(default 1)")("max-runs", po::value(&max_runs),
+                     "give up after this many oracle runs (default: no limit)")(
+      "timeout", po::value(&timeout), "seconds per oracle run (default 60)")(
+      "out", po::value(&out), "write the minimised profile here (default: stdout)")(
+      "name", po::value(&name), "profile name (default: from --out)")(
+      "caps", po::value(&caps), "capabilities to resolve --profile for (default none)")(
+      "log", po::value(&log), "append the oracle's output here (default /dev/null)")(
+      "json", po::bool_switch(&json), "print the report as JSON");
+  po::variables_map vm;
+  if (auto rc =
+          ParseArgs("silk policy minimize --profile P (--oracle 'CMD' | --suite DIR) [options]",
+                    "Finds a 1-minimal allow set of P for which the oracle still passes "
+                    "(ddmin; removed syscalls get ENOSYS where a fallback needs it, EPERM "
+                    "otherwise), and proves it 1-minimal.",
+                    o, {}, args, vm))
+    return *rc;
+  if (jobs < 1) return UsageError("silk policy minimize", "--jobs must be at least 1");
+  auto workloads = OracleWorkloads(suite, oracle, timeout);
+  if (!workloads) return ReportError(workloads.error(), true);
+  auto p = LoadParent(profile, caps);
+  if (!p) return ReportError(p.error());
+
+  layers::MinimizeRequest req;
+  req.profile = *p;
+  req.oracle = *workloads;
+  req.options.ddmin.jobs = jobs;
+  req.options.ddmin.confirm_runs = confirm;
+  req.options.ddmin.max_oracle_runs = max_runs;
+  req.options.name = name.empty() ? StemOr(out, "minimised") : name;
+  req.options.notes = "minimised from " + profile + " against " +
+                      (suite.empty() ? "oracle '" + oracle + "'" : "suite " + suite);
+  const size_t before = pol::AllowedNames(*p).size();
+  Result<pol::MinimizeResult> r = [&]() -> Result<pol::MinimizeResult> {
+    auto quiet = SILK_TRY(layers::QuietStdio::Create(log));
+    return layers::MinimizeAgainstWorkloads(req);
+  }();
+  if (!r) return ReportError(r.error());
+  if (auto w = WriteOut(out, r->profile, std::cerr); !w) return ReportError(w.error());
+  if (json)
+    std::cerr << MinimizeJson(*r, before).dump(2) << "\n";
+  else
+    PrintMinimizeSummary(*r, before, std::cerr);
+  return kExitOk;
+}
+
+int RunPolicyTighten(const Args& args) {
+  std::string parent_name, suite, out, name, log = "/dev/null", caps;
+  unsigned jobs = 2, confirm = 1;
+  int runs = 1;
+  bool minimize = false, json = false;
+  po::options_description o("Options");
+  o.add_options()("parent", po::value(&parent_name)->required(), "the parent profile")(
+      "suite", po::value(&suite)->required(), "the workloads the child must serve")(
+      "out", po::value(&out)->required(), "write the child profile here")(
+      "minimize", po::bool_switch(&minimize), "also minimise against the whole suite")(
+      "runs", po::value(&runs), "learning runs per workload (default 1)")(
+      "jobs", po::value(&jobs), "parallel oracle runs when minimising (default 2)")(
+      "confirm", po::value(&confirm), "re-runs confirming a passing verdict (default 1)")(
+      "name", po::value(&name), "profile name (default: from --out)")(
+      "caps", po::value(&caps), "capabilities to resolve PARENT for (default none)")(
+      "log", po::value(&log), "append the workloads' output here (default /dev/null)")(
+      "json", po::bool_switch(&json), "print the report as JSON");
+  po::positional_options_description pos;
+  pos.add("parent", 1);
+  po::variables_map vm;
+  if (auto rc = ParseArgs("silk policy tighten PARENT --suite SUITE [--minimize] --out CHILD",
+                          "The next generation's profile: PARENT ∩ what the suite's workloads "
+                          "were learned to use, optionally minimised against the whole suite. "
+                          "CHILD ⊆ PARENT always; its notes record how it was made.",
+                          o, pos, args, vm))
+    return *rc;
+  if (runs < 1 || jobs < 1) return UsageError("silk policy tighten", "--runs/--jobs must be >= 1");
+  auto parent = LoadParent(parent_name, caps);
+  if (!parent) return ReportError(parent.error());
+  auto s = pol::LoadSuite(suite);
+  if (!s) return ReportError(s.error());
+
+  const std::string child_name = name.empty() ? StemOr(out, "tightened") : name;
+  ordered_json report;
+  std::ostringstream text;
+  Result<pol::Profile> child = [&]() -> Result<pol::Profile> {
+    int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (log_fd < 0) return FailErrno("opening " + log);
+    UniqueFd log_owner(log_fd);
+    layers::LearnRequest lr;
+    lr.parent = *parent;
+    lr.workloads = s->workloads;
+    lr.runs_per_workload = runs;
+    lr.output_fd = log_fd;
+    lr.propose.name = child_name;
+    auto learned = SILK_TRY(layers::Learn(lr));
+    PrintLearnSummary(learned, text);
+    report["learn"] = LearnJson(learned);
+    if (!learned.all_passed())
+      return Fail(ErrorCode::kInvalidInput,
+                  "tighten: some workloads fail under the parent " + parent_name +
+                      " itself, so the suite cannot define the child:\n" + text.str());
+    std::string notes = "tightened from " + parent_name + " for suite " + suite + ": learned " +
+                        std::to_string(learned.observations.DistinctAllowed()) + " syscalls from " +
+                        std::to_string(learned.runs.size()) + " runs";
+    pol::Profile result = learned.proposal.profile;
+    if (minimize) {
+      auto quiet = SILK_TRY(layers::QuietStdio::Create(log));
+      layers::MinimizeRequest mr;
+      mr.profile = result;
+      mr.oracle = s->workloads;
+      mr.options.ddmin.jobs = jobs;
+      mr.options.ddmin.confirm_runs = confirm;
+      mr.options.name = child_name;
+      const size_t before = pol::AllowedNames(result).size();
+      auto m = SILK_TRY(layers::MinimizeAgainstWorkloads(mr));
+      PrintMinimizeSummary(m, before, text);
+      report["minimize"] = MinimizeJson(m, before);
+      notes += "; minimised against the suite to " + std::to_string(m.kept.size()) + " syscalls (" +
+               std::to_string(m.oracle_runs) + " oracle runs, " +
+               (m.one_minimal ? "1-minimal" : "not proven 1-minimal") + ")";
+      result = m.profile;
+    }
+    // Lineage: the child extends the parent directly (the learned step is internal).
+    result.meta.name = child_name;
+    result.meta.extends = parent->meta.name;
+    result.meta.generation = parent->meta.generation ? *parent->meta.generation + 1 : 1;
+    result.meta.notes = notes;
+    return result;
+  }();
+  if (!child) return ReportError(child.error());
+  if (auto w = WriteOut(out, *child, std::cerr); !w) return ReportError(w.error());
+  if (json)
+    std::cerr << report.dump(2) << "\n";
+  else
+    std::cerr << text.str();
+  return kExitOk;
+}
+
+}  // namespace silk::cli

@@ -1,0 +1,150 @@
+#include "layers/box_runner.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "base/file.hpp"
+#include "base/strings.hpp"
+#include "policy/profile_json.hpp"
+
+namespace silk::layers {
+namespace {
+
+std::atomic<unsigned> box_counter{0};
+
+// Kills every process in the cgroups compat recorded for `box_id` (the box's pid 1 is
+// among them; its death takes the pid namespace).
+void KillBox(const std::string& box_id) {
+  auto cgroups = ReadFile(compat::DefaultStateRoot() + "/" + box_id + "/cgroups");
+  if (!cgroups) return;
+  for (const auto& dir : Split(*cgroups, '\n')) {
+    if (dir.empty()) continue;
+    if (WriteFileAtomic(dir + "/cgroup.kill", "1")) continue;  // v2: kills them all
+    auto procs = ReadFile(dir + "/cgroup.procs");
+    if (!procs) continue;
+    for (const auto& p : Split(*procs, '\n'))
+      if (auto pid = ParseUint(Trim(p), INT32_MAX); pid && *pid > 1)
+        kill(static_cast<pid_t>(*pid), SIGKILL);
+  }
+}
+
+std::string DenialText(const compat::Denial& d) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%s(%#llx, %#llx, %#llx, ...) pid %d -> %s", d.syscall.c_str(),
+                (unsigned long long)d.args[0], (unsigned long long)d.args[1],
+                (unsigned long long)d.args[2], int(d.pid), d.verdict.c_str());
+  return buf;
+}
+
+}  // namespace
+
+Result<BoxRun> RunWorkloadInBox(const policy::Workload& w, int run, const std::string& profile_path,
+                                bool report_denials) {
+  auto argv = SILK_TRY(policy::ExpandCommand(w, run));
+  compat::BoxSpec spec;
+  spec.command = argv[0];
+  spec.args.assign(argv.begin() + 1, argv.end());
+  spec.env = policy::RunEnvironment(w, run);
+  spec.cwd = "/tmp";
+  spec.profile = profile_path;
+  spec.report_denials = report_denials;
+  spec.pids_max = 512;
+  spec.memory_max = 1ull << 30;
+  compat::RunOptions options;
+  options.box_id = "learn" + std::to_string(getpid()) + "-" + std::to_string(++box_counter);
+
+  // Watchdog: compat has no timeout of its own.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  bool fired = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(static_cast<int64_t>(w.timeout_seconds * 1000));
+    while (!done) {
+      if (cv.wait_until(lock, deadline) == std::cv_status::timeout && !done) {
+        fired = true;
+        KillBox(options.box_id);
+        deadline += std::chrono::milliseconds(500);  // until the box is gone
+      }
+    }
+  });
+  auto outcome = compat::RunBox(spec, options);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+  }
+  cv.notify_all();
+  watchdog.join();
+  if (!outcome) return tl::unexpected<Error>(outcome.error());
+
+  BoxRun r;
+  r.exit_status = outcome->exit_status;
+  r.timed_out = fired;
+  r.exec_failure = outcome->exec_failure;
+  r.ms = outcome->elapsed_ms;
+  r.denials = outcome->denials.denials.size();
+  if (!outcome->denials.denials.empty())
+    r.first_denial = DenialText(outcome->denials.denials.front());
+  r.pass = !r.timed_out && r.exec_failure.empty() && r.exit_status == w.expect_exit;
+  return r;
+}
+
+Result<TempProfileFile> TempProfileFile::Create(const policy::Profile& profile) {
+  char tmpl[] = "/tmp/silk-candidate-XXXXXX.json";
+  int fd = mkstemps(tmpl, 5);
+  if (fd < 0) return FailErrno("creating a temporary profile file in /tmp");
+  close(fd);
+  TempProfileFile f(tmpl);
+  SILK_TRY(WriteFileAtomic(f.path(), policy::WriteProfile(profile)));
+  return f;
+}
+
+TempProfileFile::~TempProfileFile() {
+  if (!path_.empty()) unlink(path_.c_str());
+}
+
+Result<QuietStdio> QuietStdio::Create(const std::string& log_path) {
+  QuietStdio q;
+  for (int i = 0; i < 3; ++i) {
+    q.saved_[i] = fcntl(i, F_DUPFD_CLOEXEC, 3);
+    if (q.saved_[i] < 0) return FailErrno("saving stdio");
+  }
+  int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int out = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (in < 0 || out < 0) {
+    int err = errno;
+    if (in >= 0) close(in);
+    if (out >= 0) close(out);
+    return FailErrno("opening " + log_path + " for the workloads' output", err);
+  }
+  dup2(in, 0);
+  dup2(out, 1);
+  dup2(out, 2);
+  close(in);
+  close(out);
+  return q;
+}
+
+QuietStdio::QuietStdio(QuietStdio&& o) noexcept {
+  for (int i = 0; i < 3; ++i) saved_[i] = std::exchange(o.saved_[i], -1);
+}
+
+QuietStdio::~QuietStdio() {
+  for (int i = 0; i < 3; ++i) {
+    if (saved_[i] < 0) continue;
+    dup2(saved_[i], i);
+    close(saved_[i]);
+  }
+}
+
+}  // namespace silk::layers

@@ -1,0 +1,29 @@
+// `silk regress`: every workload of a suite under every profile of a lineage, each run
+// in its own compatibility box with denial reporting, into a policy::RegressMatrix.
+#pragma once
+
+#include <string>
+
+#include "base/result.hpp"
+#include "policy/profile.hpp"
+#include "policy/regress_report.hpp"
+#include "policy/suite.hpp"
+
+namespace silk::layers {
+
+struct RegressRequest {
+  std::string profiles_dir;  // a lineage directory (policy/lineage.hpp)
+  policy::Suite suite;
+  unsigned jobs = 1;  // boxes in parallel
+  int run = 0;        // SILK_RUN for every workload
+};
+
+// Generations in lineage order: roots (a built-in parent included) first, then children
+// breadth-first. Errors: the lineage's load errors; box setup errors.
+Result<policy::RegressMatrix> RunRegress(const RegressRequest& request);
+
+// The number of syscalls `profile` (resolved) allows on the native architecture, with
+// or without argument conditions.
+Result<size_t> AllowSetSize(const policy::Profile& profile);
+
+}  // namespace silk::layers
