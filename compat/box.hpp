@@ -72,6 +72,9 @@ struct RunOptions {
   // cgroup placement: the box's cgroups go to <own cgroup>/silk/<box_id> in each
   // hierarchy. Override the mount points for tests (empty = from /proc/self/mountinfo).
   std::string cgroup2_mount;
+  // When this fd becomes readable (e.g. a signalfd for SIGINT/SIGTERM), the box is
+  // killed and torn down; the outcome then reports the kill. -1: none.
+  int stop_fd = -1;
 };
 
 // Runs `spec` (validated here too) to completion in a new box and returns how it ended.

@@ -1,0 +1,225 @@
+// `silk box run [options] -- CMD ARGS`: run a command in a compatibility box
+// (compat/box.hpp); `silk box sweep`: reclaim boxes whose supervisor died.
+#include <signal.h>
+#include <sys/signalfd.h>
+
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "base/file.hpp"
+#include "base/strings.hpp"
+#include "base/unique_fd.hpp"
+#include "cli/commands.hpp"
+#include "compat/box.hpp"
+
+namespace silk::cli {
+namespace {
+
+// "bridge=br0,address=10.77.0.2/24[,gateway=10.77.0.1][,egress=1M]" or "none".
+Result<compat::NetworkSpec> ParseNet(const std::string& text) {
+  compat::NetworkSpec n;
+  if (text == "none") return n;
+  n.mode = compat::NetworkMode::kVeth;
+  for (const auto& kv : Split(text, ',')) {
+    auto eq = kv.find('=');
+    std::string k = kv.substr(0, eq), v = eq == std::string::npos ? "" : kv.substr(eq + 1);
+    if (k == "bridge")
+      n.bridge = v;
+    else if (k == "address")
+      n.address = v;
+    else if (k == "gateway")
+      n.gateway = v;
+    else if (k == "egress") {
+      auto r = ParseSize(v);
+      if (!r) return Fail(ErrorCode::kInvalidInput, "--net egress: " + r.error().message());
+      n.egress_rate = *r;
+    } else {
+      return Fail(ErrorCode::kInvalidInput,
+                  "--net: unknown key '" + k +
+                      "'; expected none or bridge=BR,address=CIDR[,gateway=IP][,egress=RATE]");
+    }
+  }
+  return n;
+}
+
+Result<uint64_t> Num(const std::string& opt, const std::string& v, uint64_t max) {
+  auto r = ParseUint(v, max);
+  if (!r) return Fail(ErrorCode::kInvalidInput, opt + ": " + r.error().message());
+  return *r;
+}
+
+std::string OutcomeJson(const compat::BoxOutcome& o) {
+  nlohmann::json j;
+  j["box_id"] = o.box_id;
+  j["exit_status"] = o.exit_status;
+  j["term_signal"] = o.term_signal;
+  j["exec_failure"] = o.exec_failure;
+  j["elapsed_ms"] = o.elapsed_ms;
+  j["denials"] = nlohmann::json::parse(o.denials.ToJson());
+  return j.dump(2);
+}
+
+int BoxRun(const Args& all) {
+  auto [args, command] = SplitAtDoubleDash(all);
+  po::options_description opts("Options");
+  std::string spec_file, profile, rootfs, memory, pids, cpu_weight, io_weight, net, hostname,
+      report, scratch, userns, uid, gid, cwd, box_id, state_dir, profile_dir;
+  std::vector<std::string> caps, env;
+  bool raw = false, json = false, tty = false;
+  opts.add_options()("spec", po::value(&spec_file),
+                     "JSON box spec (the node manager's format); options below override it")(
+      "profile", po::value(&profile),
+      "API profile: a file or a built-in name (default gen0-sliver)")(
+      "profile-dir", po::value(&profile_dir), "also look up profile names as DIR/NAME.json")(
+      "rootfs", po::value(&rootfs),
+      "root directory (default: read-only view of the host's /usr /bin /lib* /etc)")(
+      "memory", po::value(&memory), "memory.max, e.g. 256M (swap off)")(
+      "pids", po::value(&pids), "pids.max")("cpu-weight", po::value(&cpu_weight),
+                                            "proportional CPU weight 1..10000 (default 100)")(
+      "io-weight", po::value(&io_weight), "proportional I/O weight 1..10000")(
+      "scratch", po::value(&scratch), "size of the writable /scratch and /tmp (default 64M)")(
+      "net", po::value(&net),
+      "none (lo only, default) or bridge=BR,address=CIDR[,gateway=IP][,egress=RATE]")(
+      "hostname", po::value(&hostname), "hostname in the box (default box)")(
+      "cap", po::value(&caps), "grant a capability (repeatable), e.g. CAP_NET_BIND_SERVICE")(
+      "raw-sockets", po::bool_switch(&raw),
+      "grant raw/packet sockets (mediated by the supervisor)")(
+      "report-denials", po::value(&report)->implicit_value("-"),
+      "record every denied syscall; print at exit, or write JSON to FILE")(
+      "userns", po::value(&userns), "user namespace: auto (when unprivileged), always, never")(
+      "uid", po::value(&uid), "uid inside the box (default 0)")("gid", po::value(&gid),
+                                                                "gid inside the box (default 0)")(
+      "env", po::value(&env), "NAME=VALUE for the command (repeatable)")(
+      "cwd", po::value(&cwd), "working directory in the box (default /)")(
+      "tty", po::bool_switch(&tty), "give the box a private /dev/pts")(
+      "box-id", po::value(&box_id), "box id (default generated)")(
+      "state-dir", po::value(&state_dir), "state root (default /run/silk/boxes as root)")(
+      "json", po::bool_switch(&json), "print the outcome as JSON on stdout after the box exits");
+  po::variables_map vm;
+  if (auto rc =
+          ParseArgs("silk box run [options] -- CMD [ARGS...]",
+                    "Runs CMD in a compatibility box: new pid, mount, network, uts, ipc and\n"
+                    "cgroup namespaces (and a user namespace when unprivileged), a minimal\n"
+                    "read-only root, no capabilities, cgroup limits, and a seccomp API profile.\n"
+                    "Exits with CMD's status (128+N when killed by signal N, 127 when CMD is\n"
+                    "not found in the box).",
+                    opts, {}, args, vm))
+    return *rc;
+
+  compat::BoxSpec spec;
+  if (!spec_file.empty()) {
+    auto s = compat::LoadBoxSpec(spec_file);
+    if (!s) return ReportError(s.error(), true);
+    spec = *s;
+  }
+  auto apply = [&]() -> Result<void> {
+    if (!command.empty()) {
+      spec.command = command[0];
+      spec.args.assign(command.begin() + 1, command.end());
+    }
+    if (vm.count("profile")) spec.profile = profile;
+    if (vm.count("rootfs")) spec.rootfs = rootfs;
+    if (vm.count("memory")) spec.memory_max = SILK_TRY(WithContext(ParseSize(memory), "--memory"));
+    if (vm.count("pids")) spec.pids_max = SILK_TRY(Num("--pids", pids, 1u << 22));
+    if (vm.count("cpu-weight"))
+      spec.cpu_weight = static_cast<uint32_t>(SILK_TRY(Num("--cpu-weight", cpu_weight, 10000)));
+    if (vm.count("io-weight"))
+      spec.io_weight = static_cast<uint32_t>(SILK_TRY(Num("--io-weight", io_weight, 10000)));
+    if (vm.count("scratch"))
+      spec.scratch_size = SILK_TRY(WithContext(ParseSize(scratch), "--scratch"));
+    if (vm.count("net")) spec.network = SILK_TRY(ParseNet(net));
+    if (vm.count("hostname")) spec.hostname = hostname;
+    for (const auto& c : caps) spec.capabilities.push_back(c);
+    if (raw) spec.raw_sockets = true;
+    if (vm.count("report-denials")) spec.report_denials = true;
+    if (vm.count("userns")) {
+      if (userns == "auto")
+        spec.user_namespace = compat::UserNamespaceMode::kAuto;
+      else if (userns == "always")
+        spec.user_namespace = compat::UserNamespaceMode::kAlways;
+      else if (userns == "never")
+        spec.user_namespace = compat::UserNamespaceMode::kNever;
+      else
+        return Fail(ErrorCode::kInvalidInput, "--userns: expected auto, always or never");
+    }
+    if (vm.count("uid"))
+      spec.uid = static_cast<uint32_t>(SILK_TRY(Num("--uid", uid, UINT32_MAX - 1)));
+    if (vm.count("gid"))
+      spec.gid = static_cast<uint32_t>(SILK_TRY(Num("--gid", gid, UINT32_MAX - 1)));
+    for (const auto& e : env) spec.env.push_back(e);
+    if (vm.count("cwd")) spec.cwd = cwd;
+    if (tty) spec.tty = true;
+    return compat::Validate(spec);
+  };
+  if (auto r = apply(); !r) {
+    if (spec.command.empty() && command.empty())
+      return UsageError("silk box run",
+                        "no command: give one after '--', or a --spec with \"command\"");
+    return ReportError(r.error(), true);
+  }
+
+  // SIGINT/SIGTERM/SIGHUP kill the box and still tear it down.
+  sigset_t stop;
+  sigemptyset(&stop);
+  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop, s);
+  sigprocmask(SIG_BLOCK, &stop, nullptr);
+  UniqueFd sfd(signalfd(-1, &stop, SFD_CLOEXEC));
+
+  compat::RunOptions ro;
+  ro.box_id = box_id;
+  ro.state_root = state_dir;
+  ro.profile_dir = profile_dir;
+  ro.stop_fd = sfd.get();
+  auto outcome = compat::RunBox(spec, ro);
+  if (!outcome) return ReportError(outcome.error());
+  if (!outcome->exec_failure.empty()) std::cerr << "silk: box: " << outcome->exec_failure << "\n";
+  if (spec.report_denials) {
+    if (report.empty() || report == "-") {
+      std::cerr << "silk: box " << outcome->box_id << ": " << outcome->denials.ToText();
+    } else {
+      auto w = WriteFileAtomic(report, outcome->denials.ToJson() + "\n");
+      if (!w) return ReportError(w.error());
+    }
+  }
+  if (json) std::cout << OutcomeJson(*outcome) << "\n";
+  return outcome->exit_status;
+}
+
+int BoxSweep(const Args& args) {
+  po::options_description opts("Options");
+  std::string state_dir;
+  bool json = false;
+  opts.add_options()("state-dir", po::value(&state_dir),
+                     "state root (default /run/silk/boxes as root)")(
+      "json", po::bool_switch(&json), "print the reclaimed box ids as JSON");
+  po::variables_map vm;
+  if (auto rc =
+          ParseArgs("silk box sweep [options]",
+                    "Reclaims boxes whose supervisor died (e.g. SIGKILL): kills what is left\n"
+                    "in their cgroups, removes the cgroups, host veth ends and state.",
+                    opts, {}, args, vm))
+    return *rc;
+  auto r = compat::SweepStaleBoxes(state_dir);
+  if (!r) return ReportError(r.error());
+  if (json) {
+    std::cout << nlohmann::json{{"reclaimed", r->reclaimed}}.dump() << "\n";
+  } else {
+    std::cout << "reclaimed " << r->reclaimed.size() << " stale box(es)";
+    for (const auto& id : r->reclaimed) std::cout << " " << id;
+    std::cout << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int BoxMain(const Args& args) {
+  static const std::vector<Command> commands = {
+      {"run", "run a command in a compatibility box", BoxRun},
+      {"sweep", "reclaim boxes whose supervisor died", BoxSweep},
+  };
+  return Dispatch("silk box", "Compatibility boxes: silk's unit of isolation.", commands, args);
+}
+
+}  // namespace silk::cli

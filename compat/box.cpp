@@ -1,0 +1,358 @@
+// RunBox: prepares everything a box needs (filter, mount plan, cgroups, state), clones
+// the box, configures it from the outside (id maps, cgroups, veth) while it waits, then
+// supervises it until it exits and tears everything down.
+#include "compat/box.hpp"
+
+#include <dirent.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <cstring>
+
+#include "base/log.hpp"
+#include "compat/internal/caps.hpp"
+#include "compat/internal/cgroup.hpp"
+#include "compat/internal/child.hpp"
+#include "compat/internal/filter.hpp"
+#include "compat/internal/mounts.hpp"
+#include "compat/internal/namespaces.hpp"
+#include "compat/internal/network.hpp"
+#include "compat/internal/notify.hpp"
+#include "compat/internal/state.hpp"
+#include "compat/internal/userns.hpp"
+
+namespace silk::compat {
+namespace {
+
+using namespace internal;
+
+std::string NewBoxId() {
+  static std::atomic<unsigned> counter{0};
+  return "b" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+}
+
+// The box's init until it is reaped: SIGKILL + reap on destruction.
+class BoxProcess {
+ public:
+  BoxProcess(pid_t pid, UniqueFd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
+  ~BoxProcess() {
+    if (!reaped_) {
+      Kill();
+      siginfo_t si{};
+      waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &si, WEXITED);
+    }
+  }
+  pid_t pid() const { return pid_; }
+  int pidfd() const { return pidfd_.get(); }
+  void Kill() { syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0); }
+  // Blocks until the box's init exits; every other box process dies with it (pid
+  // namespace). Returns the shell-style status.
+  Result<int> Reap(int* term_signal) {
+    siginfo_t si{};
+    while (waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &si, WEXITED) != 0) {
+      if (errno != EINTR) return FailErrno("waiting for the box");
+    }
+    reaped_ = true;
+    if (si.si_code == CLD_EXITED) return si.si_status;
+    *term_signal = si.si_status;
+    return 128 + si.si_status;
+  }
+
+ private:
+  pid_t pid_;
+  UniqueFd pidfd_;
+  bool reaped_ = false;
+};
+
+// Everything the child reads, kept alive until it has exec'd.
+struct ChildData {
+  std::vector<std::string> argv_s, env_s;
+  std::vector<char*> argv, envp;
+  std::vector<RlimitOp> rlimits;
+  std::vector<char> exec_buf;
+  std::string path;
+  ChildPlan plan;
+};
+
+void BuildExecData(const BoxSpec& spec, ChildData& d) {
+  d.argv_s.push_back(spec.command);
+  d.argv_s.insert(d.argv_s.end(), spec.args.begin(), spec.args.end());
+  d.env_s = spec.env;
+  bool has_path = false;
+  for (const auto& e : d.env_s)
+    if (e.rfind("PATH=", 0) == 0) {
+      has_path = true;
+      d.path = e.substr(5);
+    }
+  if (!has_path) {
+    d.env_s.push_back(std::string("PATH=") + kDefaultPath);
+    d.path = kDefaultPath;
+  }
+  for (auto& s : d.argv_s) d.argv.push_back(s.data());
+  d.argv.push_back(nullptr);
+  for (auto& s : d.env_s) d.envp.push_back(s.data());
+  d.envp.push_back(nullptr);
+  d.exec_buf.resize(PATH_MAX + NAME_MAX + 2);
+  for (const auto& r : spec.rlimits)
+    d.rlimits.push_back({RlimitNumber(r.resource), r.soft, r.hard});
+}
+
+// Receives one message from the child: a listener fd, an error report, or EOF (exec).
+struct ChildMessage {
+  enum Kind { kExeced, kListener, kError } kind = kExeced;
+  UniqueFd fd;
+  ChildReport report;
+};
+
+Result<ChildMessage> ReadChild(int sock) {
+  ChildMessage m;
+  char buf[sizeof(ChildReport)];
+  iovec iov{buf, sizeof buf};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return FailErrno("reading from the box during setup");
+  if (n == 0) return m;
+  if (buf[0] == kMsgListener) {
+    m.kind = ChildMessage::kListener;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(c), sizeof fd);
+        m.fd.Reset(fd);
+      }
+    if (!m.fd) return Fail(ErrorCode::kInternal, "the box sent no seccomp listener fd");
+    return m;
+  }
+  if (static_cast<size_t>(n) != sizeof(ChildReport))
+    return Fail(ErrorCode::kInternal, "short message from the box during setup");
+  m.kind = ChildMessage::kError;
+  memcpy(&m.report, buf, sizeof m.report);
+  return m;
+}
+
+std::string StageDescription(uint32_t stage, const MountPlanBuilder& mounts,
+                             const std::string& staging) {
+  if (stage >= kMountBase && stage - kMountBase < mounts.ops().size()) {
+    const MountOp& op = mounts.ops()[stage - kMountBase];
+    std::string target = op.target;
+    if (target.rfind(staging, 0) == 0) target = target.substr(staging.size());
+    if (target.empty()) target = "/";
+    std::string src = op.source ? op.source : "";
+    switch (op.kind) {
+      case MountOpKind::kMkdir:
+        return "creating mount point " + target + " in the box";
+      case MountOpKind::kTouch:
+        return "creating " + target + " in the box";
+      case MountOpKind::kSymlink:
+        return "creating symlink " + target + " -> " + src;
+      case MountOpKind::kPivot:
+        return "pivot_root into the new root";
+      case MountOpKind::kRemountRo:
+        return "remounting " + target + " read-only";
+      case MountOpKind::kBindReadOnly:
+        return "binding " + src + " read-only on " + target;
+      case MountOpKind::kMount:
+        return "mounting " + (op.fstype ? std::string(op.fstype) : "bind of " + src) + " on " +
+               target;
+    }
+  }
+  return ChildStageName(stage);
+}
+
+// Supervises the running box: answers notifications, honours stop_fd, until init exits.
+Result<void> Supervise(BoxProcess& box, int listener, NotifyHandler* handler, int stop_fd) {
+  for (;;) {
+    pollfd fds[3] = {{box.pidfd(), POLLIN, 0}, {listener, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    int rc = poll(fds, 3, -1);
+    if (rc < 0) {
+      if (errno == EINTR) continue;
+      return FailErrno("poll in the box supervisor");
+    }
+    if (fds[0].revents) return {};
+    if (fds[2].revents) {
+      box.Kill();
+      return {};
+    }
+    if (fds[1].revents & POLLIN) {
+      SILK_TRY(handler->HandleOne(listener));
+    } else if (fds[1].revents) {
+      listener = -1;  // every filter user is gone; init's exit comes next
+    }
+  }
+}
+
+}  // namespace
+
+std::string DefaultStateRoot() {
+  if (geteuid() == 0) return "/run/silk/boxes";
+  const char* xdg = getenv("XDG_RUNTIME_DIR");
+  if (xdg && *xdg) return std::string(xdg) + "/silk/boxes";
+  return "/tmp/silk-" + std::to_string(geteuid()) + "/boxes";
+}
+
+Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
+  SILK_TRY(Validate(spec));
+  const bool root = geteuid() == 0;
+  const bool user_ns = spec.user_namespace == UserNamespaceMode::kAlways ||
+                       (spec.user_namespace == UserNamespaceMode::kAuto && !root);
+  const std::string state_root =
+      options.state_root.empty() ? DefaultStateRoot() : options.state_root;
+  if (options.sweep_first) SILK_TRY(WithContext(SweepStaleBoxes(state_root), "startup sweep"));
+
+  BoxOutcome out;
+  out.box_id = options.box_id.empty() ? NewBoxId() : options.box_id;
+
+  // Everything that can fail for a reason the caller should fix comes first.
+  BoxFilter filter = SILK_TRY(PrepareFilter(spec, options.profile_dir));
+  BoxState state = SILK_TRY(BoxState::Create(state_root, out.box_id));
+  auto mounts = SILK_TRY(MountPlanBuilder::Build(spec, state.root_dir()));
+
+  CgroupLimits limits;
+  limits.memory_max = spec.memory_max;
+  limits.pids_max = spec.pids_max;
+  limits.cpu_weight = spec.cpu_weight == 100 ? 0 : spec.cpu_weight;
+  limits.io_weight = spec.io_weight;
+  std::unique_ptr<BoxCgroup> cgroup;
+  if (root || !limits.Needed().empty()) {
+    auto layout = SILK_TRY(CgroupLayout::Detect(options.cgroup2_mount));
+    auto cg = BoxCgroup::Create(layout, out.box_id, limits, /*tracking=*/root);
+    if (!cg) {
+      if (!root && cg.error().sys_errno() == EACCES)
+        return Fail(Error(ErrorCode::kUnsupported,
+                          "cgroup limits (memory, pids, cpu/io weight) need root or a "
+                          "delegated cgroup; this user cannot create cgroups: " +
+                              cg.error().ToString()));
+      return Fail(std::move(cg.error()));
+    }
+    cgroup = std::move(*cg);
+    SILK_TRY(state.RecordCgroups(cgroup->Paths()));
+  }
+
+  uint64_t keep = 0;
+  for (const auto& c : spec.capabilities) keep |= 1ull << CapabilityNumber(c);
+  if (spec.raw_sockets) keep |= 1ull << CapabilityNumber("CAP_NET_RAW");
+  LastCapability();
+
+  ChildData data;
+  BuildExecData(spec, data);
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return FailErrno("socketpair for the box");
+  UniqueFd parent_end(sv[0]), child_end(sv[1]);
+  sock_fprog fprog = filter.compiled.Fprog();
+
+  ChildPlan& p = data.plan;
+  p.sync_fd = child_end.get();
+  p.unshare_cgroup = true;
+  p.hostname = spec.hostname.c_str();
+  p.loopback_up = true;
+  p.mounts = mounts.plan();
+  p.cwd = spec.cwd.c_str();
+  p.set_ids = spec.uid != 0 || spec.gid != 0 || !user_ns;
+  p.set_groups = !(user_ns && !root);
+  p.uid = spec.uid;
+  p.gid = spec.gid;
+  p.rlimits = data.rlimits.data();
+  p.rlimit_count = data.rlimits.size();
+  p.keep_caps = keep;
+  p.filter = &fprog;
+  p.filter_flags = filter.compiled.has_notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+  p.command = spec.command.c_str();
+  p.argv = data.argv.data();
+  p.envp = data.envp.data();
+  p.path = data.path.c_str();
+  p.exec_buf = data.exec_buf.data();
+  p.exec_buf_size = data.exec_buf.size();
+
+  auto t0 = std::chrono::steady_clock::now();
+  Cloned cloned = SILK_TRY(CloneBox(BoxCloneFlags(user_ns)));
+  if (cloned.pid == 0) {
+    close(sv[0]);
+    RunChild(p);
+  }
+  child_end.Reset();
+  BoxProcess box(cloned.pid, std::move(cloned.pidfd));
+
+  // Configure the box from the outside while it waits for 'G'.
+  if (user_ns) SILK_TRY(WriteIdMaps(box.pid(), MapsFor(spec, geteuid(), getegid())));
+  if (cgroup) SILK_TRY(cgroup->AddProcess(box.pid()));
+  if (spec.network.mode == NetworkMode::kVeth) {
+    std::string host = HostVethName(out.box_id);
+    SILK_TRY(state.RecordVeth(host));
+    SILK_TRY(SetupVeth(box.pid(), spec.network, host));
+  }
+  if (send(parent_end.get(), "G", 1, MSG_NOSIGNAL) != 1) return FailErrno("starting the box");
+
+  UniqueFd listener;
+  for (;;) {
+    ChildMessage m = SILK_TRY(ReadChild(parent_end.get()));
+    if (m.kind == ChildMessage::kListener) {
+      listener = std::move(m.fd);
+      continue;
+    }
+    if (m.kind == ChildMessage::kExeced) break;
+    int term = 0;
+    (void)box.Reap(&term);
+    const ChildReport& r = m.report;
+    if (r.stage == kStageExec) {
+      out.exit_status = r.err == ENOENT ? 127 : 126;
+      out.exec_failure =
+          "'" + spec.command + "': " +
+          (r.err == ENOENT ? std::string("command not found in the box (PATH=") + data.path + ")"
+                           : std::string(strerror(r.err)));
+      return out;
+    }
+    return Fail(Error(ErrorCode::kSystem,
+                      "box setup failed " + StageDescription(r.stage, mounts, state.root_dir()),
+                      r.err));
+  }
+  parent_end.Reset();
+
+  std::unique_ptr<NotifyHandler> handler;
+  if (listener)
+    handler =
+        SILK_TRY(NotifyHandler::Create(&filter.effective, spec.raw_sockets, spec.report_denials));
+  SILK_TRY(Supervise(box, listener ? listener.get() : -1, handler.get(), options.stop_fd));
+  out.exit_status = SILK_TRY(box.Reap(&out.term_signal));
+  out.elapsed_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (handler) out.denials = handler->TakeReport();
+  if (cgroup) SILK_TRY(WithContext(cgroup->Destroy(), "removing the box's cgroups"));
+  return out;
+}
+
+Result<SweepReport> SweepStaleBoxes(const std::string& state_root_in) {
+  std::string state_root = state_root_in.empty() ? DefaultStateRoot() : state_root_in;
+  SweepReport rep;
+  DIR* d = opendir(state_root.c_str());
+  if (!d) {
+    if (errno == ENOENT) return rep;
+    return FailErrno("opening " + state_root);
+  }
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d))
+    if (e->d_name[0] != '.') names.push_back(e->d_name);
+  closedir(d);
+  for (const auto& n : names) {
+    bool swept = SILK_TRY(WithContext(SweepBoxDir(state_root + "/" + n), "sweeping box " + n));
+    if (swept) rep.reclaimed.push_back(n);
+  }
+  return rep;
+}
+
+}  // namespace silk::compat

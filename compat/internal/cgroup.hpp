@@ -1,0 +1,101 @@
+// cgroups of one box behind one small interface with two real backends: cgroup v2
+// (cgroup_v2.cpp, where the unified hierarchy has the controller) and cgroup v1
+// (cgroup_v1.cpp, one hierarchy per controller; this host). Each controller goes to v2
+// when the unified hierarchy offers it, else to its v1 hierarchy (crun's cgroup manager
+// idea: one interface, several backends).
+//
+// Placement: <hierarchy mount>/<the supervisor's own cgroup there>/silk/<box id>.
+// Ownership: BoxCgroup's destructor kills every process left in the box's cgroups and
+// removes them.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+
+namespace silk::compat::internal {
+
+enum class Controller { kCpu, kMemory, kPids, kIo };
+const char* ControllerName(Controller c);  // "cpu", "memory", "pids", "io"
+
+struct CgroupLimits {
+  uint64_t memory_max = 0;  // 0 = none; swap off when set
+  uint64_t pids_max = 0;    // 0 = none
+  uint32_t cpu_weight = 0;  // 0 = none; 1..10000 (v2 scale)
+  uint32_t io_weight = 0;   // 0 = none; 1..10000 (v2 scale)
+  std::vector<Controller> Needed() const;
+};
+
+// One hierarchy's cgroup of one box.
+class CgroupBackend {
+ public:
+  virtual ~CgroupBackend() = default;
+  // "cgroup2 /sys/fs/cgroup/unified/silk/b1" (for messages)
+  virtual std::string Describe() const = 0;
+  virtual const std::string& path() const = 0;
+  // Writes the limits of the controllers this hierarchy hosts for the box.
+  virtual Result<void> Apply(const CgroupLimits& limits) = 0;
+  virtual Result<void> AddProcess(pid_t pid) = 0;
+  // Kills every process in the cgroup and waits (briefly) until it is empty.
+  virtual Result<void> KillAll() = 0;
+  // Removes the (empty) cgroup directory. Missing is fine.
+  virtual Result<void> Remove() = 0;
+};
+
+// Where the hierarchies are mounted and what the unified one offers.
+struct CgroupLayout {
+  std::string v2_mount;                         // empty when cgroup2 is not mounted
+  std::vector<std::string> v2_controllers;      // usable in the supervisor's v2 cgroup
+  std::string v2_own;                           // supervisor's cgroup in v2 ("/...")
+  std::map<Controller, std::string> v1_mounts;  // controller -> mount point
+  std::map<Controller, std::string> v1_own;     // controller -> supervisor's cgroup
+
+  // Reads /proc/self/mountinfo and /proc/self/cgroup. `v2_mount_override` replaces the
+  // cgroup2 mount point (tests mount their own cgroup2 instance).
+  static Result<CgroupLayout> Detect(const std::string& v2_mount_override = "");
+  bool V2Has(Controller c) const;
+};
+
+// Backends. `parent` is the directory the box's cgroup is created in (created if
+// missing), `controllers` the ones this hierarchy serves for the box.
+Result<std::unique_ptr<CgroupBackend>> CreateCgroupV2(const std::string& mount,
+                                                      const std::string& parent,
+                                                      const std::string& name,
+                                                      const std::vector<Controller>& controllers);
+Result<std::unique_ptr<CgroupBackend>> CreateCgroupV1(const std::string& parent,
+                                                      const std::string& name,
+                                                      const std::vector<Controller>& controllers);
+// A backend for an existing cgroup directory (the sweep of a dead supervisor's box).
+std::unique_ptr<CgroupBackend> OpenCgroupForCleanup(const std::string& path);
+
+// All cgroups of one box. Destruction kills and removes them.
+class BoxCgroup {
+ public:
+  // Creates the box's cgroups for `limits` (plus a v2 tracking cgroup when cgroup2 is
+  // mounted and writable) and applies the limits. Errors: kUnsupported when a needed
+  // controller is in neither hierarchy (names it), kSystem otherwise.
+  static Result<std::unique_ptr<BoxCgroup>> Create(const CgroupLayout& layout,
+                                                   const std::string& box_id,
+                                                   const CgroupLimits& limits, bool tracking);
+  ~BoxCgroup();
+  Result<void> AddProcess(pid_t pid);
+  std::vector<std::string> Paths() const;
+  // Kill + remove now (the destructor does it too).
+  Result<void> Destroy();
+
+ private:
+  std::vector<std::unique_ptr<CgroupBackend>> parts_;
+};
+
+// Shared by the backends.
+Result<void> WriteCgroupFile(const std::string& dir, const std::string& file,
+                             const std::string& value);
+Result<std::vector<pid_t>> ReadCgroupProcs(const std::string& dir);
+Result<void> RemoveCgroupDir(const std::string& dir);
+
+}  // namespace silk::compat::internal

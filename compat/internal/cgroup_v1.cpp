@@ -1,0 +1,109 @@
+// cgroup v1 backend: one directory per hierarchy (cpu, memory, pids, blkio).
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "compat/internal/cgroup.hpp"
+
+namespace silk::compat::internal {
+namespace {
+
+bool Exists(const std::string& p) { return access(p.c_str(), F_OK) == 0; }
+
+class CgroupV1 : public CgroupBackend {
+ public:
+  CgroupV1(std::string path, std::vector<Controller> ctrls)
+      : path_(std::move(path)), ctrls_(std::move(ctrls)) {}
+  std::string Describe() const override {
+    std::string names;
+    for (auto c : ctrls_) names += std::string(names.empty() ? "" : ",") + ControllerName(c);
+    return "cgroup v1 (" + names + ") " + path_;
+  }
+  const std::string& path() const override { return path_; }
+
+  Result<void> Apply(const CgroupLimits& l) override {
+    for (Controller c : ctrls_) {
+      switch (c) {
+        case Controller::kCpu:
+          if (l.cpu_weight) {
+            // v2 weight 100 (default) = v1 shares 1024; proportional, at least 2.
+            uint64_t shares = std::max<uint64_t>(2, uint64_t{l.cpu_weight} * 1024 / 100);
+            SILK_TRY(WriteCgroupFile(path_, "cpu.shares", std::to_string(shares)));
+          }
+          break;
+        case Controller::kMemory:
+          if (l.memory_max) {
+            SILK_TRY(WriteCgroupFile(path_, "memory.limit_in_bytes", std::to_string(l.memory_max)));
+            // Swap off: memory+swap capped at the memory limit where swap is accounted,
+            // and no swapping preference anyway.
+            if (Exists(path_ + "/memory.memsw.limit_in_bytes"))
+              SILK_TRY(WriteCgroupFile(path_, "memory.memsw.limit_in_bytes",
+                                       std::to_string(l.memory_max)));
+            if (Exists(path_ + "/memory.swappiness"))
+              SILK_TRY(WriteCgroupFile(path_, "memory.swappiness", "0"));
+          }
+          break;
+        case Controller::kPids:
+          if (l.pids_max) SILK_TRY(WriteCgroupFile(path_, "pids.max", std::to_string(l.pids_max)));
+          break;
+        case Controller::kIo:
+          if (l.io_weight) {
+            // v2 1..10000 -> v1 10..1000.
+            uint64_t w = 10 + (uint64_t{l.io_weight} - 1) * 990 / 9999;
+            const char* file = Exists(path_ + "/blkio.weight")       ? "blkio.weight"
+                               : Exists(path_ + "/blkio.bfq.weight") ? "blkio.bfq.weight"
+                                                                     : nullptr;
+            if (!file)
+              return Fail(ErrorCode::kUnsupported,
+                          "io_weight needs blkio.weight or blkio.bfq.weight in " + path_ +
+                              " (no proportional I/O scheduler such as BFQ on this host); "
+                              "drop io_weight");
+            SILK_TRY(WriteCgroupFile(path_, file, std::to_string(w)));
+          }
+          break;
+      }
+    }
+    return {};
+  }
+
+  Result<void> AddProcess(pid_t pid) override {
+    return WriteCgroupFile(path_, "cgroup.procs", std::to_string(pid));
+  }
+
+  Result<void> KillAll() override {
+    // v1 has no cgroup.kill: SIGKILL what is listed until nothing is (a fork racing the
+    // kill shows up in the next read).
+    for (int i = 0; i < 200; ++i) {
+      auto procs = ReadCgroupProcs(path_);
+      if (!procs) return procs.error().sys_errno() == ENOENT ? Result<void>{} : Fail(procs.error());
+      if (procs->empty()) return {};
+      for (pid_t p : *procs) kill(p, SIGKILL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return Fail(ErrorCode::kTimeout, "processes in " + path_ + " survived SIGKILL");
+  }
+
+  Result<void> Remove() override { return RemoveCgroupDir(path_); }
+
+ private:
+  std::string path_;
+  std::vector<Controller> ctrls_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<CgroupBackend>> CreateCgroupV1(const std::string& parent,
+                                                      const std::string& name,
+                                                      const std::vector<Controller>& ctrls) {
+  if (mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST)
+    return FailErrno("creating cgroup " + parent);
+  std::string path = parent + "/" + name;
+  if (mkdir(path.c_str(), 0755) != 0) return FailErrno("creating cgroup " + path);
+  return std::unique_ptr<CgroupBackend>(new CgroupV1(path, ctrls));
+}
+
+}  // namespace silk::compat::internal

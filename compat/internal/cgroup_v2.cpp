@@ -1,0 +1,124 @@
+// cgroup v2 backend: one directory in the unified hierarchy.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "base/file.hpp"
+#include "base/strings.hpp"
+#include "compat/internal/cgroup.hpp"
+
+namespace silk::compat::internal {
+namespace {
+
+bool Exists(const std::string& p) { return access(p.c_str(), F_OK) == 0; }
+
+// Makes `c` available to the children of `dir` (cgroup.subtree_control). The kernel
+// refuses (EBUSY) when `dir` itself has processes (the "no internal processes" rule).
+Result<void> EnableController(const std::string& dir, Controller c) {
+  auto cur = ReadFile(dir + "/cgroup.subtree_control");
+  if (cur) {
+    for (const auto& w : Split(Trim(*cur), ' '))
+      if (w == ControllerName(c)) return {};
+  }
+  auto r = WriteCgroupFile(dir, "cgroup.subtree_control", std::string("+") + ControllerName(c));
+  if (!r && r.error().sys_errno() == EBUSY)
+    return Fail(ErrorCode::kUnsupported, std::string("cannot enable cgroup v2 controller '") +
+                                             ControllerName(c) + "' below " + dir +
+                                             ": it holds processes (move them to a leaf cgroup)");
+  return r;
+}
+
+class CgroupV2 : public CgroupBackend {
+ public:
+  CgroupV2(std::string path, std::vector<Controller> ctrls)
+      : path_(std::move(path)), ctrls_(std::move(ctrls)) {}
+  std::string Describe() const override { return "cgroup2 " + path_; }
+  const std::string& path() const override { return path_; }
+
+  Result<void> Apply(const CgroupLimits& l) override {
+    for (Controller c : ctrls_) {
+      switch (c) {
+        case Controller::kCpu:
+          if (l.cpu_weight)
+            SILK_TRY(WriteCgroupFile(path_, "cpu.weight", std::to_string(l.cpu_weight)));
+          break;
+        case Controller::kMemory:
+          if (l.memory_max) {
+            SILK_TRY(WriteCgroupFile(path_, "memory.max", std::to_string(l.memory_max)));
+            if (Exists(path_ + "/memory.swap.max"))
+              SILK_TRY(WriteCgroupFile(path_, "memory.swap.max", "0"));
+          }
+          break;
+        case Controller::kPids:
+          if (l.pids_max) SILK_TRY(WriteCgroupFile(path_, "pids.max", std::to_string(l.pids_max)));
+          break;
+        case Controller::kIo:
+          if (l.io_weight) {
+            if (Exists(path_ + "/io.weight"))
+              SILK_TRY(
+                  WriteCgroupFile(path_, "io.weight", "default " + std::to_string(l.io_weight)));
+            else if (Exists(path_ + "/io.bfq.weight"))
+              SILK_TRY(WriteCgroupFile(path_, "io.bfq.weight",
+                                       std::to_string(std::clamp<uint32_t>(l.io_weight, 1, 1000))));
+            else
+              return Fail(ErrorCode::kUnsupported,
+                          "io_weight: neither io.weight nor io.bfq.weight in " + path_);
+          }
+          break;
+      }
+    }
+    return {};
+  }
+
+  Result<void> AddProcess(pid_t pid) override {
+    return WriteCgroupFile(path_, "cgroup.procs", std::to_string(pid));
+  }
+
+  Result<void> KillAll() override {
+    if (!Exists(path_)) return {};
+    if (Exists(path_ + "/cgroup.kill")) {
+      SILK_TRY(WriteCgroupFile(path_, "cgroup.kill", "1"));
+    } else {
+      return Fail(ErrorCode::kUnsupported, "no cgroup.kill in " + path_ + " (kernel < 5.14)");
+    }
+    // cgroup.kill is synchronous for the signal, not for the exit: wait until empty.
+    for (int i = 0; i < 500; ++i) {
+      auto procs = ReadCgroupProcs(path_);
+      if (!procs || procs->empty()) return {};
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return Fail(ErrorCode::kTimeout, "processes in " + path_ + " survived cgroup.kill");
+  }
+
+  Result<void> Remove() override { return RemoveCgroupDir(path_); }
+
+ private:
+  std::string path_;
+  std::vector<Controller> ctrls_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<CgroupBackend>> CreateCgroupV2(const std::string& mount,
+                                                      const std::string& parent,
+                                                      const std::string& name,
+                                                      const std::vector<Controller>& ctrls) {
+  if (mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST)
+    return FailErrno("creating cgroup " + parent);
+  // Enable the controllers on the way down from the mount to `parent`.
+  std::vector<std::string> chain;
+  for (std::string d = parent; d.size() >= mount.size(); d = d.substr(0, d.rfind('/'))) {
+    chain.insert(chain.begin(), d);
+    if (d == mount) break;
+  }
+  for (Controller c : ctrls)
+    for (const auto& d : chain) SILK_TRY(EnableController(d, c));
+  std::string path = parent + "/" + name;
+  if (mkdir(path.c_str(), 0755) != 0) return FailErrno("creating cgroup " + path);
+  return std::unique_ptr<CgroupBackend>(new CgroupV2(path, ctrls));
+}
+
+}  // namespace silk::compat::internal

@@ -1,0 +1,83 @@
+// The code that runs in the box between clone() and execve(). Everything it needs is
+// prepared by the supervisor beforehand in a ChildPlan (strings, arrays, the compiled
+// filter); the child only makes system calls: no allocation, no logging, no exceptions.
+// A failure is reported as one ChildReport (stage + errno) over the sync socket, then
+// the child _exit()s (nsjail subproc.cc).
+#pragma once
+
+#include <linux/filter.h>
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "compat/internal/mounts.hpp"
+
+namespace silk::compat::internal {
+
+// Where the child was when it failed. Mount steps report kMountBase + op index.
+enum ChildStage : uint32_t {
+  kStageWaitGo = 1,
+  kStageSetsid,
+  kStageCgroupNs,
+  kStageHostname,
+  kStageLoopback,
+  kStageMountPrivate,
+  kStagePivot,
+  kStageCwd,
+  kStageRlimit,
+  kStageSetIds,
+  kStageCaps,
+  kStageNoNewPrivs,
+  kStageSeccomp,
+  kStageSendListener,
+  kStageExec,  // errno ENOENT: command not found
+  kMountBase = 1000,
+};
+
+// Message kinds on the sync socket (child -> supervisor).
+inline constexpr char kMsgListener = 'L';  // carries the seccomp listener fd (SCM_RIGHTS)
+inline constexpr char kMsgError = 'E';     // followed by a ChildReport
+
+struct ChildReport {
+  char kind = kMsgError;
+  uint32_t stage = 0;
+  int32_t err = 0;
+};
+
+struct RlimitOp {
+  int resource;
+  uint64_t soft, hard;
+};
+
+struct ChildPlan {
+  int sync_fd = -1;             // SOCK_SEQPACKET, CLOEXEC: waits for 'G', reports errors
+  bool unshare_cgroup = false;  // after the supervisor placed us in the box cgroup
+  const char* hostname = nullptr;
+  bool loopback_up = true;
+  MountPlan mounts;
+  const char* cwd = "/";
+  bool set_ids = false;
+  bool set_groups = false;  // setgroups(0) (not allowed with setgroups=deny)
+  uid_t uid = 0;
+  gid_t gid = 0;
+  const RlimitOp* rlimits = nullptr;
+  size_t rlimit_count = 0;
+  uint64_t keep_caps = 0;  // capability bit mask the box keeps
+  const sock_fprog* filter = nullptr;
+  unsigned filter_flags = 0;  // SECCOMP_FILTER_FLAG_*; NEW_LISTENER => send it to the supervisor
+  const char* command = nullptr;  // as given; searched on `path` when it has no '/'
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  const char* path = nullptr;  // PATH value for the search
+  char* exec_buf = nullptr;    // scratch for "<dir>/<command>"
+  size_t exec_buf_size = 0;
+};
+
+// Runs in the child; never returns.
+[[noreturn]] void RunChild(const ChildPlan& plan);
+
+// "mount /proc" etc., for the supervisor's error message.
+const char* ChildStageName(uint32_t stage);
+
+}  // namespace silk::compat::internal

@@ -1,0 +1,51 @@
+#include "compat/internal/filter.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "compat/box_spec.hpp"
+#include "policy/builtin.hpp"
+#include "policy/resolve.hpp"
+
+namespace silk::compat::internal {
+namespace {
+
+Result<policy::Profile> Load(const std::string& name, const std::string& profile_dir) {
+  auto p = policy::LoadProfile(name);
+  if (p || p.error().code() != ErrorCode::kNotFound || profile_dir.empty() ||
+      name.find('/') != std::string::npos)
+    return p;
+  std::string path = profile_dir + "/" + name + ".json";
+  if (access(path.c_str(), F_OK) == 0) return policy::LoadProfile(path);
+  return p;
+}
+
+void AddRawSocketMediation(policy::Profile& p) {
+  policy::SyscallRule packet;
+  packet.names = {"socket"};
+  packet.action = policy::Action::kNotify;
+  packet.args = {policy::ArgCondition{0, AF_PACKET, 0, policy::ArgOp::kEqualTo}};
+  packet.comment = "silk box: packet sockets are decided by the supervisor";
+  p.syscalls.push_back(packet);
+}
+
+}  // namespace
+
+Result<BoxFilter> PrepareFilter(const BoxSpec& spec, const std::string& profile_dir) {
+  BoxFilter f;
+  policy::Profile profile = SILK_TRY(
+      WithContext(Load(spec.profile, profile_dir), "loading profile '" + spec.profile + "'"));
+  f.profile_name = profile.meta.name.empty() ? spec.profile : profile.meta.name;
+  policy::ResolveOptions ro;
+  ro.caps = spec.capabilities;
+  policy::Profile resolved = SILK_TRY(policy::Resolve(profile, ro));
+  AddRawSocketMediation(resolved);
+  f.effective = SILK_TRY(policy::MakeEffectiveAll(resolved));
+  policy::CompileOptions co;
+  co.notify_denials = spec.report_denials;
+  f.compiled = SILK_TRY(
+      WithContext(policy::Compile(f.effective, co), "compiling profile '" + spec.profile + "'"));
+  return f;
+}
+
+}  // namespace silk::compat::internal

@@ -1,0 +1,38 @@
+// The box's seccomp filter: the spec's API profile loaded (file or built-in), resolved
+// for the native architecture and the box's granted capabilities, compiled by policy/
+// (compat never touches libseccomp). Two additions that belong to the box, not the
+// profile:
+//  - packet socket() (AF_PACKET) becomes SCMP_ACT_NOTIFY (most restrictive rule still
+//    wins, so a profile that denies them keeps denying), so the supervisor decides and
+//    logs each request against the spec's raw_sockets grant. SOCK_RAW in other families
+//    is not notified: policy's compiler refuses (or takes minutes on) an extra rule on
+//    socket's type argument next to the profile's own socket rules; those sockets stay
+//    governed by CAP_NET_RAW, which the box holds only when raw_sockets is granted;
+//  - with report_denials, every non-allow verdict is notified (CompileOptions::
+//    notify_denials) and answered by the supervisor with the profile's real verdict.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "policy/compile.hpp"
+#include "policy/effective.hpp"
+
+namespace silk::compat {
+struct BoxSpec;
+}
+
+namespace silk::compat::internal {
+
+struct BoxFilter {
+  policy::CompiledFilter compiled;
+  std::vector<policy::EffectivePolicy> effective;  // native first
+  std::string profile_name;
+};
+
+// Errors: kNotFound for an unknown profile (with the names it tried), the policy
+// module's parse/validation errors (file:line:column), kUnsupported from the compiler.
+Result<BoxFilter> PrepareFilter(const BoxSpec& spec, const std::string& profile_dir);
+
+}  // namespace silk::compat::internal

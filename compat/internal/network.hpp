@@ -1,0 +1,26 @@
+// The box's network beyond `lo` (which the child brings up itself): a veth pair whose
+// host end joins the caller's bridge and whose box end is eth0 with the spec's address,
+// optional default route, and an HTB egress cap.
+//
+// The cap is installed on the box end (eth0): traffic the box sends leaves through it,
+// and the box cannot remove the qdisc (no CAP_NET_ADMIN). The supervisor configures it
+// from the host side before the box starts.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "base/result.hpp"
+#include "compat/box_spec.hpp"
+
+namespace silk::compat::internal {
+
+// The host-side interface name for a box id (at most 15 characters).
+std::string HostVethName(const std::string& box_id);
+
+// Creates and configures the veth pair for the box `pid`. On error nothing is left
+// (the host end is deleted). Errors: kNotFound for a missing bridge, kSystem (netlink).
+Result<void> SetupVeth(pid_t pid, const NetworkSpec& net, const std::string& host_name);
+
+}  // namespace silk::compat::internal

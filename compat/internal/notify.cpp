@@ -1,0 +1,155 @@
+#include "compat/internal/notify.hpp"
+
+#include <linux/audit.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/log.hpp"
+#include "policy/syscalls.hpp"
+
+namespace silk::compat::internal {
+namespace {
+
+bool IsRawSocketRequest(const seccomp_notif& n) {
+  if (n.data.nr != SYS_socket) return false;
+  int domain = static_cast<int>(n.data.args[0]);
+  int type = static_cast<int>(n.data.args[1]) & 0xf;
+  return domain == AF_PACKET || type == SOCK_RAW;
+}
+
+const policy::EffectivePolicy* PolicyFor(const std::vector<policy::EffectivePolicy>& all,
+                                         uint32_t audit_arch) {
+  for (const auto& p : all) {
+    auto tok = policy::ParseArch(p.arch);
+    if (!tok) continue;
+    if ((audit_arch == AUDIT_ARCH_X86_64 && p.arch == "SCMP_ARCH_X86_64") ||
+        (audit_arch == AUDIT_ARCH_I386 && p.arch == "SCMP_ARCH_X86"))
+      return &p;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<NotifyHandler>> NotifyHandler::Create(
+    const std::vector<policy::EffectivePolicy>* effective, bool raw_granted, bool record) {
+  seccomp_notif_sizes sizes{};
+  if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0)
+    return FailErrno("SECCOMP_GET_NOTIF_SIZES");
+  auto h = std::unique_ptr<NotifyHandler>(new NotifyHandler());
+  h->effective_ = effective;
+  h->raw_granted_ = raw_granted;
+  h->record_ = record;
+  // The kernel's structs may be larger than our headers' (newer kernel): use its sizes.
+  h->req_buf_.resize(std::max<size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
+  h->resp_buf_.resize(std::max<size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)));
+  return h;
+}
+
+void NotifyHandler::Record(const seccomp_notif& n, const std::string& name,
+                           const std::string& verdict) {
+  std::array<uint64_t, 6> args;
+  for (int i = 0; i < 6; ++i) args[i] = n.data.args[i];
+  auto key = std::make_tuple(n.data.nr, args, static_cast<pid_t>(n.pid));
+  auto it = index_.find(key);
+  if (it != index_.end()) {
+    report_.denials[it->second].count++;
+    return;
+  }
+  Denial d;
+  d.syscall = name;
+  d.nr = n.data.nr;
+  d.args = args;
+  d.pid = static_cast<pid_t>(n.pid);
+  d.count = 1;
+  d.verdict = verdict;
+  index_[key] = report_.denials.size();
+  report_.denials.push_back(std::move(d));
+}
+
+Result<bool> NotifyHandler::HandleOne(int listener) {
+  memset(req_buf_.data(), 0, req_buf_.size());
+  auto* req = reinterpret_cast<seccomp_notif*>(req_buf_.data());
+  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) != 0) {
+    // ENOENT: the caller was killed before we read it; EINTR: retry later.
+    if (errno == ENOENT || errno == EINTR) return false;
+    return FailErrno("SECCOMP_IOCTL_NOTIF_RECV");
+  }
+  memset(resp_buf_.data(), 0, resp_buf_.size());
+  auto* resp = reinterpret_cast<seccomp_notif_resp*>(resp_buf_.data());
+  resp->id = req->id;
+
+  const policy::EffectivePolicy* pol =
+      effective_ ? PolicyFor(*effective_, req->data.arch) : nullptr;
+  std::string name;
+  if (pol) {
+    auto tok = policy::ParseArch(pol->arch);
+    auto n = tok ? policy::SyscallName(req->data.nr, *tok) : std::nullopt;
+    name = n ? *n : "syscall_" + std::to_string(req->data.nr);
+  } else {
+    name = "syscall_" + std::to_string(req->data.nr) + "@arch_" + std::to_string(req->data.arch);
+  }
+
+  if (req->data.arch == AUDIT_ARCH_X86_64 && IsRawSocketRequest(*req)) {
+    RawSocketDecision d;
+    d.pid = static_cast<pid_t>(req->pid);
+    d.domain = static_cast<int>(req->data.args[0]);
+    d.type = static_cast<int>(req->data.args[1]);
+    d.protocol = static_cast<int>(req->data.args[2]);
+    d.allowed = raw_granted_;
+    report_.raw_socket_decisions.push_back(d);
+    LogInfo("box pid " + std::to_string(d.pid) + ": socket(" + std::to_string(d.domain) + ", " +
+            std::to_string(d.type) + ", " + std::to_string(d.protocol) + ") raw access " +
+            (d.allowed ? "granted" : "refused (EPERM): the box spec does not grant raw sockets"));
+    if (d.allowed) {
+      resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    } else {
+      resp->error = -EPERM;
+      Record(*req, name, "errno(EPERM)");
+    }
+  } else {
+    policy::Verdict v{policy::Action::kErrno, EPERM};
+    if (pol) {
+      uint64_t args[6];
+      for (int i = 0; i < 6; ++i) args[i] = req->data.args[i];
+      v = pol->Evaluate(req->data.nr, args);
+    }
+    switch (v.action) {
+      case policy::Action::kAllow:
+      case policy::Action::kLog:
+        resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+        break;
+      case policy::Action::kErrno:
+        resp->error = -static_cast<int>(v.errno_ret ? v.errno_ret : EPERM);
+        Record(*req, name, policy::VerdictToString(v));
+        break;
+      case policy::Action::kKillProcess:
+      case policy::Action::kKillThread:
+        Record(*req, name, policy::VerdictToString(v));
+        kill(static_cast<pid_t>(req->pid), SIGKILL);
+        resp->error = -EPERM;
+        break;
+      case policy::Action::kNotify:  // a profile NOTIFY rule silk has no handler for
+        Record(*req, name, "errno(EPERM) (no supervisor handler for this notify rule)");
+        resp->error = -EPERM;
+        break;
+      default:  // trap, trace: no tracer -> ENOSYS, as the kernel does
+        Record(*req, name, policy::VerdictToString(v));
+        resp->error = -ENOSYS;
+        break;
+    }
+  }
+  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp) != 0) {
+    if (errno == ENOENT) return false;
+    return FailErrno("SECCOMP_IOCTL_NOTIF_SEND");
+  }
+  return true;
+}
+
+}  // namespace silk::compat::internal

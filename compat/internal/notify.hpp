@@ -1,0 +1,52 @@
+// The supervisor's side of seccomp user notification: receives each notified syscall,
+// decides on register arguments only (never the box's memory: it could change between
+// our read and the kernel's, TOCTOU), answers, and records denials.
+//
+// Decisions:
+//  - socket() for a raw/packet socket: allowed (SECCOMP_USER_NOTIF_FLAG_CONTINUE, safe
+//    here because socket() has no pointer arguments and the kernel still checks
+//    CAP_NET_RAW, which the box keeps only when granted) iff the spec grants raw
+//    sockets, else EPERM. Each decision is logged.
+//  - anything else: the profile's real verdict (EffectivePolicy::Evaluate), recorded as
+//    a denial: errno(N) -> -N; kill -> SIGKILL to the caller; trap/trace -> ENOSYS.
+#pragma once
+
+#include <linux/seccomp.h>
+
+#include <map>
+#include <memory>
+#include <tuple>
+#include <vector>
+
+#include "base/result.hpp"
+#include "compat/box.hpp"
+#include "policy/effective.hpp"
+
+namespace silk::compat::internal {
+
+class NotifyHandler {
+ public:
+  // `effective`: native architecture first. Errors: kSystem if the kernel cannot report
+  // its notification sizes.
+  static Result<std::unique_ptr<NotifyHandler>> Create(
+      const std::vector<policy::EffectivePolicy>* effective, bool raw_granted, bool record_denials);
+
+  // Receives and answers one notification from `listener`. Returns false when the
+  // notification vanished (the caller died meanwhile) - not an error.
+  Result<bool> HandleOne(int listener);
+
+  DenialReport TakeReport() { return std::move(report_); }
+
+ private:
+  NotifyHandler() = default;
+  void Record(const seccomp_notif& n, const std::string& name, const std::string& verdict);
+
+  const std::vector<policy::EffectivePolicy>* effective_ = nullptr;
+  bool raw_granted_ = false;
+  bool record_ = false;
+  std::vector<char> req_buf_, resp_buf_;
+  DenialReport report_;
+  std::map<std::tuple<int, std::array<uint64_t, 6>, pid_t>, size_t> index_;
+};
+
+}  // namespace silk::compat::internal

@@ -1,0 +1,45 @@
+// Per-box state on the host, so that a box whose supervisor was SIGKILLed can be
+// reclaimed by the next silk that starts (the startup sweep):
+//   <state_root>/<box id>/supervisor  "<pid> <start time in clock ticks>"
+//   <state_root>/<box id>/cgroups     one cgroup directory per line
+//   <state_root>/<box id>/veth        the host end of the box's veth pair, if any
+//   <state_root>/<box id>/root/       mount point of the box's new root (mounted only
+//                                     inside the box's own mount namespace)
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+
+namespace silk::compat::internal {
+
+class BoxState {
+ public:
+  // Creates the directory for `id` and records this process as the supervisor.
+  // A leftover directory of a dead supervisor with the same id is swept first.
+  // Errors: kSystem (naming the path), kInvalidInput if a live box has this id.
+  static Result<BoxState> Create(const std::string& state_root, const std::string& id);
+  BoxState(BoxState&& other) noexcept;
+  BoxState& operator=(BoxState&&) = delete;
+  ~BoxState();  // removes the directory
+
+  const std::string& dir() const { return dir_; }
+  std::string root_dir() const { return dir_ + "/root"; }
+  Result<void> RecordCgroups(const std::vector<std::string>& paths);
+  Result<void> RecordVeth(const std::string& host_ifname);
+
+ private:
+  explicit BoxState(std::string dir) : dir_(std::move(dir)) {}
+  std::string dir_;
+};
+
+// The start time of `pid` (field 22 of /proc/<pid>/stat), or 0 if there is no such pid.
+unsigned long long ProcessStartTime(pid_t pid);
+
+// Reclaims one box directory if its supervisor is dead. Returns true if it did.
+Result<bool> SweepBoxDir(const std::string& dir);
+
+}  // namespace silk::compat::internal
