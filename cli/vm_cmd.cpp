@@ -164,7 +164,8 @@ int Doctor(const Args& args) {
       "image", po::value<std::string>(&o.image_dir)->default_value(o.image_dir),
       "thinix image to check")(
       "probe", "boot the image under KVM now if no verdict is cached (a few seconds)")(
-      "json", "print JSON");
+      "fix", "apply the fixes silk knows (/dev/kvm group and mode, as udev would)")("json",
+                                                                                    "print JSON");
   po::variables_map vm;
   if (auto rc =
           ParseArgs("silk vmm doctor [options]",
@@ -173,6 +174,7 @@ int Doctor(const Args& args) {
                     opts, {}, args, vm))
     return *rc;
   o.probe = vm.count("probe") > 0;
+  o.fix = vm.count("fix") > 0;
   auto checks = vmm::RunDoctor(o);
   bool failed = false;
   for (const auto& c : checks) failed |= c.status == "fail";

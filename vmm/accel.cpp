@@ -1,10 +1,13 @@
 #include "vmm/accel.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -105,6 +108,7 @@ Result<AccelVerdict> ChooseAccel(Connection& conn, const BootImage& image,
   if (auto cached = ReadCache(options.cache_path, key)) return *cached;
 
   AccelVerdict verdict;
+  bool booted = false;
   auto start = Clock::now();
   std::string pre = KvmPrecheck(conn);
   if (!pre.empty()) {
@@ -123,8 +127,12 @@ Result<AccelVerdict> ChooseAccel(Connection& conn, const BootImage& image,
     spec.console_log = dir.console_log();
     auto dom = TransientDomain::Create(conn, spec);
     if (!dom) {
+      // QEMU refusing KVM is a verdict too, unless the refusal is a permission to fix.
+      booted = KvmDeviceProblem().empty() &&
+               dom.error().message().find("Permission denied") == std::string::npos;
       verdict.reason = "libvirt could not start a KVM guest: " + dom.error().message();
     } else {
+      booted = true;
       auto ended = dom->WaitEnded(Clock::now() + options.timeout);
       std::string console = ReadFile(spec.console_log).value_or("");
       if (ended && console.find("thinix: exit 0") != std::string::npos) {
@@ -144,8 +152,42 @@ Result<AccelVerdict> ChooseAccel(Connection& conn, const BootImage& image,
     }
   }
   verdict.probe_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  WriteCache(options.cache_path, key, verdict);
+  // A boot (or QEMU's refusal) is a verdict about this host and kernel; a permission
+  // problem says nothing that should outlive its fix.
+  if (booted) WriteCache(options.cache_path, key, verdict);
   return verdict;
+}
+
+std::string KvmDeviceProblem(const std::string& qemu_user) {
+  struct stat st;
+  if (::stat("/dev/kvm", &st) != 0) return "";
+  passwd* pw = ::getpwnam(qemu_user.c_str());
+  if (pw == nullptr) return "";  // QEMU does not run as that user here
+  if (pw->pw_uid == st.st_uid && (st.st_mode & 0600) == 0600) return "";
+  if ((st.st_mode & 0006) == 0006) return "";
+  if ((st.st_mode & 0060) == 0060) {
+    if (pw->pw_gid == st.st_gid) return "";
+    int n = 64;
+    gid_t groups[64];
+    if (::getgrouplist(qemu_user.c_str(), pw->pw_gid, groups, &n) >= 0)
+      for (int i = 0; i < n; ++i)
+        if (groups[i] == st.st_gid) return "";
+  }
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
+  return "/dev/kvm (mode " + std::string(mode) + ") is not readable and writable by " + qemu_user +
+         ", the user QEMU runs as: libvirt then re-probes QEMU on every domain start (~50 s per "
+         "start). udev normally makes it root:kvm 0660";
+}
+
+Result<void> FixKvmDevice() {
+  group* g = ::getgrnam("kvm");
+  if (g == nullptr)
+    return Fail(ErrorCode::kNotFound, "no group 'kvm' (is qemu-system-x86 installed?)");
+  if (::chown("/dev/kvm", static_cast<uid_t>(-1), g->gr_gid) != 0)
+    return FailErrno("chgrp kvm /dev/kvm");
+  if (::chmod("/dev/kvm", 0660) != 0) return FailErrno("chmod 0660 /dev/kvm");
+  return {};
 }
 
 }  // namespace silk::vmm

@@ -56,4 +56,13 @@ std::optional<AccelVerdict> CachedAccel(Connection& conn, const BootImage& image
 // openable, or libvirt has no kvm domain type. Local URIs check /dev/kvm here.
 std::string KvmPrecheck(Connection& conn);
 
+// libvirt (9.x) re-probes QEMU's capabilities on every domain start, several seconds per
+// probe, when /dev/kvm exists but the QEMU user cannot open it: its cached capabilities
+// say "kvm" and its access check says "no" (virQEMUCapsIsValid). Without udev nothing
+// gives /dev/kvm its usual root:kvm 0660, and a start then takes ~50 s. Returns what is
+// wrong ("" if nothing: no /dev/kvm, or the user `qemu_user` can read and write it).
+std::string KvmDeviceProblem(const std::string& qemu_user = "libvirt-qemu");
+// Does what udev would: chgrp kvm /dev/kvm; chmod 0660. Errors: kSystem naming the call.
+Result<void> FixKvmDevice();
+
 }  // namespace silk::vmm

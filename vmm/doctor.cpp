@@ -107,6 +107,21 @@ std::vector<DoctorCheck> RunDoctor(const DoctorOptions& options) {
   }
 
   checks.push_back(KvmCheck(**conn, options));
+  if (local) {
+    std::string problem = KvmDeviceProblem();
+    if (!problem.empty() && options.fix) {
+      auto fixed = FixKvmDevice();
+      problem =
+          fixed ? KvmDeviceProblem() : problem + " (fix failed: " + fixed.error().ToString() + ")";
+    }
+    if (problem.empty()) {
+      checks.push_back(
+          {"kvm-device", "ok", "/dev/kvm (if any) is usable by libvirt's QEMU user", ""});
+    } else {
+      checks.push_back({"kvm-device", "warn", problem,
+                        "`chgrp kvm /dev/kvm && chmod 0660 /dev/kvm`, or `silk vmm doctor --fix`"});
+    }
+  }
 
   if (local) {
     UniqueFd tun(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));

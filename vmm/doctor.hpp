@@ -19,6 +19,7 @@ struct DoctorOptions {
   std::string image_dir;    // "" skips the image check
   std::string accel_cache;  // "" = kDefaultAccelCache
   bool probe = false;       // boot the image under KVM now if no verdict is cached
+  bool fix = false;         // apply the fixes silk knows how to apply (/dev/kvm permissions)
 };
 
 // Runs every check; never fails (a failed check is a result).

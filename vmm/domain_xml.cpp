@@ -46,9 +46,6 @@ Result<std::string> DomainXml(const VmSpec& spec) {
   if (!spec.cmdline.empty()) x << "    <cmdline>" << e(spec.cmdline) << "</cmdline>\n";
   x << "  </os>\n"
     << "  <features><acpi/></features>\n";
-  // The paravirtual KVM here rejects some of the default CPU model's features; the
-  // host's own CPU is what KVM can run.
-  if (spec.accel == Accel::kKvm) x << "  <cpu mode='host-passthrough'/>\n";
   x << "  <clock offset='utc'/>\n"
     << "  <on_poweroff>destroy</on_poweroff>\n"
     << "  <on_reboot>destroy</on_reboot>\n"

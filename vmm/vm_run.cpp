@@ -56,6 +56,10 @@ Result<VmRunResult> RunInVm(const VmRunOptions& options, const AgentCommand& com
                            "refusing to boot image " + options.image_dir));
 
   std::unique_ptr<Connection> conn = SILK_TRY(Connection::Open(options.uri));
+  if (conn->uri().find(":///") != std::string::npos) {
+    std::string problem = KvmDeviceProblem();
+    if (!problem.empty()) LogWarning(problem + "; fix it with `silk vmm doctor --fix`");
+  }
 
   uint64_t free_mib = FreeHostMib(*conn);
   if (free_mib != 0 && options.memory_mib + 64 > free_mib)
