@@ -63,9 +63,9 @@ int Build(const Args& args) {
       "silk binary to put in the image (default: this one)")(
       "key", po::value<std::string>(&key),
       "Ed25519 PEM private key to sign with (default: /var/lib/silk/keys/image-signing.pem, "
-      "created on first use)")("compression",
-                               po::value<std::string>(&o.compression)->default_value(o.compression),
-                               "initramfs compression: zstd or gzip")(
+      "created on first use)")(
+      "compression", po::value<std::string>(&o.compression)->default_value(o.compression),
+      "initramfs compression: zstd (level 9), gzip (level 9), or zstd:N / gzip:N")(
       "no-strip", "keep silk's debug info")("json", "print the result as JSON");
   po::options_description hidden;
   hidden.add_options()("name", po::value<std::string>(&name));

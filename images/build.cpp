@@ -156,7 +156,9 @@ Result<void> WriteImageFile(const std::string& dir, const char* name, const std:
 
 Result<ImageInfo> BuildThinix(const BuildOptions& o) {
   const auto& progress = o.progress;
-  internal::Compression compression = SILK_TRY(internal::ParseCompression(o.compression));
+  internal::CompressionSpec compression = SILK_TRY(internal::ParseCompression(o.compression));
+  // The key first: a bad --key fails before minutes of work.
+  internal::Pkey key = SILK_TRY(internal::LoadOrCreatePrivateKey(o.key_path, o.create_key));
   std::string out = o.out_dir;
   while (out.size() > 1 && out.back() == '/') out.pop_back();
   if (out.empty()) return Fail(ErrorCode::kInvalidInput, "--out: empty directory name");
@@ -191,7 +193,7 @@ Result<ImageInfo> BuildThinix(const BuildOptions& o) {
 
   std::string archive = cpio.Finish();
   progress("initramfs: compressing " + MiB(archive.size()) + " with " +
-           internal::CompressionName(compression));
+           internal::CompressionName(compression.kind) + " -" + std::to_string(compression.level));
   auto t0 = std::chrono::steady_clock::now();
   std::string compressed = SILK_TRY(internal::Compress(archive, compression));
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -205,7 +207,7 @@ Result<ImageInfo> BuildThinix(const BuildOptions& o) {
   m.kernel.source = k.source;
   m.kernel.size = kernel_bytes.size();
   m.kernel.sha256 = internal::Sha256Hex(kernel_bytes);
-  m.initramfs.compression = internal::CompressionName(compression);
+  m.initramfs.compression = internal::CompressionName(compression.kind);
   m.initramfs.size = compressed.size();
   m.initramfs.sha256 = internal::Sha256Hex(compressed);
   for (const auto* e : cpio.Entries()) {
@@ -213,7 +215,6 @@ Result<ImageInfo> BuildThinix(const BuildOptions& o) {
     m.initramfs.unpacked_size += e->data.size();
   }
   std::string manifest = internal::ManifestToJson(m);
-  internal::Pkey key = SILK_TRY(internal::LoadOrCreatePrivateKey(o.key_path, o.create_key));
   std::string signature = SILK_TRY(internal::Sign(key.get(), manifest));
   std::string public_pem = SILK_TRY(internal::PublicKeyPem(key.get()));
 

@@ -6,14 +6,10 @@
 namespace silk::images::internal {
 namespace {
 
-// zstd -19 is the best ratio without the memory of --ultra; decompression speed in the
-// guest does not depend on the level.
-constexpr int kZstdLevel = 19;
-
-Result<std::string> Gzip(const std::string& data) {
+Result<std::string> Gzip(const std::string& data, int level) {
   z_stream zs{};
   // 15 + 16: a gzip wrapper with a zeroed header (mtime 0, no name): deterministic.
-  if (deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+  if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
     return Fail(ErrorCode::kSystem, "zlib deflateInit2 failed");
   std::string out(deflateBound(&zs, data.size()), '\0');
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
@@ -50,9 +46,9 @@ Result<std::string> Gunzip(const std::string& data) {
   return out;
 }
 
-Result<std::string> Zstd(const std::string& data) {
+Result<std::string> Zstd(const std::string& data, int level) {
   std::string out(ZSTD_compressBound(data.size()), '\0');
-  size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), kZstdLevel);
+  size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), level);
   if (ZSTD_isError(n))
     return Fail(ErrorCode::kSystem, std::string("zstd: ") + ZSTD_getErrorName(n));
   out.resize(n);
@@ -85,14 +81,39 @@ Result<std::string> Unzstd(const std::string& data) {
 
 const char* CompressionName(Compression c) { return c == Compression::kGzip ? "gzip" : "zstd"; }
 
-Result<Compression> ParseCompression(const std::string& name) {
-  if (name == "gzip") return Compression::kGzip;
-  if (name == "zstd") return Compression::kZstd;
-  return Fail(ErrorCode::kInvalidInput, "unknown compression '" + name + "' (use gzip or zstd)");
+Result<CompressionSpec> ParseCompression(const std::string& name) {
+  auto bad = [&] {
+    return Fail(ErrorCode::kInvalidInput,
+                "unknown compression '" + name + "' (use gzip, zstd, gzip:1..9 or zstd:1..19)");
+  };
+  std::string kind = name.substr(0, name.find(':'));
+  CompressionSpec spec;
+  if (kind == "gzip") {
+    spec = {Compression::kGzip, kDefaultGzipLevel};
+  } else if (kind == "zstd") {
+    spec = {Compression::kZstd, kDefaultZstdLevel};
+  } else {
+    return bad();
+  }
+  if (kind.size() < name.size()) {
+    std::string level = name.substr(kind.size() + 1);
+    int max = spec.kind == Compression::kGzip ? 9 : 19;
+    if (level.empty() || level.size() > 2 ||
+        level.find_first_not_of("0123456789") != std::string::npos)
+      return bad();
+    spec.level = std::stoi(level);
+    if (spec.level < 1 || spec.level > max) return bad();
+  }
+  return spec;
+}
+
+Result<std::string> Compress(const std::string& data, CompressionSpec spec) {
+  return spec.kind == Compression::kGzip ? Gzip(data, spec.level) : Zstd(data, spec.level);
 }
 
 Result<std::string> Compress(const std::string& data, Compression c) {
-  return c == Compression::kGzip ? Gzip(data) : Zstd(data);
+  return Compress(data, c == Compression::kGzip ? CompressionSpec{c, kDefaultGzipLevel}
+                                                : CompressionSpec{c, kDefaultZstdLevel});
 }
 
 Result<std::string> Decompress(const std::string& data) {

@@ -106,17 +106,17 @@ Result<ModuleSet> ResolveModules(const std::string& modules_dir,
   for (const auto& name : order) {
     set.load_order.push_back(by_name[name]);
     std::string line = by_name[name] + ":";
-    // modules.dep lists the full closure, nearest dependency first.
-    std::vector<std::string> closure;
-    std::set<std::string> seen;
+    // modules.dep lists the full closure in depmod's order: reverse load order, so
+    // loading from the end of the line to the start satisfies every dependency.
+    std::set<std::string> closure_names;
     auto collect = [&](auto&& self, const std::string& n) -> void {
-      for (const auto& dep : deps[n]) {
-        if (!deps.count(dep) || !seen.insert(dep).second) continue;
-        closure.push_back(by_name[dep]);
-        self(self, dep);
-      }
+      for (const auto& dep : deps[n])
+        if (deps.count(dep) && closure_names.insert(dep).second) self(self, dep);
     };
     collect(collect, name);
+    std::vector<std::string> closure;
+    for (auto it = order.rbegin(); it != order.rend(); ++it)
+      if (closure_names.count(*it)) closure.push_back(by_name[*it]);
     for (const auto& c : closure) line += " " + c;
     set.modules_dep += line + "\n";
   }
