@@ -1,7 +1,9 @@
 #include "compat/internal/filter.hpp"
 
 #include <sys/socket.h>
+
 #include <unistd.h>
+#include <cerrno>
 
 #include "compat/box_spec.hpp"
 #include "policy/builtin.hpp"
@@ -29,6 +31,19 @@ void AddRawSocketMediation(policy::Profile& p) {
   p.syscalls.push_back(packet);
 }
 
+// The kernel keyring is not namespaced: a box whose uid 0 is the host's uid 0 would
+// share root's user keyring. Docker's default profile denies these three for that
+// reason; the box denies them whatever its profile says (a tightening, so the filter
+// stays a subset of the profile).
+void AddKeyringDenial(policy::Profile& p) {
+  policy::SyscallRule keys;
+  keys.names = {"keyctl", "add_key", "request_key"};
+  keys.action = policy::Action::kErrno;
+  keys.errno_ret = EPERM;
+  keys.comment = "silk box: the kernel keyring is not namespaced";
+  p.syscalls.push_back(keys);
+}
+
 }  // namespace
 
 Result<BoxFilter> PrepareFilter(const BoxSpec& spec, const std::string& profile_dir) {
@@ -40,6 +55,7 @@ Result<BoxFilter> PrepareFilter(const BoxSpec& spec, const std::string& profile_
   ro.caps = spec.capabilities;
   policy::Profile resolved = SILK_TRY(policy::Resolve(profile, ro));
   AddRawSocketMediation(resolved);
+  AddKeyringDenial(resolved);
   f.effective = SILK_TRY(policy::MakeEffectiveAll(resolved));
   policy::CompileOptions co;
   co.notify_denials = spec.report_denials;

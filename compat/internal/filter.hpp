@@ -8,6 +8,7 @@
 //    is not notified: policy's compiler refuses (or takes minutes on) an extra rule on
 //    socket's type argument next to the profile's own socket rules; those sockets stay
 //    governed by CAP_NET_RAW, which the box holds only when raw_sockets is granted;
+//  - keyctl/add_key/request_key are denied (EPERM): the keyring is not namespaced;
 //  - with report_denials, every non-allow verdict is notified (CompileOptions::
 //    notify_denials) and answered by the supervisor with the profile's real verdict.
 #pragma once

@@ -1,0 +1,100 @@
+// Rootless boxes: a non-root user (created here with useradd, removed after) runs a box
+// in its own user namespace.
+#include <grp.h>
+#include <gtest/gtest.h>
+#include <pwd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+
+#include "box_test_util.hpp"
+
+namespace silk::compat {
+namespace {
+
+constexpr const char* kUser = "silkboxtest";
+
+class RootlessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to create the test user";
+    if (system("command -v useradd >/dev/null") != 0) GTEST_SKIP() << "useradd not installed";
+    std::system((std::string("userdel ") + kUser + " >/dev/null 2>&1").c_str());
+    ASSERT_EQ(std::system((std::string("useradd -M -s /bin/false ") + kUser).c_str()), 0);
+    created_ = true;
+    passwd* pw = getpwnam(kUser);
+    ASSERT_NE(pw, nullptr);
+    uid_ = pw->pw_uid;
+    gid_ = pw->pw_gid;
+  }
+  void TearDown() override {
+    if (created_) std::system((std::string("userdel ") + kUser).c_str());
+  }
+  // Runs `spec` as the test user in a forked process; returns its exit code and output.
+  std::pair<int, std::string> RunAsUser(BoxSpec spec) {
+    int p[2];
+    EXPECT_EQ(pipe(p), 0);
+    pid_t child = fork();
+    if (child == 0) {
+      close(p[0]);
+      dup2(p[1], 1);
+      dup2(p[1], 2);
+      if (setgroups(0, nullptr) || setresgid(gid_, gid_, gid_) || setresuid(uid_, uid_, uid_))
+        _exit(90);
+      // A process that changed uid from root is non-dumpable, so its /proc files stay
+      // root's; a login of this user would be dumpable. Be that login.
+      prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+      unsetenv("XDG_RUNTIME_DIR");
+      auto r = RunBox(spec, {});
+      if (!r) {
+        std::string e = "error: " + r.error().ToString() + "\n";
+        (void)!write(1, e.data(), e.size());
+        _exit(91);
+      }
+      _exit(r->exit_status);
+    }
+    close(p[1]);
+    std::string out;
+    char buf[512];
+    ssize_t n;
+    while ((n = read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    close(p[0]);
+    int st = 0;
+    waitpid(child, &st, 0);
+    return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), out};
+  }
+  bool created_ = false;
+  uid_t uid_ = 0;
+  gid_t gid_ = 0;
+  testing::TestRootfs root_;
+};
+
+TEST_F(RootlessTest, NonRootUserRunsABox) {
+  auto [rc, out] = RunAsUser(testing::ProbeSpec(root_, {"status"}));
+  if (rc == 91 && out.find("user namespace") != std::string::npos)
+    GTEST_SKIP() << "this kernel refuses unprivileged user namespaces: " << out;
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("Uid:\t0\t0\t0\t0"), std::string::npos) << out;  // root in the box
+  EXPECT_NE(out.find("NoNewPrivs:\t1"), std::string::npos) << out;
+  EXPECT_NE(out.find("Seccomp:\t2"), std::string::npos) << out;
+  EXPECT_NE(out.find("CapEff:\t0000000000000000"), std::string::npos) << out;
+  // And the default host view works rootless too.
+  BoxSpec s;
+  s.command = "/bin/sh";
+  s.args = {"-c", "test -d /usr/bin && test ! -e /home && echo view-ok"};
+  auto [rc2, out2] = RunAsUser(s);
+  EXPECT_EQ(rc2, 0) << out2;
+  EXPECT_NE(out2.find("view-ok"), std::string::npos) << out2;
+}
+
+TEST_F(RootlessTest, LimitsWithoutCgroupAccessAreAClearError) {
+  auto s = testing::ProbeSpec(root_, {"caps"});
+  s.memory_max = 64 << 20;
+  auto [rc, out] = RunAsUser(s);
+  EXPECT_EQ(rc, 91) << out;
+  EXPECT_NE(out.find("cgroup"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace silk::compat

@@ -1,0 +1,299 @@
+// Boxes end to end on the real kernel (root): exit codes, the root fs view, capabilities,
+// namespaces, limits, denial reports, bad input, and teardown (also after SIGKILL).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "base/file.hpp"
+#include "base/strings.hpp"
+#include "box_test_util.hpp"
+
+namespace silk::compat {
+namespace {
+
+using testing::Captured;
+using testing::ProbeSpec;
+using testing::RunCaptured;
+using testing::TestRootfs;
+
+class BoxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, cgroups, mounts)";
+    char tmpl[] = "/tmp/silk-compat-state-XXXXXX";
+    state_ = mkdtemp(tmpl);
+    opts_.state_root = state_;
+  }
+  void TearDown() override {
+    if (!state_.empty()) {
+      // Nothing may be left behind.
+      EXPECT_EQ(rmdir(state_.c_str()), 0) << "state left in " << state_;
+    }
+  }
+  std::string state_;
+  RunOptions opts_;
+  TestRootfs root_;
+};
+
+TEST_F(BoxTest, RunsAndPropagatesExitStatus) {
+  BoxSpec s;
+  s.command = "/bin/sh";
+  s.args = {"-c", "echo hi; exit 7"};
+  auto c = RunCaptured(s, opts_);
+  ASSERT_TRUE(c.outcome) << c.outcome.error().ToString();
+  EXPECT_EQ(c.outcome->exit_status, 7);
+  EXPECT_EQ(c.out, "hi\n");
+}
+
+TEST_F(BoxTest, SignalBecomes128PlusN) {
+  BoxSpec s;
+  s.command = "/bin/sh";
+  // pid 1 ignores signals it has no handler for; a child of it does not.
+  s.args = {"-c", "sh -c 'kill -SEGV $$'; exit $?"};
+  auto c = RunCaptured(s, opts_);
+  ASSERT_TRUE(c.outcome) << c.outcome.error().ToString();
+  EXPECT_EQ(c.outcome->exit_status, 128 + SIGSEGV);
+  // The box's init itself killed by a signal: the filter's SIGSYS on int 0x80.
+  auto k = RunCaptured(ProbeSpec(root_, {"int80"}), opts_);
+  ASSERT_TRUE(k.outcome);
+  EXPECT_EQ(k.outcome->exit_status, 128 + SIGSYS);
+  EXPECT_EQ(k.outcome->term_signal, SIGSYS);
+}
+
+TEST_F(BoxTest, CommandNotFoundIs127WithAClearMessage) {
+  BoxSpec s;
+  s.command = "no-such-command-xyz";
+  auto c = RunCaptured(s, opts_);
+  ASSERT_TRUE(c.outcome) << c.outcome.error().ToString();
+  EXPECT_EQ(c.outcome->exit_status, 127);
+  EXPECT_NE(c.outcome->exec_failure.find("not found in the box"), std::string::npos);
+  s.command = "/etc/passwd";  // exists, not executable
+  auto d = RunCaptured(s, opts_);
+  ASSERT_TRUE(d.outcome);
+  EXPECT_EQ(d.outcome->exit_status, 126);
+}
+
+TEST_F(BoxTest, DefaultViewIsMinimalAndReadOnly) {
+  BoxSpec s;
+  s.command = "/bin/sh";
+  s.args = {"-c",
+            "ls /; echo --; ls /dev; echo --; touch /usr/x 2>/dev/null || echo usr-ro; "
+            "touch /tmp/x && echo tmp-rw; touch /scratch/x && echo scratch-rw; "
+            "test -e /home || echo no-home; test -e /root || echo no-root; "
+            "test -s /etc/shadow || echo shadow-masked; hostname"};
+  auto c = RunCaptured(s, opts_);
+  ASSERT_TRUE(c.outcome) << c.outcome.error().ToString();
+  for (const char* d : {"usr\n", "etc\n", "proc\n", "tmp\n", "scratch\n", "dev\n"})
+    EXPECT_NE(c.out.find(d), std::string::npos) << d << " in\n" << c.out;
+  auto dev = c.out.substr(c.out.find("--\n") + 3);
+  dev = dev.substr(0, dev.find("--\n"));
+  for (const auto& name : Split(Trim(dev), '\n'))
+    EXPECT_TRUE(name == "null" || name == "zero" || name == "full" || name == "random" ||
+                name == "urandom" || name == "tty" || name == "shm" || name == "fd" ||
+                name == "stdin" || name == "stdout" || name == "stderr")
+        << "unexpected /dev/" << name;
+  for (const char* m :
+       {"usr-ro", "tmp-rw", "scratch-rw", "no-home", "no-root", "shadow-masked", "box\n"})
+    EXPECT_NE(c.out.find(m), std::string::npos) << m << " in\n" << c.out;
+}
+
+TEST_F(BoxTest, NoCapabilitiesNoNewPrivsSeccompOn) {
+  auto c = RunCaptured(ProbeSpec(root_, {"caps"}), opts_);
+  ASSERT_TRUE(c.outcome) << c.outcome.error().ToString();
+  EXPECT_EQ(c.outcome->exit_status, 0) << c.out;  // every set empty
+  auto st = RunCaptured(ProbeSpec(root_, {"status"}), opts_);
+  ASSERT_TRUE(st.outcome);
+  EXPECT_NE(st.out.find("NoNewPrivs:\t1"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("Seccomp:\t2"), std::string::npos) << st.out;
+}
+
+TEST_F(BoxTest, GrantedCapabilitySurvivesExecAndNothingElse) {
+  auto s = ProbeSpec(root_, {"caps"});
+  s.capabilities = {"CAP_NET_BIND_SERVICE"};
+  auto c = RunCaptured(s, opts_);
+  ASSERT_TRUE(c.outcome) << c.outcome.error().ToString();
+  EXPECT_NE(c.out.find("CapEff:\t0000000000000400"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("CapBnd:\t0000000000000400"), std::string::npos) << c.out;
+}
+
+TEST_F(BoxTest, OwnNamespaces) {
+  BoxSpec s;
+  s.command = "/bin/sh";
+  s.args = {"-c", "echo pid=$$; ls /sys/class/net | tr '\\n' ' '; echo; cat /proc/net/dev | wc -l"};
+  s.hostname = "inside";
+  auto c = RunCaptured(s, opts_);
+  ASSERT_TRUE(c.outcome) << c.outcome.error().ToString();
+  EXPECT_NE(c.out.find("pid=1\n"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("lo \n"), std::string::npos) << c.out;  // only lo
+}
+
+TEST_F(BoxTest, LimitsApplyAndCgroupsAreRemoved) {
+  auto s = ProbeSpec(root_, {"forkbomb"});
+  s.pids_max = 32;
+  s.memory_max = 64 << 20;
+  auto c = RunCaptured(s, opts_);
+  ASSERT_TRUE(c.outcome) << c.outcome.error().ToString();
+  EXPECT_EQ(c.outcome->exit_status, 1) << c.out;  // fork failed before 100000
+  auto m = ProbeSpec(root_, {"memhog", "512"});
+  m.memory_max = 64 << 20;
+  auto h = RunCaptured(m, opts_);
+  ASSERT_TRUE(h.outcome);
+  EXPECT_EQ(h.outcome->exit_status, 128 + SIGKILL) << h.out;  // OOM-killed in its cgroup
+  // Nothing left under silk/ in any hierarchy for these boxes.
+  for (const char* ctrl : {"memory", "pids"}) {
+    auto self = ReadFile("/proc/self/cgroup");
+    ASSERT_TRUE(self);
+    for (const auto& line : Split(*self, '\n')) {
+      auto p = Split(line, ':');
+      if (p.size() == 3 && p[1] == ctrl) {
+        std::string dir =
+            std::string("/sys/fs/cgroup/") + ctrl + p[2] + "/silk/" + h.outcome->box_id;
+        EXPECT_NE(access(dir.c_str(), F_OK), 0) << dir << " left behind";
+      }
+    }
+  }
+}
+
+TEST_F(BoxTest, ReportDenialsNamesTheSyscall) {
+  auto s = ProbeSpec(root_, {"bpf"});
+  s.report_denials = true;
+  auto c = RunCaptured(s, opts_);
+  ASSERT_TRUE(c.outcome) << c.outcome.error().ToString();
+  EXPECT_EQ(c.outcome->exit_status, 1);
+  ASSERT_EQ(c.outcome->denials.denials.size(), 1u) << c.outcome->denials.ToText();
+  const Denial& d = c.outcome->denials.denials[0];
+  EXPECT_EQ(d.syscall, "bpf");
+  EXPECT_EQ(d.count, 1u);
+  EXPECT_EQ(d.verdict, "errno(EPERM)");
+  EXPECT_NE(c.outcome->denials.ToJson().find("\"syscall\": \"bpf\""), std::string::npos);
+}
+
+TEST_F(BoxTest, PacketSocketsOnlyWhenGranted) {
+  auto s = ProbeSpec(root_, {"socket-packet"});
+  auto denied = RunCaptured(s, opts_);
+  ASSERT_TRUE(denied.outcome) << denied.outcome.error().ToString();
+  EXPECT_EQ(denied.outcome->exit_status, 1);
+  ASSERT_EQ(denied.outcome->denials.raw_socket_decisions.size(), 1u);
+  EXPECT_FALSE(denied.outcome->denials.raw_socket_decisions[0].allowed);
+  s.raw_sockets = true;
+  auto granted = RunCaptured(s, opts_);
+  ASSERT_TRUE(granted.outcome);
+  EXPECT_EQ(granted.outcome->exit_status, 0) << granted.out;
+  ASSERT_EQ(granted.outcome->denials.raw_socket_decisions.size(), 1u);
+  EXPECT_TRUE(granted.outcome->denials.raw_socket_decisions[0].allowed);
+}
+
+TEST_F(BoxTest, BadInputIsAClearErrorAndLeavesNothing) {
+  BoxSpec s;
+  s.command = "true";
+  s.rootfs = "/no/such/rootfs";
+  auto r = RunBox(s, opts_);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+  EXPECT_NE(r.error().ToString().find("/no/such/rootfs"), std::string::npos);
+  s.rootfs.clear();
+  s.profile = "no-such-profile";
+  r = RunBox(s, opts_);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().ToString().find("no-such-profile"), std::string::npos)
+      << r.error().ToString();
+  s.profile = kDefaultProfile;
+  s.cpu_weight = 0;
+  r = RunBox(s, opts_);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_NE(r.error().ToString().find("cpu_weight"), std::string::npos);
+  s.cpu_weight = 100;
+  s.io_weight = 100;  // this host has no proportional blkio weight
+  r = RunBox(s, opts_);
+  if (!r) {
+    EXPECT_EQ(r.error().code(), ErrorCode::kUnsupported) << r.error().ToString();
+    EXPECT_NE(r.error().ToString().find("io_weight"), std::string::npos) << r.error().ToString();
+  }
+}
+
+TEST_F(BoxTest, StdinPassesThrough) {
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  ASSERT_EQ(write(p[1], "from-host\n", 10), 10);
+  close(p[1]);
+  int saved = dup(0);
+  dup2(p[0], 0);
+  close(p[0]);
+  BoxSpec s;
+  s.command = "/bin/cat";
+  auto c = RunCaptured(s, opts_);
+  dup2(saved, 0);
+  close(saved);
+  ASSERT_TRUE(c.outcome) << c.outcome.error().ToString();
+  EXPECT_EQ(c.out, "from-host\n");
+}
+
+// The supervisor is SIGKILLed mid-run: the box dies with it, and the next start's sweep
+// removes its cgroups and state.
+TEST_F(BoxTest, SweepAfterSupervisorSigkill) {
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t sup = fork();
+  if (sup == 0) {
+    close(ready[0]);
+    BoxSpec s;
+    s.rootfs = root_.path();
+    s.command = "/bin/sh";
+    s.args = {"-c", "echo started; exec sleep 100"};
+    s.memory_max = 64 << 20;
+    s.pids_max = 10;
+    dup2(ready[1], 1);
+    RunOptions o = opts_;
+    o.box_id = "killed-supervisor";
+    auto r = RunBox(s, o);
+    _exit(r ? 0 : 3);
+  }
+  close(ready[1]);
+  char buf[16] = {0};
+  ASSERT_GT(read(ready[0], buf, sizeof buf), 0);  // the box is running
+  close(ready[0]);
+  std::string dir = state_ + "/killed-supervisor";
+  auto cgroups = ReadFile(dir + "/cgroups");
+  ASSERT_TRUE(cgroups) << "state not recorded";
+  ASSERT_EQ(kill(sup, SIGKILL), 0);
+  int st;
+  waitpid(sup, &st, 0);
+  // The box (pdeathsig -> pid namespace init) is gone soon.
+  auto procs_empty = [&] {
+    for (const auto& p : Split(*cgroups, '\n')) {
+      if (p.empty()) continue;
+      auto procs = ReadFile(p + "/cgroup.procs");
+      if (procs && !Trim(*procs).empty()) return false;
+    }
+    return true;
+  };
+  for (int i = 0; i < 200 && !procs_empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(procs_empty()) << "box processes survived their supervisor";
+  // Stale until swept.
+  EXPECT_EQ(access(dir.c_str(), F_OK), 0);
+  auto swept = SweepStaleBoxes(state_);
+  ASSERT_TRUE(swept) << swept.error().ToString();
+  ASSERT_EQ(swept->reclaimed.size(), 1u);
+  EXPECT_EQ(swept->reclaimed[0], "killed-supervisor");
+  EXPECT_NE(access(dir.c_str(), F_OK), 0);
+  for (const auto& p : Split(*cgroups, '\n')) {
+    if (!p.empty()) {
+      EXPECT_NE(access(p.c_str(), F_OK), 0) << p << " left behind";
+    }
+  }
+}
+
+TEST_F(BoxTest, SweepLeavesLiveBoxesAlone) {
+  auto s = SweepStaleBoxes(state_);
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->reclaimed.empty());
+}
+
+}  // namespace
+}  // namespace silk::compat
