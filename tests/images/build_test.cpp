@@ -26,7 +26,7 @@ using testing::Slurp;
 
 const std::string kSilk = SILK_BINARY_DIR "/cli/silk";
 
-class ThinixBuild : public ::testing::Test {
+class ImagesThinixBuild : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     if (::access(kSilk.c_str(), X_OK) != 0) return;
@@ -61,12 +61,12 @@ class ThinixBuild : public ::testing::Test {
   static std::string error_;
   static double build_seconds_;
 };
-internal::TempDir* ThinixBuild::tmp_ = nullptr;
-ImageInfo* ThinixBuild::info_ = nullptr;
-std::string ThinixBuild::error_;
-double ThinixBuild::build_seconds_ = 0;
+internal::TempDir* ImagesThinixBuild::tmp_ = nullptr;
+ImageInfo* ImagesThinixBuild::info_ = nullptr;
+std::string ImagesThinixBuild::error_;
+double ImagesThinixBuild::build_seconds_ = 0;
 
-TEST_F(ThinixBuild, HasTheCloudKernelAndTheModuleClosure) {
+TEST_F(ImagesThinixBuild, HasTheCloudKernelAndTheModuleClosure) {
   EXPECT_NE(info_->kernel_version.find("cloud-amd64"), std::string::npos);
   EXPECT_EQ(info_->kernel_source.substr(0, 12), "linux-image-");
   EXPECT_EQ(info_->compression, "zstd");
@@ -95,7 +95,7 @@ TEST_F(ThinixBuild, HasTheCloudKernelAndTheModuleClosure) {
       << modules_dep;
 }
 
-TEST_F(ThinixBuild, RebuildIsByteIdentical) {
+TEST_F(ImagesThinixBuild, RebuildIsByteIdentical) {
   BuildOptions o;
   o.out_dir = tmp_->path() + "/b";
   o.silk_binary = kSilk;
@@ -154,7 +154,7 @@ std::string Boot(const ImageInfo& info, const std::string& extra_cmdline, const 
   return Slurp(log);
 }
 
-TEST_F(ThinixBuild, BootsUnderTcgRunsTrueAndPowersOff) {
+TEST_F(ImagesThinixBuild, BootsUnderTcgRunsTrueAndPowersOff) {
   if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0)
     GTEST_SKIP() << "qemu-system-x86_64 is not installed (ci/setup installs qemu-system-x86)";
   bool exited = false;
@@ -166,7 +166,7 @@ TEST_F(ThinixBuild, BootsUnderTcgRunsTrueAndPowersOff) {
   std::cout << "TCG boot to power-off: " << secs << " s\n";
 }
 
-TEST_F(ThinixBuild, GuestHasModulesCgroupsNetworkAndARunnableSilk) {
+TEST_F(ImagesThinixBuild, GuestHasModulesCgroupsNetworkAndARunnableSilk) {
   if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0)
     GTEST_SKIP() << "qemu-system-x86_64 is not installed (ci/setup installs qemu-system-x86)";
   std::string check =

@@ -7,7 +7,7 @@
 namespace silk::images::internal {
 namespace {
 
-TEST(Cpio, RoundTripParsesBackWhatWasWritten) {
+TEST(ImagesCpio, RoundTripParsesBackWhatWasWritten) {
   CpioWriter w;
   ASSERT_TRUE(w.AddFile("bin/busybox",
                         std::string("\x7f"
@@ -43,7 +43,7 @@ TEST(Cpio, RoundTripParsesBackWhatWasWritten) {
   EXPECT_EQ((*parsed)[0].mode, 0755u);
 }
 
-TEST(Cpio, SameEntriesInAnyOrderGiveTheSameBytes) {
+TEST(ImagesCpio, SameEntriesInAnyOrderGiveTheSameBytes) {
   CpioWriter a, b;
   ASSERT_TRUE(a.AddFile("z", "1", 0644));
   ASSERT_TRUE(a.AddFile("a/b", "2", 0644));
@@ -52,7 +52,7 @@ TEST(Cpio, SameEntriesInAnyOrderGiveTheSameBytes) {
   EXPECT_EQ(a.Finish(), b.Finish());
 }
 
-TEST(Cpio, HeaderHasZeroMtimeOwnersAndFourByteAlignment) {
+TEST(ImagesCpio, HeaderHasZeroMtimeOwnersAndFourByteAlignment) {
   CpioWriter w;
   ASSERT_TRUE(w.AddFile("abc", "hello", 0644));
   std::string a = w.Finish();
@@ -69,7 +69,7 @@ TEST(Cpio, HeaderHasZeroMtimeOwnersAndFourByteAlignment) {
   EXPECT_NE(a.find("TRAILER!!!"), std::string::npos);
 }
 
-TEST(Cpio, RejectsBadPaths) {
+TEST(ImagesCpio, RejectsBadPaths) {
   CpioWriter w;
   EXPECT_FALSE(w.AddFile("", "x", 0644));
   EXPECT_FALSE(w.AddFile("/abs", "x", 0644));
@@ -81,7 +81,7 @@ TEST(Cpio, RejectsBadPaths) {
   EXPECT_NE(r.error().message().find("not a directory"), std::string::npos);
 }
 
-TEST(Cpio, ParseRejectsMalformedArchivesNamingTheOffset) {
+TEST(ImagesCpio, ParseRejectsMalformedArchivesNamingTheOffset) {
   CpioWriter w;
   ASSERT_TRUE(w.AddFile("file", std::string(100, 'x'), 0644));
   std::string good = w.Finish();

@@ -11,18 +11,18 @@
 namespace silk::images::internal {
 namespace {
 
-TEST(Crypto, Sha256OfKnownInput) {
+TEST(ImagesCrypto, Sha256OfKnownInput) {
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
-TEST(Crypto, HexRoundTripAndErrors) {
+TEST(ImagesCrypto, HexRoundTripAndErrors) {
   EXPECT_EQ(HexEncode(std::string("\x00\xff\x10", 3)), "00ff10");
   EXPECT_EQ(*HexDecode("00ff10"), std::string("\x00\xff\x10", 3));
   EXPECT_FALSE(HexDecode("abc"));
   EXPECT_FALSE(HexDecode("zz"));
 }
 
-TEST(Crypto, KeyIsCreatedOnceWithMode0600AndReloaded) {
+TEST(ImagesCrypto, KeyIsCreatedOnceWithMode0600AndReloaded) {
   auto dir = testing::MakeTempDir();
   std::string path = dir.path() + "/keys/sub/signing.pem";
   auto missing = LoadOrCreatePrivateKey(path, false);
@@ -38,7 +38,7 @@ TEST(Crypto, KeyIsCreatedOnceWithMode0600AndReloaded) {
   EXPECT_EQ(*KeyFingerprint(key->get()), *KeyFingerprint(again->get()));
 }
 
-TEST(Crypto, SignVerifyAndRefuseChangedMessageOrOtherKey) {
+TEST(ImagesCrypto, SignVerifyAndRefuseChangedMessageOrOtherKey) {
   auto dir = testing::MakeTempDir();
   auto key = LoadOrCreatePrivateKey(dir.path() + "/a.pem", true);
   auto other = LoadOrCreatePrivateKey(dir.path() + "/b.pem", true);
@@ -56,7 +56,7 @@ TEST(Crypto, SignVerifyAndRefuseChangedMessageOrOtherKey) {
   EXPECT_FALSE(Verify(other->get(), "manifest bytes", *sig));
 }
 
-TEST(Crypto, RejectsNonEd25519AndGarbageKeys) {
+TEST(ImagesCrypto, RejectsNonEd25519AndGarbageKeys) {
   auto dir = testing::MakeTempDir();
   testing::Spit(dir.path() + "/junk.pem", "not a key\n");
   auto r = LoadOrCreatePrivateKey(dir.path() + "/junk.pem", true);
@@ -66,7 +66,7 @@ TEST(Crypto, RejectsNonEd25519AndGarbageKeys) {
   EXPECT_FALSE(ParsePublicKey("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", "x"));
 }
 
-TEST(Compress, BothFormatsRoundTripDeterministically) {
+TEST(ImagesCompress, BothFormatsRoundTripDeterministically) {
   std::string data;
   for (int i = 0; i < 100000; ++i) data += std::to_string(i * 7919 % 1000);
   for (Compression c : {Compression::kGzip, Compression::kZstd}) {
@@ -85,7 +85,7 @@ TEST(Compress, BothFormatsRoundTripDeterministically) {
   EXPECT_FALSE(ParseCompression("xz"));
 }
 
-TEST(Manifest, RoundTripsAndRejectsUnknownOrBadFields) {
+TEST(ImagesManifest, RoundTripsAndRejectsUnknownOrBadFields) {
   Manifest m;
   m.cmdline = "console=ttyS0";
   m.kernel = {"6.1.0-test", "vmlinuz", std::string(64, 'a'), 10};

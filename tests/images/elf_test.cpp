@@ -18,7 +18,7 @@ bool HasSoname(const LibraryClosure& c, const std::string& soname) {
                      [&](const auto& l) { return l.soname == soname; });
 }
 
-TEST(Elf, DynamicBinaryHasInterpreterAndNeededLibraries) {
+TEST(ImagesElf, DynamicBinaryHasInterpreterAndNeededLibraries) {
   auto data = ReadFile("/bin/true");
   ASSERT_TRUE(data);
   auto deps = ReadElfDeps(*data, "/bin/true");
@@ -27,7 +27,7 @@ TEST(Elf, DynamicBinaryHasInterpreterAndNeededLibraries) {
   EXPECT_NE(std::find(deps->needed.begin(), deps->needed.end(), "libc.so.6"), deps->needed.end());
 }
 
-TEST(Elf, StaticBusyboxHasNoDependencies) {
+TEST(ImagesElf, StaticBusyboxHasNoDependencies) {
   auto data = ReadFile("/bin/busybox");
   if (!data) GTEST_SKIP() << "busybox-static is not installed (ci/setup installs it)";
   auto deps = ReadElfDeps(*data, "/bin/busybox");
@@ -36,7 +36,7 @@ TEST(Elf, StaticBusyboxHasNoDependencies) {
   EXPECT_TRUE(deps->needed.empty());
 }
 
-TEST(Elf, RejectsNonElfAndTruncatedFiles) {
+TEST(ImagesElf, RejectsNonElfAndTruncatedFiles) {
   auto r = ReadElfDeps("#!/bin/sh\n", "script");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("script: not an ELF file"), std::string::npos);
@@ -46,7 +46,7 @@ TEST(Elf, RejectsNonElfAndTruncatedFiles) {
   EXPECT_FALSE(ReadModinfo(*data, "/bin/true"));  // no .modinfo section
 }
 
-TEST(Closure, FollowsNeededRecursively) {
+TEST(ImagesClosure, FollowsNeededRecursively) {
   // /proc/self/exe is this test: it links libstdc++, which needs libm and libgcc_s.
   auto c = ResolveLibraries("/proc/self/exe");
   ASSERT_TRUE(c) << c.error().ToString();
@@ -59,14 +59,14 @@ TEST(Closure, FollowsNeededRecursively) {
                              [](const auto& a, const auto& b) { return a.soname < b.soname; }));
 }
 
-TEST(Closure, MissingLibraryIsNamed) {
+TEST(ImagesClosure, MissingLibraryIsNamed) {
   auto c = ResolveLibraries("/bin/true", {"/nonexistent"});
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().code(), ErrorCode::kNotFound);
   EXPECT_NE(c.error().message().find("libc.so.6"), std::string::npos);
 }
 
-TEST(Kernel, BzImageVersionFromSetupHeader) {
+TEST(ImagesKernel, BzImageVersionFromSetupHeader) {
   auto dir = testing::MakeTempDir();
   testing::WriteFakeKernel(dir.path() + "/k", "6.1.0-42-cloud-amd64");
   auto v = BzImageVersion(testing::Slurp(dir.path() + "/k"), "k");

@@ -32,7 +32,7 @@ std::vector<std::string> ListDir(const std::string& dir) {
   return names;
 }
 
-class ImageTest : public ::testing::Test {
+class ImagesVerify : public ::testing::Test {
  protected:
   // One hermetic build for the suite; each test gets a copy (same key, same bytes).
   static void SetUpTestSuite() {
@@ -100,10 +100,10 @@ class ImageTest : public ::testing::Test {
   std::string image_;
 };
 
-internal::TempDir* ImageTest::shared_ = nullptr;
-std::string ImageTest::shared_error_;
+internal::TempDir* ImagesVerify::shared_ = nullptr;
+std::string ImagesVerify::shared_error_;
 
-TEST_F(ImageTest, BuildProducesTheLayoutAndVerifies) {
+TEST_F(ImagesVerify, BuildProducesTheLayoutAndVerifies) {
   EXPECT_EQ(ListDir(image_), (std::vector<std::string>{"initramfs.img", "manifest.json",
                                                        "manifest.sig", "signing.pub", "vmlinuz"}));
   EXPECT_EQ(info_.kernel_version, "6.1.0-test");
@@ -117,7 +117,7 @@ TEST_F(ImageTest, BuildProducesTheLayoutAndVerifies) {
   EXPECT_EQ(ListDir(tmp_.path()), (std::vector<std::string>{"image", "key.pem", "vmlinuz-fake"}));
 }
 
-TEST_F(ImageTest, InitramfsHoldsInitBusyboxSilkAndItsLibraries) {
+TEST_F(ImagesVerify, InitramfsHoldsInitBusyboxSilkAndItsLibraries) {
   auto raw = internal::Decompress(Slurp(image_ + "/initramfs.img"));
   ASSERT_TRUE(raw);
   auto entries = internal::ParseCpio(*raw);
@@ -142,7 +142,7 @@ TEST_F(ImageTest, InitramfsHoldsInitBusyboxSilkAndItsLibraries) {
   EXPECT_EQ(manifest.find("/bin/true"), std::string::npos);
 }
 
-TEST_F(ImageTest, SameInputsGiveByteIdenticalImages) {
+TEST_F(ImagesVerify, SameInputsGiveByteIdenticalImages) {
   BuildOptions second = options_;
   second.out_dir = tmp_.path() + "/image2";
   ASSERT_TRUE(BuildThinix(second));
@@ -150,7 +150,7 @@ TEST_F(ImageTest, SameInputsGiveByteIdenticalImages) {
     EXPECT_EQ(Slurp(image_ + "/" + f), Slurp(second.out_dir + "/" + f)) << f;
 }
 
-TEST_F(ImageTest, RebuildReplacesTheImageAtomically) {
+TEST_F(ImagesVerify, RebuildReplacesTheImageAtomically) {
   options_.compression = "zstd";
   auto info = BuildThinix(options_);
   ASSERT_TRUE(info) << info.error().ToString();
@@ -158,14 +158,14 @@ TEST_F(ImageTest, RebuildReplacesTheImageAtomically) {
   EXPECT_EQ(ListDir(tmp_.path()), (std::vector<std::string>{"image", "key.pem", "vmlinuz-fake"}));
 }
 
-TEST_F(ImageTest, TamperedKernelIsRefused) {
+TEST_F(ImagesVerify, TamperedKernelIsRefused) {
   std::string k = Slurp(image_ + "/vmlinuz");
   k[k.size() / 2] ^= 1;
   Spit(image_ + "/vmlinuz", k);
   ExpectRefused("component kernel (vmlinuz) changed");
 }
 
-TEST_F(ImageTest, ChangedFileInsideInitramfsIsNamed) {
+TEST_F(ImagesVerify, ChangedFileInsideInitramfsIsNamed) {
   RepackInitramfs([](auto& entries) {
     for (auto& e : entries)
       if (e.path == "bin/busybox") e.data[1000] ^= 1;
@@ -173,7 +173,7 @@ TEST_F(ImageTest, ChangedFileInsideInitramfsIsNamed) {
   ExpectRefused("component initramfs file bin/busybox changed");
 }
 
-TEST_F(ImageTest, ChangedInitScriptIsNamed) {
+TEST_F(ImagesVerify, ChangedInitScriptIsNamed) {
   RepackInitramfs([](auto& entries) {
     for (auto& e : entries)
       if (e.path == "init") e.data += "echo pwned\n";
@@ -181,7 +181,7 @@ TEST_F(ImageTest, ChangedInitScriptIsNamed) {
   ExpectRefused("component initramfs file init changed: size");
 }
 
-TEST_F(ImageTest, AddedAndRemovedFilesAreNamed) {
+TEST_F(ImagesVerify, AddedAndRemovedFilesAreNamed) {
   RepackInitramfs([](auto& entries) {
     entries.push_back({"bin/backdoor", internal::CpioType::kFile, 0755, "x", 0, 0});
   });
@@ -195,21 +195,21 @@ TEST_F(ImageTest, AddedAndRemovedFilesAreNamed) {
   ExpectRefused("component initramfs file bin/silk changed: it is missing");
 }
 
-TEST_F(ImageTest, CorruptInitramfsIsRefused) {
+TEST_F(ImagesVerify, CorruptInitramfsIsRefused) {
   std::string img = Slurp(image_ + "/initramfs.img");
   img.resize(img.size() - 100);
   Spit(image_ + "/initramfs.img", img);
   ExpectRefused("component initramfs (initramfs.img) changed");
 }
 
-TEST_F(ImageTest, EditedManifestIsRefused) {
+TEST_F(ImagesVerify, EditedManifestIsRefused) {
   std::string m = Slurp(image_ + "/manifest.json");
   m.replace(m.find("panic=-1"), 8, "panic=10");
   Spit(image_ + "/manifest.json", m);
   ExpectRefused("component manifest (manifest.json) or its signature changed");
 }
 
-TEST_F(ImageTest, ResignedWithAnotherKeyIsRefusedUnderTheTrustedKey) {
+TEST_F(ImagesVerify, ResignedWithAnotherKeyIsRefusedUnderTheTrustedKey) {
   // An attacker rebuilds with their own key (and ships their signing.pub): only a
   // caller that pins the trusted key notices.
   std::string trusted_pub = tmp_.path() + "/trusted.pub";
@@ -224,7 +224,7 @@ TEST_F(ImageTest, ResignedWithAnotherKeyIsRefusedUnderTheTrustedKey) {
   EXPECT_NE(r.error().ToString().find("does not verify under " + trusted_pub), std::string::npos);
 }
 
-TEST_F(ImageTest, MissingComponentIsNotFound) {
+TEST_F(ImagesVerify, MissingComponentIsNotFound) {
   ASSERT_EQ(::unlink((image_ + "/manifest.sig").c_str()), 0);
   auto r = VerifyImage(image_);
   ASSERT_FALSE(r);
@@ -235,7 +235,7 @@ TEST_F(ImageTest, MissingComponentIsNotFound) {
   EXPECT_EQ(none.error().code(), ErrorCode::kNotFound);
 }
 
-class BadInputTest : public ::testing::Test {
+class ImagesBadInput : public ::testing::Test {
  protected:
   void ExpectFailsCleanly(const BuildOptions& o, ErrorCode code, const std::string& text) {
     auto r = BuildThinix(o);
@@ -250,23 +250,23 @@ class BadInputTest : public ::testing::Test {
   BuildOptions options_ = testing::HermeticOptions(tmp_.path());
 };
 
-TEST_F(BadInputTest, MissingKernel) {
+TEST_F(ImagesBadInput, MissingKernel) {
   options_.kernel = tmp_.path() + "/no-such-vmlinuz";
   ExpectFailsCleanly(options_, ErrorCode::kNotFound, "no-such-vmlinuz");
 }
 
-TEST_F(BadInputTest, CorruptKernel) {
+TEST_F(ImagesBadInput, CorruptKernel) {
   Spit(options_.kernel, std::string(8192, '\x55'));
   ExpectFailsCleanly(options_, ErrorCode::kInvalidInput, "not a Linux bzImage");
 }
 
-TEST_F(BadInputTest, CorruptDeb) {
+TEST_F(ImagesBadInput, CorruptDeb) {
   options_.kernel = tmp_.path() + "/linux-image-broken.deb";
   Spit(options_.kernel, "!<arch>\ngarbage");
   ExpectFailsCleanly(options_, ErrorCode::kInvalidInput, "missing or corrupt .deb");
 }
 
-TEST_F(BadInputTest, ModulesOfAnotherRelease) {
+TEST_F(ImagesBadInput, ModulesOfAnotherRelease) {
   std::string mods = tmp_.path() + "/6.1.0-other";
   ASSERT_EQ(::mkdir(mods.c_str(), 0755), 0);
   ASSERT_EQ(::mkdir((mods + "/kernel").c_str(), 0755), 0);
@@ -274,7 +274,7 @@ TEST_F(BadInputTest, ModulesOfAnotherRelease) {
   ExpectFailsCleanly(options_, ErrorCode::kInvalidInput, "is for kernel 6.1.0-other");
 }
 
-TEST_F(BadInputTest, MissingSilkBinaryAndKey) {
+TEST_F(ImagesBadInput, MissingSilkBinaryAndKey) {
   options_.silk_binary = tmp_.path() + "/no-silk";
   ExpectFailsCleanly(options_, ErrorCode::kNotFound, "no-silk");
   options_ = testing::HermeticOptions(tmp_.path());
@@ -283,7 +283,7 @@ TEST_F(BadInputTest, MissingSilkBinaryAndKey) {
   ExpectFailsCleanly(options_, ErrorCode::kNotFound, "absent.pem");
 }
 
-TEST_F(BadInputTest, OutputDirectoryThatIsNotAnImageIsNotReplaced) {
+TEST_F(ImagesBadInput, OutputDirectoryThatIsNotAnImageIsNotReplaced) {
   std::string out = tmp_.path() + "/data";
   ASSERT_EQ(::mkdir(out.c_str(), 0755), 0);
   Spit(out + "/precious", "keep me");
