@@ -31,7 +31,8 @@ using json = nlohmann::json;
 
 constexpr char kPortDir[] = "/dev/virtio-ports/";
 
-Result<std::string> FindPortByName(const std::string& name, const std::string& sysfs_root) {
+Result<std::string> FindPortByName(const std::string& name, const std::string& sysfs_root,
+                                   const std::string& dev_root) {
   std::string dir = sysfs_root + "/class/virtio-ports";
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return Fail(ErrorCode::kNotFound, dir + ": no virtio-serial ports");
@@ -40,7 +41,7 @@ Result<std::string> FindPortByName(const std::string& name, const std::string& s
     if (e->d_name[0] == '.') continue;
     auto n = ReadFile(dir + "/" + e->d_name + "/name");
     if (n && Trim(*n) == name) {
-      found = std::string("/dev/") + e->d_name;
+      found = dev_root + "/" + e->d_name;
       break;
     }
   }
@@ -158,12 +159,12 @@ Result<void> RunCommand(FramedChannel& ch, const json& req) {
 }  // namespace
 
 Result<std::string> ResolveVirtioPort(const std::string& port_path, int wait_ms,
-                                      const std::string& sysfs_root) {
+                                      const std::string& sysfs_root, const std::string& dev_root) {
   for (int waited = 0;; waited += 50) {
     struct stat st;
     if (::stat(port_path.c_str(), &st) == 0) return port_path;
     if (port_path.rfind(kPortDir, 0) == 0) {
-      auto dev = FindPortByName(port_path.substr(sizeof(kPortDir) - 1), sysfs_root);
+      auto dev = FindPortByName(port_path.substr(sizeof(kPortDir) - 1), sysfs_root, dev_root);
       if (dev && ::stat(dev->c_str(), &st) == 0) return *dev;
     }
     if (waited >= wait_ms) break;
@@ -180,6 +181,10 @@ Result<void> RunAgent(const std::string& port_path) {
   UniqueFd fd(::open(dev.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY));
   if (!fd) return FailErrno("agent: cannot open " + dev);
   FramedChannel ch(std::move(fd), /*hangup_is_transient=*/true);
+  return ServeAgent(ch);
+}
+
+Result<void> ServeAgent(FramedChannel& ch) {
   SILK_TRY(ch.Send(FrameType::kHello, Json({{"version", SILK_VERSION}, {"pid", ::getpid()}})));
   for (;;) {
     Frame f = SILK_TRY(ch.Receive());

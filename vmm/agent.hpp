@@ -9,6 +9,7 @@
 #include <string>
 
 #include "base/result.hpp"
+#include "vmm/channel.hpp"
 
 namespace silk::vmm {
 
@@ -17,10 +18,17 @@ namespace silk::vmm {
 // whose /sys/class/virtio-ports/*/name is NAME. Waits up to `wait_ms` for the device to
 // appear (virtio_console may still be probing). Errors: kNotFound naming the path.
 Result<std::string> ResolveVirtioPort(const std::string& port_path, int wait_ms = 10000,
-                                      const std::string& sysfs_root = "/sys");
+                                      const std::string& sysfs_root = "/sys",
+                                      const std::string& dev_root = "/dev");
 
-// Serves the channel on `port_path` until a power-off request (as PID 1 the guest is
-// powered off; otherwise the function returns) or an unrecoverable channel error.
+// Serves the protocol on an open channel (greets with 'H' first). Returns after a
+// power-off request when not PID 1 (as PID 1 it powers the guest off), or with the
+// channel's error.
+Result<void> ServeAgent(FramedChannel& channel);
+
+// Opens `port_path` (ResolveVirtioPort) and serves the channel on it until a power-off request (as
+// PID 1 the guest is powered off; otherwise the function returns) or an unrecoverable channel
+// error.
 Result<void> RunAgent(const std::string& port_path);
 
 }  // namespace silk::vmm

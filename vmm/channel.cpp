@@ -94,7 +94,7 @@ Result<Frame> FramedChannel::Receive(std::chrono::steady_clock::time_point deadl
     if (SILK_TRY(decoder_.Next(&frame))) return frame;
     int timeout_ms = -1;
     if (deadline != Clock::time_point::max()) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0) return Fail(ErrorCode::kTimeout, "control channel: no answer in time");
       timeout_ms = static_cast<int>(std::min<long>(left.count(), 1 << 30));
     }

@@ -68,9 +68,11 @@ Result<DomainInfo> InfoOf(virDomainPtr dom) {
 
 }  // namespace
 
-Result<TransientDomain> TransientDomain::Create(Connection& conn, const VmSpec& spec) {
+Result<TransientDomain> TransientDomain::Create(Connection& conn, const VmSpec& spec,
+                                                bool autodestroy) {
   std::string xml = SILK_TRY(DomainXml(spec));
-  DomainHandle dom(virDomainCreateXML(conn.get(), xml.c_str(), VIR_DOMAIN_START_AUTODESTROY));
+  DomainHandle dom(
+      virDomainCreateXML(conn.get(), xml.c_str(), autodestroy ? VIR_DOMAIN_START_AUTODESTROY : 0));
   if (!dom) return Fail(LibvirtError("cannot start domain " + spec.name));
   return TransientDomain(&conn, std::move(dom), spec.name);
 }
@@ -106,8 +108,12 @@ Result<LifecycleEvent> TransientDomain::WaitEnded(std::chrono::steady_clock::tim
 
 Result<bool> TransientDomain::Shutdown(std::chrono::milliseconds timeout) {
   if (ended()) return true;
+  // The ACPI power button first (thinix needs no guest agent for it); drivers that do
+  // not know the flag get their default method. A failure here is not final: the guest
+  // may already be going away, and the wait decides.
   if (virDomainShutdownFlags(dom_.get(), VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) != 0) {
-    virResetLastError();  // the guest may already be going away; the wait decides
+    virResetLastError();
+    if (virDomainShutdown(dom_.get()) != 0) virResetLastError();
   }
   if (WaitEnded(std::chrono::steady_clock::now() + timeout)) return true;
   SILK_TRY(Destroy());

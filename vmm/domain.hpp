@@ -38,7 +38,9 @@ class TransientDomain {
   // Renders `spec` (domain_xml.hpp) and starts it as a transient, auto-destroyed domain.
   // `conn` must outlive the returned guard. Errors: kInvalidInput from the spec;
   // kSystem with libvirt's message (e.g. a missing kernel file, not enough memory).
-  static Result<TransientDomain> Create(Connection& conn, const VmSpec& spec);
+  // `autodestroy` = VIR_DOMAIN_START_AUTODESTROY (the test:///default driver lacks it).
+  static Result<TransientDomain> Create(Connection& conn, const VmSpec& spec,
+                                        bool autodestroy = true);
 
   TransientDomain(TransientDomain&& other) noexcept;
   TransientDomain& operator=(TransientDomain&&) = delete;

@@ -1,0 +1,195 @@
+// The control-channel protocol, and the real agent serving a real host client over a
+// socketpair (the transport differs from virtio-serial; the protocol and the command
+// execution are the same code that runs in the guest).
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <thread>
+
+#include "vmm/agent.hpp"
+#include "vmm/agent_client.hpp"
+#include "vmm/channel.hpp"
+
+namespace silk::vmm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+TEST(Frames, RoundTripInPieces) {
+  std::string bytes =
+      *EncodeFrame(FrameType::kStdout, "hello") + *EncodeFrame(FrameType::kExit, "{}");
+  FrameDecoder d;
+  Frame f;
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    d.Feed(&bytes[i], 1);
+    if (i + 1 < 10) {
+      EXPECT_FALSE(*d.Next(&f));
+    }
+  }
+  ASSERT_TRUE(*d.Next(&f));
+  EXPECT_EQ(f.type, FrameType::kStdout);
+  EXPECT_EQ(f.payload, "hello");
+  ASSERT_TRUE(*d.Next(&f));
+  EXPECT_EQ(f.type, FrameType::kExit);
+  EXPECT_EQ(f.payload, "{}");
+  EXPECT_FALSE(*d.Next(&f));
+}
+
+TEST(Frames, BinaryPayloadSurvives) {
+  std::string payload("\0\xff\n\x01", 4);
+  FrameDecoder d;
+  std::string bytes = *EncodeFrame(FrameType::kStderr, payload);
+  d.Feed(bytes.data(), bytes.size());
+  Frame f;
+  ASSERT_TRUE(*d.Next(&f));
+  EXPECT_EQ(f.payload, payload);
+}
+
+TEST(Frames, CorruptStreamsAreRefused) {
+  FrameDecoder zero;
+  zero.Feed("\0\0\0\0", 4);
+  Frame f;
+  EXPECT_FALSE(zero.Next(&f));
+  FrameDecoder huge;
+  huge.Feed("\x7f\0\0\0", 4);
+  EXPECT_FALSE(huge.Next(&f));
+  FrameDecoder unknown;
+  unknown.Feed("\0\0\0\x01Z", 5);
+  auto r = unknown.Next(&f);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("unknown frame type"), std::string::npos);
+  EXPECT_FALSE(EncodeFrame(FrameType::kStdout, std::string(kMaxFrame, 'x')));
+}
+
+TEST(FramedChannel, ReceiveTimesOutAndSeesHangup) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  FramedChannel a{UniqueFd(sv[0])};
+  UniqueFd b(sv[1]);
+  auto start = Clock::now();
+  auto r = a.Receive(start + std::chrono::milliseconds(100));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kTimeout);
+  EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(100));
+  b.Reset();
+  auto gone = a.Receive(Clock::now() + std::chrono::seconds(5));
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().sys_errno(), ECONNRESET);
+}
+
+// An agent on one end of a socketpair, the host client on the other.
+class AgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    host_fd_ = UniqueFd(sv[0]);
+    agent_ = std::thread([fd = sv[1], this] {
+      FramedChannel ch{UniqueFd(fd)};
+      agent_result_ = ServeAgent(ch);
+    });
+  }
+  void TearDown() override {
+    client_.reset();  // closing the host side ends the agent
+    host_fd_.Reset();
+    if (agent_.joinable()) agent_.join();
+  }
+  Result<int> Run(std::vector<std::string> argv, std::string* out, std::string* err) {
+    AgentClient& c = Client();
+    AgentCommand cmd;
+    cmd.argv = std::move(argv);
+    return c.Run(
+        cmd, [out](std::string_view d) { out->append(d); },
+        [err](std::string_view d) { err->append(d); }, Clock::now() + std::chrono::seconds(20));
+  }
+  AgentClient& Client() {
+    if (!client_) {
+      FramedChannel ch{std::move(host_fd_)};
+      auto hello = ch.Receive(Clock::now() + std::chrono::seconds(5));
+      EXPECT_TRUE(hello && hello->type == FrameType::kHello);
+      client_.emplace(std::move(ch));
+    }
+    return *client_;
+  }
+
+  UniqueFd host_fd_;
+  std::thread agent_;
+  Result<void> agent_result_;
+  std::optional<AgentClient> client_;
+};
+
+TEST_F(AgentTest, RunsCommandsAndStreamsBothOutputs) {
+  std::string out, err;
+  auto status = Run({"/bin/sh", "-c", "echo to-out; echo to-err >&2; exit 7"}, &out, &err);
+  ASSERT_TRUE(status) << status.error().ToString();
+  EXPECT_EQ(*status, 7);
+  EXPECT_EQ(out, "to-out\n");
+  EXPECT_EQ(err, "to-err\n");
+  // The agent serves a second command on the same channel.
+  out.clear();
+  err.clear();
+  status = Run({"echo", "again"}, &out, &err);  // found through PATH
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0);
+  EXPECT_EQ(out, "again\n");
+  EXPECT_TRUE(Client().Ping(Clock::now() + std::chrono::seconds(5)));
+  client_.reset();
+  agent_.join();
+  EXPECT_FALSE(agent_result_) << "the agent ends when the host side goes away";
+}
+
+TEST_F(AgentTest, LargeOutputArrivesWhole) {
+  std::string out, err;
+  auto status = Run({"/bin/sh", "-c", "head -c 300000 /dev/zero | tr '\\0' x"}, &out, &err);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0);
+  EXPECT_EQ(out.size(), 300000u);
+  EXPECT_EQ(out.find_first_not_of('x'), std::string::npos);
+}
+
+TEST_F(AgentTest, SignalledCommandIs128PlusSignal) {
+  std::string out, err;
+  auto status = Run({"/bin/sh", "-c", "kill -9 $$"}, &out, &err);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 128 + 9);
+}
+
+TEST_F(AgentTest, MissingCommandIsAnErrorNamingIt) {
+  std::string out, err;
+  auto status = Run({"/no/such/command-xyz"}, &out, &err);
+  ASSERT_FALSE(status);
+  EXPECT_NE(status.error().message().find("/no/such/command-xyz"), std::string::npos)
+      << status.error().message();
+}
+
+TEST_F(AgentTest, PowerOffEndsTheAgent) {
+  ASSERT_TRUE(Client().PowerOff());
+  agent_.join();
+  EXPECT_TRUE(agent_result_) << agent_result_.error().ToString();
+}
+
+TEST(ResolveVirtioPort, FindsThePortByNameWithoutUdev) {
+  char tmpl[] = "/tmp/silk-vmm-sysfs-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string root = tmpl;
+  ASSERT_EQ(::mkdir((root + "/sys").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((root + "/sys/class").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((root + "/sys/class/virtio-ports").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((root + "/sys/class/virtio-ports/vport1p1").c_str(), 0755), 0);
+  std::ofstream(root + "/sys/class/virtio-ports/vport1p1/name") << "silk.control\n";
+  ASSERT_EQ(::mkdir((root + "/dev").c_str(), 0755), 0);
+  std::ofstream(root + "/dev/vport1p1") << "";
+  auto dev = ResolveVirtioPort("/dev/virtio-ports/silk.control", 0, root + "/sys", root + "/dev");
+  ASSERT_TRUE(dev) << dev.error().ToString();
+  EXPECT_EQ(*dev, root + "/dev/vport1p1");
+  auto missing = ResolveVirtioPort("/dev/virtio-ports/other", 100, root + "/sys", root + "/dev");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+  EXPECT_NE(missing.error().message().find("/dev/virtio-ports/other"), std::string::npos);
+  ASSERT_EQ(std::system(("rm -rf " + root).c_str()), 0);
+}
+
+}  // namespace
+}  // namespace silk::vmm
