@@ -225,7 +225,10 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   CgroupLimits limits;
   limits.memory_max = spec.memory_max;
   limits.pids_max = spec.pids_max;
-  limits.cpu_weight = spec.cpu_weight == 100 ? 0 : spec.cpu_weight;
+  // As root every box gets a cpu cgroup, also at the default weight: shares are
+  // relative among siblings, so all boxes must be siblings under silk/ for 1:3 to mean
+  // 25%:75%. Unprivileged boxes need a cgroup only for a non-default weight.
+  limits.cpu_weight = (root || spec.cpu_weight != 100) ? spec.cpu_weight : 0;
   limits.io_weight = spec.io_weight;
   std::unique_ptr<BoxCgroup> cgroup;
   if (root || !limits.Needed().empty()) {

@@ -24,7 +24,10 @@ class TestRootfs {
     char tmpl[] = "/tmp/silk-compat-rootfs-XXXXXX";
     dir_ = mkdtemp(tmpl);
     chmod(dir_.c_str(), 0755);
-    std::filesystem::create_directories(dir_ + "/bin");
+    // A root fs brings its mount points (an unprivileged box cannot create them in a
+    // directory it does not own).
+    for (const char* d : {"bin", "tmp", "scratch", "dev", "proc", "sys"})
+      std::filesystem::create_directories(dir_ + "/" + d);
     std::filesystem::copy_file(kProbe, dir_ + "/bin/probe");
     if (access("/bin/busybox", X_OK) == 0) {
       std::filesystem::copy_file("/bin/busybox", dir_ + "/bin/busybox");
