@@ -1,0 +1,20 @@
+// A classic-BPF interpreter for seccomp programs (the subset the kernel accepts for
+// seccomp filters: loads from struct seccomp_data, ALU, jumps, scratch memory, return).
+// The compiler uses it to check every filter it produces against
+// EffectivePolicy::Evaluate before handing it out; tests use it too.
+#pragma once
+
+#include <linux/filter.h>
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace silk::policy::internal {
+
+// The seccomp return value (SECCOMP_RET_*) of `program` for one syscall, or nullopt if
+// the program is malformed (unknown instruction, jump or load out of range, no return).
+std::optional<uint32_t> RunSeccompBpf(const std::vector<sock_filter>& program, uint32_t arch,
+                                      int nr, const uint64_t args[6]);
+
+}  // namespace silk::policy::internal

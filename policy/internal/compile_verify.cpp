@@ -1,0 +1,126 @@
+#include "policy/internal/compile_verify.hpp"
+
+#include <linux/audit.h>
+#include <seccomp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+#include <set>
+
+#include "policy/internal/bpf_emulator.hpp"
+#include "policy/syscalls.hpp"
+
+namespace silk::policy::internal {
+namespace {
+
+constexpr size_t kMaxPointsPerSyscall = 4096;
+
+// The audit arch value the kernel puts in seccomp_data.arch (x32 runs on the x86_64
+// audit arch; its syscall numbers carry the x32 bit).
+uint32_t AuditArch(ArchToken token) { return token == SCMP_ARCH_X32 ? AUDIT_ARCH_X86_64 : token; }
+
+std::vector<uint64_t> Boundaries(const std::vector<const ArgCondition*>& conds) {
+  std::set<uint64_t> v = {0, 1, UINT64_MAX};
+  for (const ArgCondition* c : conds) {
+    if (c->op == ArgOp::kMaskedEqual) {
+      uint64_t m = c->value, d = c->value_two;
+      v.insert(d);
+      v.insert(d | ~m);
+      v.insert(d ^ (m & -m));                                           // lowest mask bit flipped
+      if (m) v.insert(d ^ (uint64_t{1} << (63 - __builtin_clzll(m))));  // highest
+      v.insert((d + 1) & m);
+    } else {
+      v.insert(c->value - 1);
+      v.insert(c->value);
+      v.insert(c->value + 1);
+    }
+  }
+  return {v.begin(), v.end()};
+}
+
+std::string Hex(uint64_t v) {
+  char buf[32];
+  snprintf(buf, sizeof(buf), "%#llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+Result<void> CheckPoint(const std::vector<sock_filter>& program, const EffectivePolicy& ep,
+                        uint32_t audit_arch, int nr, const uint64_t args[6],
+                        const CompileOptions& options) {
+  uint32_t expected = FilterActionFor(ep.Evaluate(nr, args), options);
+  auto got = RunSeccompBpf(program, audit_arch, nr, args);
+  if (got && *got == expected) return {};
+  std::string name = SyscallName(nr, SILK_TRY(ParseArch(ep.arch))).value_or(std::to_string(nr));
+  std::string a;
+  for (int i = 0; i < 6; ++i) a += (i ? "," : "") + Hex(args[i]);
+  return Fail(ErrorCode::kUnsupported,
+              "the filter libseccomp built disagrees with the profile on " + ep.arch + " for " +
+                  name + "(" + a + "): filter returns " + (got ? Hex(*got) : "nothing") +
+                  ", profile says " + VerdictToString(ep.Evaluate(nr, args)) + " (" +
+                  Hex(expected) +
+                  "); refusing to produce a filter that differs. Restate the "
+                  "argument rules of " +
+                  name + " so that they do not overlap");
+}
+
+}  // namespace
+
+Result<void> VerifyAgainstEvaluate(const std::vector<sock_filter>& program,
+                                   const std::vector<EffectivePolicy>& policies,
+                                   const CompileOptions& options) {
+  const uint64_t zero[6] = {0, 0, 0, 0, 0, 0};
+  std::set<ArchToken> covered;
+  for (const auto& ep : policies) {
+    ArchToken token = SILK_TRY(ParseArch(ep.arch));
+    covered.insert(token);
+    uint32_t audit = AuditArch(token);
+    for (const auto& name : SyscallNames(token)) {
+      int nr = *SyscallNumber(name, token);
+      if (!ep.syscalls.count(nr)) SILK_TRY(CheckPoint(program, ep, audit, nr, zero, options));
+    }
+    for (const auto& [nr, sp] : ep.syscalls) {
+      std::vector<std::vector<const ArgCondition*>> by_arg(6);
+      for (const auto& r : sp.rules)
+        for (const auto& c : r.args) by_arg[c.index].push_back(&c);
+      std::vector<std::vector<uint64_t>> values(6, std::vector<uint64_t>{0});
+      size_t total = 1;
+      for (int i = 0; i < 6; ++i) {
+        if (by_arg[i].empty()) continue;
+        values[i] = Boundaries(by_arg[i]);
+        total = std::min<size_t>(total * values[i].size(), SIZE_MAX / 1024);
+      }
+      uint64_t args[6];
+      if (total <= kMaxPointsPerSyscall) {
+        for (size_t k = 0; k < total; ++k) {
+          size_t rest = k;
+          for (int i = 0; i < 6; ++i) {
+            args[i] = values[i][rest % values[i].size()];
+            rest /= values[i].size();
+          }
+          SILK_TRY(CheckPoint(program, ep, audit, nr, args, options));
+        }
+      } else {
+        std::mt19937_64 rng(static_cast<uint64_t>(nr));
+        for (size_t k = 0; k < kMaxPointsPerSyscall; ++k) {
+          for (int i = 0; i < 6; ++i) args[i] = values[i][rng() % values[i].size()];
+          SILK_TRY(CheckPoint(program, ep, audit, nr, args, options));
+        }
+      }
+    }
+  }
+  // Compat architectures of the native one that the program does not cover.
+  uint32_t bad = SeccompAction(options.bad_arch);
+  for (ArchToken compat : CompatArches(NativeArch())) {
+    if (covered.count(compat)) continue;
+    auto nr = SyscallNumber("getpid", compat);
+    if (!nr) continue;
+    auto got = RunSeccompBpf(program, AuditArch(compat), *nr, zero);
+    if (!got || *got != bad)
+      return Fail(ErrorCode::kInternal,
+                  std::string("the filter does not refuse ") + ArchName(compat) + " syscalls");
+  }
+  return {};
+}
+
+}  // namespace silk::policy::internal
