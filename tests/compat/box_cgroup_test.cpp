@@ -27,7 +27,7 @@ bool Reaped(pid_t p) {
   return waitpid(p, &st, 0) == p && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
 }
 
-class CgroupTest : public ::testing::Test {
+class BoxCgroupV1Test : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root to create cgroups";
@@ -42,7 +42,7 @@ class CgroupTest : public ::testing::Test {
   CgroupLayout layout_;
 };
 
-TEST_F(CgroupTest, V1BackendAppliesLimitsKillsAndRemoves) {
+TEST_F(BoxCgroupV1Test, V1BackendAppliesLimitsKillsAndRemoves) {
   for (Controller c : {Controller::kCpu, Controller::kMemory, Controller::kPids})
     if (!layout_.v1_mounts.count(c))
       GTEST_SKIP() << "no cgroup v1 " << ControllerName(c) << " hierarchy on this host";
@@ -79,7 +79,7 @@ TEST_F(CgroupTest, V1BackendAppliesLimitsKillsAndRemoves) {
 // memory, pids and blkio, so the unified hierarchy has none of them: the backend's
 // placement, cgroup.kill and removal are tested for real; limits only where the
 // controllers exist (inside thinix).
-class CgroupV2Test : public ::testing::Test {
+class BoxCgroupV2Test : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root to mount cgroup2";
@@ -106,7 +106,7 @@ class CgroupV2Test : public ::testing::Test {
   std::vector<std::string> controllers_;
 };
 
-TEST_F(CgroupV2Test, PlacesKillsAndRemoves) {
+TEST_F(BoxCgroupV2Test, PlacesKillsAndRemoves) {
   auto b = CreateCgroupV2(mnt_, mnt_ + "/silk-test", "t" + std::to_string(getpid()), {});
   ASSERT_TRUE(b) << b.error().ToString();
   pid_t p1 = SpawnSleeper(), p2 = SpawnSleeper();
@@ -125,7 +125,7 @@ TEST_F(CgroupV2Test, PlacesKillsAndRemoves) {
   EXPECT_NE(access((*b)->path().c_str(), F_OK), 0);
 }
 
-TEST_F(CgroupV2Test, LimitsWhereControllersExist) {
+TEST_F(BoxCgroupV2Test, LimitsWhereControllersExist) {
   if (!Has("memory") || !Has("pids"))
     GTEST_SKIP() << "the unified hierarchy here offers [" << Join(controllers_, " ")
                  << "]: memory and pids are bound to cgroup v1 on this host; v2 limits are "
@@ -142,7 +142,7 @@ TEST_F(CgroupV2Test, LimitsWhereControllersExist) {
   ASSERT_TRUE((*b)->Remove());
 }
 
-TEST_F(CgroupV2Test, MissingControllerIsAClearError) {
+TEST_F(BoxCgroupV2Test, MissingControllerIsAClearError) {
   // A layout with the unified hierarchy only and no v1: asking for a controller the
   // unified hierarchy lacks must name it.
   CgroupLayout l;

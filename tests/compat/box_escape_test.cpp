@@ -24,7 +24,7 @@ struct Attempt {
   std::vector<std::string> args;  // probe arguments
 };
 
-class EscapeBattery : public ::testing::Test {
+class BoxEscapeBattery : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, cgroups, mounts)";
@@ -50,7 +50,7 @@ class EscapeBattery : public ::testing::Test {
   TestRootfs root_;
 };
 
-TEST_F(EscapeBattery, EveryAttemptFailsOrIsContained) {
+TEST_F(BoxEscapeBattery, EveryAttemptFailsOrIsContained) {
   // Host state the attempts target, checked afterwards.
   struct utsname before;
   uname(&before);
@@ -110,7 +110,8 @@ TEST_F(EscapeBattery, EveryAttemptFailsOrIsContained) {
     TestRootfs evil;
     std::string target = evil.path() + "/../silk-escape-target";
     mkdir(target.c_str(), 0755);
-    symlink(target.c_str(), (evil.path() + "/proc").c_str());
+    rmdir((evil.path() + "/proc").c_str());
+    ASSERT_EQ(symlink(target.c_str(), (evil.path() + "/proc").c_str()), 0);
     BoxSpec s = ProbeSpec(evil, {"caps"});
     auto r = RunBox(s, opts_);
     EXPECT_FALSE(r) << "a symlinked mount point was followed";

@@ -15,7 +15,7 @@ namespace {
 
 constexpr const char* kUser = "silkboxtest";
 
-class RootlessTest : public ::testing::Test {
+class BoxRootlessTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root to create the test user";
@@ -70,7 +70,7 @@ class RootlessTest : public ::testing::Test {
   testing::TestRootfs root_;
 };
 
-TEST_F(RootlessTest, NonRootUserRunsABox) {
+TEST_F(BoxRootlessTest, NonRootUserRunsABox) {
   auto [rc, out] = RunAsUser(testing::ProbeSpec(root_, {"status"}));
   if (rc == 91 && out.find("user namespace") != std::string::npos)
     GTEST_SKIP() << "this kernel refuses unprivileged user namespaces: " << out;
@@ -88,7 +88,7 @@ TEST_F(RootlessTest, NonRootUserRunsABox) {
   EXPECT_NE(out2.find("view-ok"), std::string::npos) << out2;
 }
 
-TEST_F(RootlessTest, LimitsWithoutCgroupAccessAreAClearError) {
+TEST_F(BoxRootlessTest, LimitsWithoutCgroupAccessAreAClearError) {
   auto s = testing::ProbeSpec(root_, {"caps"});
   s.memory_max = 64 << 20;
   auto [rc, out] = RunAsUser(s);
