@@ -20,6 +20,26 @@ constexpr size_t kMaxPointsPerSyscall = 4096;
 // audit arch; its syscall numbers carry the x32 bit).
 uint32_t AuditArch(ArchToken token) { return token == SCMP_ARCH_X32 ? AUDIT_ARCH_X86_64 : token; }
 
+// Architectures whose syscall arguments libseccomp compares as 32-bit values (the
+// kernel zero-extends the registers of 32-bit tasks; x32 is 32-bit for libseccomp too).
+bool ThirtyTwoBit(ArchToken token) {
+  switch (token) {
+    case SCMP_ARCH_X86:
+    case SCMP_ARCH_X32:
+    case SCMP_ARCH_ARM:
+    case SCMP_ARCH_MIPS:
+    case SCMP_ARCH_MIPSEL:
+    case SCMP_ARCH_MIPS64N32:
+    case SCMP_ARCH_MIPSEL64N32:
+    case SCMP_ARCH_PPC:
+    case SCMP_ARCH_S390:
+    case SCMP_ARCH_PARISC:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::vector<uint64_t> Boundaries(const std::vector<const ArgCondition*>& conds) {
   std::set<uint64_t> v = {0, 1, UINT64_MAX};
   for (const ArgCondition* c : conds) {
@@ -88,6 +108,11 @@ Result<void> VerifyAgainstEvaluate(const std::vector<sock_filter>& program,
       for (int i = 0; i < 6; ++i) {
         if (by_arg[i].empty()) continue;
         values[i] = Boundaries(by_arg[i]);
+        if (ThirtyTwoBit(token)) {
+          for (auto& v : values[i]) v &= 0xffffffff;
+          std::sort(values[i].begin(), values[i].end());
+          values[i].erase(std::unique(values[i].begin(), values[i].end()), values[i].end());
+        }
         total = std::min<size_t>(total * values[i].size(), SIZE_MAX / 1024);
       }
       uint64_t args[6];
