@@ -225,7 +225,8 @@ Result<ImageInfo> BuildThinix(const BuildOptions& o) {
   SILK_TRY(WriteImageFile(stage.path(), kManifestFile, manifest));
   SILK_TRY(WriteImageFile(stage.path(), kSignatureFile, internal::HexEncode(signature) + "\n"));
   SILK_TRY(WriteImageFile(stage.path(), kPublicKeyFile, public_pem));
-  SILK_TRY(WithContext(VerifyImage(stage.path()), "verifying the freshly built image"));
+  SILK_TRY(WithContext(VerifyImage(stage.path(), "", /*deep=*/true),
+                       "verifying the freshly built image"));
 
   if (IsDir(out)) {
     // Swap atomically; the old image ends up in the stage directory, removed with it.

@@ -68,7 +68,8 @@ Result<uint64_t> CheckInitramfsFiles(const std::string& image_bytes,
 
 }  // namespace
 
-Result<ImageInfo> VerifyImage(const std::string& dir_arg, const std::string& public_key_path) {
+Result<ImageInfo> VerifyImage(const std::string& dir_arg, const std::string& public_key_path,
+                              bool deep) {
   char resolved[PATH_MAX];
   if (!::realpath(dir_arg.c_str(), resolved))
     return Fail(Error(errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kSystem,
@@ -123,8 +124,12 @@ Result<ImageInfo> VerifyImage(const std::string& dir_arg, const std::string& pub
 
   std::string initramfs = SILK_TRY(read(kInitramfsFile));
   std::string initramfs_sha = internal::Sha256Hex(initramfs);
-  // Inner files first: when the archive changed, name the file inside that changed.
-  info.initramfs_unpacked_size = SILK_TRY(CheckInitramfsFiles(initramfs, m.initramfs.files));
+  if (deep || initramfs_sha != m.initramfs.sha256) {
+    // Unpack to name the file inside that changed (or, when deep, to check them all).
+    info.initramfs_unpacked_size = SILK_TRY(CheckInitramfsFiles(initramfs, m.initramfs.files));
+  } else {
+    info.initramfs_unpacked_size = m.initramfs.unpacked_size;
+  }
   if (initramfs_sha != m.initramfs.sha256)
     return Fail(Changed("initramfs (initramfs.img)",
                         "sha256 " + m.initramfs.sha256 + " -> " + initramfs_sha));

@@ -224,6 +224,30 @@ TEST_F(ImagesVerify, ResignedWithAnotherKeyIsRefusedUnderTheTrustedKey) {
   EXPECT_NE(r.error().ToString().find("does not verify under " + trusted_pub), std::string::npos);
 }
 
+TEST_F(ImagesVerify, DeepCheckComparesEveryFileEvenWhenTheArchiveMatches) {
+  // A signer's manifest whose file list disagrees with its own archive: the archive
+  // hash matches, so only the deep check (which unpacks) can see it.
+  std::string m = Slurp(image_ + "/manifest.json");
+  auto raw = internal::Decompress(Slurp(image_ + "/initramfs.img"));
+  ASSERT_TRUE(raw);
+  auto entries = internal::ParseCpio(*raw);
+  ASSERT_TRUE(entries);
+  for (const auto& e : *entries) {
+    if (e.path != "init") continue;
+    std::string sha = internal::Sha256Hex(e.data);
+    m.replace(m.find(sha), sha.size(), std::string(64, '0'));
+  }
+  Spit(image_ + "/manifest.json", m);
+  auto key = internal::LoadOrCreatePrivateKey(options_.key_path, false);
+  ASSERT_TRUE(key);
+  Spit(image_ + "/manifest.sig", internal::HexEncode(*internal::Sign(key->get(), m)) + "\n");
+  EXPECT_TRUE(VerifyImage(image_));
+  auto deep = VerifyImage(image_, "", /*deep=*/true);
+  ASSERT_FALSE(deep);
+  EXPECT_NE(deep.error().message().find("component initramfs file init changed"), std::string::npos)
+      << deep.error().ToString();
+}
+
 TEST_F(ImagesVerify, MissingComponentIsNotFound) {
   ASSERT_EQ(::unlink((image_ + "/manifest.sig").c_str()), 0);
   auto r = VerifyImage(image_);
