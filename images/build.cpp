@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -95,21 +96,28 @@ Result<size_t> AddBusybox(CpioWriter& cpio, const std::string& path) {
 
 Result<std::string> AddSilk(CpioWriter& cpio, const BuildOptions& o,
                             const internal::TempDir& scratch) {
+  // Copy the bytes first: /proc/self/exe still reads after the binary was replaced on
+  // disk (its realpath then ends in " (deleted)"), and strip must not read its own exe.
+  auto original = ReadFile(o.silk_binary);
+  if (!original && original.error().code() == ErrorCode::kNotFound)
+    return Fail(ErrorCode::kNotFound, "--silk " + o.silk_binary + ": no such file");
+  if (!original) return Fail(std::move(original).error());
   char resolved[PATH_MAX];
-  if (!::realpath(o.silk_binary.c_str(), resolved))
-    return Fail(Error(ErrorCode::kNotFound, "--silk " + o.silk_binary + ": no such file", errno));
-  std::string host = resolved;
+  std::string host = ::realpath(o.silk_binary.c_str(), resolved) ? resolved : o.silk_binary;
+  std::string copy = scratch.path() + "/silk.orig";
+  SILK_TRY(WriteFileAtomic(copy, *original, 0755));
   std::string data;
   if (o.strip_silk) {
     std::string stripped = scratch.path() + "/silk";
-    SILK_TRY(internal::Run({"strip", "--strip-debug", "-o", stripped, host}, "binutils"));
+    SILK_TRY(internal::Run({"strip", "--strip-debug", "-o", stripped, copy}, "binutils"));
     data = SILK_TRY(ReadFile(stripped));
   } else {
-    data = SILK_TRY(ReadFile(host));
+    data = std::move(*original);
   }
   uint64_t silk_size = data.size();
   SILK_TRY(cpio.AddFile("bin/silk", std::move(data), 0755));
-  internal::LibraryClosure closure = SILK_TRY(internal::ResolveLibraries(host));
+  internal::LibraryClosure closure =
+      SILK_TRY(internal::ResolveLibraries(::access(host.c_str(), R_OK) == 0 ? host : copy));
   uint64_t lib_bytes = 0;
   for (const auto& lib : closure.libraries) {
     std::string bytes = SILK_TRY(ReadFile(lib.host_path));
