@@ -15,6 +15,7 @@
 #include "images/image.hpp"
 #include "images/internal/compress.hpp"
 #include "images/internal/cpio.hpp"
+#include "images/internal/kernel.hpp"
 #include "tests/images/image_fixture.hpp"
 
 extern char** environ;
@@ -24,7 +25,8 @@ namespace {
 
 using testing::Slurp;
 
-const std::string kSilk = SILK_BINARY_DIR "/cli/silk";
+// The silk binary to pack: $SILK if set (as in ci/demo), else this build's.
+const std::string kSilk = getenv("SILK") ? getenv("SILK") : SILK_BINARY_DIR "/cli/silk";
 
 class ImagesThinixBuild : public ::testing::Test {
  protected:
@@ -104,6 +106,32 @@ TEST_F(ImagesThinixBuild, RebuildIsByteIdentical) {
   ASSERT_TRUE(second) << second.error().ToString();
   for (const char* f : {"vmlinuz", "initramfs.img", "manifest.json", "manifest.sig", "signing.pub"})
     EXPECT_EQ(Slurp(info_->dir + "/" + f), Slurp(o.out_dir + "/" + f)) << f;
+}
+
+TEST_F(ImagesThinixBuild, KernelFromAGivenDebOrVmlinuzWithModules) {
+  auto package = internal::ResolveKernelPackage("linux-image-cloud-amd64");
+  ASSERT_TRUE(package) << package.error().ToString();
+  std::string deb = std::string(kDefaultKernelCache) + "/" + package->second;
+  std::string unpacked = deb.substr(0, deb.size() - 4);
+  BuildOptions o;
+  o.silk_binary = "/bin/true";  // small: this test is about the kernel inputs
+  o.key_path = tmp_->path() + "/key.pem";
+  o.out_dir = tmp_->path() + "/from-deb";
+  o.kernel = deb;
+  auto from_deb = BuildThinix(o);
+  ASSERT_TRUE(from_deb) << from_deb.error().ToString();
+  EXPECT_EQ(from_deb->kernel_sha256, info_->kernel_sha256);
+  EXPECT_EQ(from_deb->kernel_source, package->second);
+
+  o.out_dir = tmp_->path() + "/from-vmlinuz";
+  o.kernel = unpacked + "/boot/vmlinuz-" + info_->kernel_version;
+  o.modules_dir = unpacked + "/lib/modules/" + info_->kernel_version;
+  auto from_vmlinuz = BuildThinix(o);
+  ASSERT_TRUE(from_vmlinuz) << from_vmlinuz.error().ToString();
+  EXPECT_EQ(from_vmlinuz->kernel_source, "vmlinuz");
+  EXPECT_EQ(from_vmlinuz->kernel_sha256, info_->kernel_sha256);
+  // Same modules, busybox and /init: only bin/silk and its libraries differ.
+  EXPECT_EQ(from_vmlinuz->initramfs_sha256, from_deb->initramfs_sha256);
 }
 
 // Boots the image with plain QEMU (TCG, direct kernel boot) and returns the console.
