@@ -218,7 +218,7 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   out.box_id = options.box_id.empty() ? NewBoxId() : options.box_id;
 
   // Everything that can fail for a reason the caller should fix comes first.
-  BoxFilter filter = SILK_TRY(PrepareFilter(spec, options.profile_dir));
+  std::shared_ptr<const BoxFilter> filter = SILK_TRY(PrepareFilter(spec, options.profile_dir));
   BoxState state = SILK_TRY(BoxState::Create(state_root, out.box_id));
   auto mounts = SILK_TRY(MountPlanBuilder::Build(spec, state.root_dir()));
 
@@ -257,7 +257,7 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return FailErrno("socketpair for the box");
   UniqueFd parent_end(sv[0]), child_end(sv[1]);
-  sock_fprog fprog = filter.compiled.Fprog();
+  sock_fprog fprog = filter->compiled.Fprog();
 
   ChildPlan& p = data.plan;
   p.sync_fd = child_end.get();
@@ -274,7 +274,7 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   p.rlimit_count = data.rlimits.size();
   p.keep_caps = keep;
   p.filter = &fprog;
-  p.filter_flags = filter.compiled.has_notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+  p.install = policy::InstallOptionsFor(filter->compiled);
   p.command = spec.command.c_str();
   p.argv = data.argv.data();
   p.envp = data.envp.data();
@@ -283,7 +283,8 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   p.exec_buf_size = data.exec_buf.size();
 
   auto t0 = std::chrono::steady_clock::now();
-  Cloned cloned = SILK_TRY(CloneBox(BoxCloneFlags(user_ns)));
+  UniqueFd v2_dir = cgroup ? cgroup->OpenV2Dir() : UniqueFd();
+  Cloned cloned = SILK_TRY(CloneBox(BoxCloneFlags(user_ns), v2_dir.get()));
   if (cloned.pid == 0) {
     close(sv[0]);
     RunChild(p);
@@ -293,7 +294,7 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
 
   // Configure the box from the outside while it waits for 'G'.
   if (user_ns) SILK_TRY(WriteIdMaps(box.pid(), MapsFor(spec, geteuid(), getegid())));
-  if (cgroup) SILK_TRY(cgroup->AddProcess(box.pid()));
+  if (cgroup) SILK_TRY(cgroup->AddProcess(box.pid(), v2_dir.valid()));
   if (spec.network.mode == NetworkMode::kVeth) {
     std::string host = HostVethName(out.box_id);
     SILK_TRY(state.RecordVeth(host));
@@ -329,7 +330,7 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   std::unique_ptr<NotifyHandler> handler;
   if (listener)
     handler =
-        SILK_TRY(NotifyHandler::Create(&filter.effective, spec.raw_sockets, spec.report_denials));
+        SILK_TRY(NotifyHandler::Create(&filter->effective, spec.raw_sockets, spec.report_denials));
   SILK_TRY(Supervise(box, listener ? listener.get() : -1, handler.get(), options.stop_fd));
   out.exit_status = SILK_TRY(box.Reap(&out.term_signal));
   out.elapsed_ms =

@@ -199,8 +199,15 @@ Result<std::unique_ptr<BoxCgroup>> BoxCgroup::Create(const CgroupLayout& layout,
 
 BoxCgroup::~BoxCgroup() { (void)Destroy(); }
 
-Result<void> BoxCgroup::AddProcess(pid_t pid) {
-  for (auto& p : parts_) SILK_TRY(p->AddProcess(pid));
+UniqueFd BoxCgroup::OpenV2Dir() const {
+  for (auto& p : parts_)
+    if (p->IsV2()) return UniqueFd(open(p->path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  return UniqueFd();
+}
+
+Result<void> BoxCgroup::AddProcess(pid_t pid, bool born_in_v2) {
+  for (auto& p : parts_)
+    if (!(born_in_v2 && p->IsV2())) SILK_TRY(p->AddProcess(pid));
   return {};
 }
 

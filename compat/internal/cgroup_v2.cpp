@@ -94,6 +94,7 @@ class CgroupV2 : public CgroupBackend {
   }
 
   Result<void> Remove() override { return RemoveCgroupDir(path_); }
+  bool IsV2() const override { return true; }
 
  private:
   std::string path_;

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
-#include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -119,11 +118,11 @@ void RunChild(const ChildPlan& p) {
   // Every inherited fd but stdin/stdout/stderr closes at execve.
   syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
   if (p.filter) {
-    long lfd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p.filter_flags, p.filter);
-    if (lfd < 0) Die(fd, kStageSeccomp, errno);
-    if (p.filter_flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
-      if (SendFd(fd, static_cast<int>(lfd)) != 0) Die(fd, kStageSendListener, errno);
-      close(static_cast<int>(lfd));
+    int lfd = policy::InstallFilter(*p.filter, p.install);
+    if (lfd < 0) Die(fd, kStageSeccomp, -lfd);
+    if (p.install.new_listener) {
+      if (SendFd(fd, lfd) != 0) Die(fd, kStageSendListener, errno);
+      close(lfd);
     }
   }
   // The supervisor may block signals it handles through a signalfd; the box starts clean.

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "compat/internal/mounts.hpp"
+#include "policy/install.hpp"
 
 namespace silk::compat::internal {
 
@@ -65,8 +66,8 @@ struct ChildPlan {
   size_t rlimit_count = 0;
   uint64_t keep_caps = 0;  // capability bit mask the box keeps
   const sock_fprog* filter = nullptr;
-  unsigned filter_flags = 0;  // SECCOMP_FILTER_FLAG_*; NEW_LISTENER => send it to the supervisor
-  const char* command = nullptr;  // as given; searched on `path` when it has no '/'
+  policy::InstallOptions install;  // new_listener => the listener goes to the supervisor
+  const char* command = nullptr;   // as given; searched on `path` when it has no '/'
   char* const* argv = nullptr;
   char* const* envp = nullptr;
   const char* path = nullptr;  // PATH value for the search

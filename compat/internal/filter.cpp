@@ -1,9 +1,12 @@
 #include "compat/internal/filter.hpp"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <unistd.h>
 #include <cerrno>
+#include <map>
+#include <mutex>
 
 #include "compat/box_spec.hpp"
 #include "policy/builtin.hpp"
@@ -46,7 +49,7 @@ void AddKeyringDenial(policy::Profile& p) {
 
 }  // namespace
 
-Result<BoxFilter> PrepareFilter(const BoxSpec& spec, const std::string& profile_dir) {
+Result<BoxFilter> Build(const BoxSpec& spec, const std::string& profile_dir) {
   BoxFilter f;
   policy::Profile profile = SILK_TRY(
       WithContext(Load(spec.profile, profile_dir), "loading profile '" + spec.profile + "'"));
@@ -62,6 +65,27 @@ Result<BoxFilter> PrepareFilter(const BoxSpec& spec, const std::string& profile_
   f.compiled = SILK_TRY(
       WithContext(policy::Compile(f.effective, co), "compiling profile '" + spec.profile + "'"));
   return f;
+}
+
+Result<std::shared_ptr<const BoxFilter>> PrepareFilter(const BoxSpec& spec,
+                                                       const std::string& profile_dir) {
+  static std::mutex mu;
+  static std::map<std::string, std::shared_ptr<const BoxFilter>> cache;
+  std::string key = spec.profile + "\n" + profile_dir + "\n" + (spec.report_denials ? "1" : "0");
+  for (const auto& c : spec.capabilities) key += "\n" + c;
+  struct stat st;
+  if (stat(spec.profile.c_str(), &st) == 0)
+    key += "\n" + std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) +
+           ":" + std::to_string(st.st_size);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+  }
+  auto built = std::make_shared<const BoxFilter>(SILK_TRY(Build(spec, profile_dir)));
+  std::lock_guard<std::mutex> lock(mu);
+  cache[key] = built;
+  return built;
 }
 
 }  // namespace silk::compat::internal

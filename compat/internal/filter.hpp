@@ -13,6 +13,7 @@
 //    notify_denials) and answered by the supervisor with the profile's real verdict.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,8 +33,12 @@ struct BoxFilter {
   std::string profile_name;
 };
 
+// Compiled filters are cached in the process (key: profile name or path + mtime,
+// profile_dir, granted capabilities, report_denials), so a node manager starting many
+// boxes compiles each profile once.
 // Errors: kNotFound for an unknown profile (with the names it tried), the policy
 // module's parse/validation errors (file:line:column), kUnsupported from the compiler.
-Result<BoxFilter> PrepareFilter(const BoxSpec& spec, const std::string& profile_dir);
+Result<std::shared_ptr<const BoxFilter>> PrepareFilter(const BoxSpec& spec,
+                                                       const std::string& profile_dir);
 
 }  // namespace silk::compat::internal

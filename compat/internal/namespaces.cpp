@@ -31,12 +31,16 @@ std::string UserNamespaceHint() {
   return hint.empty() ? "the kernel refused a new user namespace" : hint;
 }
 
-Result<Cloned> CloneBox(uint64_t flags) {
+Result<Cloned> CloneBox(uint64_t flags, int cgroup_fd) {
   int pidfd = -1;
   clone_args args{};
   args.flags = flags | CLONE_PIDFD;
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd);
+  }
   long rc = syscall(SYS_clone3, &args, sizeof args);
   if (rc < 0) {
     int err = errno;

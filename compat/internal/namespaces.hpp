@@ -24,7 +24,8 @@ struct Cloned {
 // clone3(flags | CLONE_PIDFD, exit_signal SIGCHLD). Errors: kUnsupported for EINVAL/
 // ENOSYS (old kernel) and for EPERM/ENOSPC creating a user namespace (unprivileged user
 // namespaces disabled), kSystem otherwise.
-Result<Cloned> CloneBox(uint64_t flags);
+// `cgroup_fd` >= 0: the child is born in that cgroup2 directory (CLONE_INTO_CGROUP).
+Result<Cloned> CloneBox(uint64_t flags, int cgroup_fd = -1);
 
 // Whether this kernel lets the caller create user namespaces at all (for messages).
 std::string UserNamespaceHint();

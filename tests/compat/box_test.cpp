@@ -1,7 +1,11 @@
 // Boxes end to end on the real kernel (root): exit codes, the root fs view, capabilities,
 // namespaces, limits, denial reports, bad input, and teardown (also after SIGKILL).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -293,6 +297,78 @@ TEST_F(BoxTest, SweepLeavesLiveBoxesAlone) {
   auto s = SweepStaleBoxes(state_);
   ASSERT_TRUE(s);
   EXPECT_TRUE(s->reclaimed.empty());
+}
+
+}  // namespace
+}  // namespace silk::compat
+
+namespace silk::compat {
+namespace {
+
+// veth on a bridge the test creates: the box gets eth0 with its address, the HTB cap on
+// eth0, and reaches a listener on the bridge's address. Everything is removed after.
+TEST_F(BoxTest, VethOnABridgeWithEgressCap) {
+  const char* br = "silkbrtest0";
+  std::system((std::string("ip link del ") + br + " 2>/dev/null").c_str());
+  ASSERT_EQ(std::system((std::string("ip link add ") + br +
+                         " type bridge && ip addr add "
+                         "10.231.0.1/24 dev " +
+                         br + " && ip link set " + br + " up")
+                            .c_str()),
+            0);
+  int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(47123);
+  inet_pton(AF_INET, "10.231.0.1", &a.sin_addr);
+  int one = 1;
+  setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ASSERT_EQ(bind(ls, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(ls, 1), 0);
+  std::string got;
+  std::thread acceptor([&] {
+    pollfd p{ls, POLLIN, 0};
+    if (poll(&p, 1, 10000) != 1) return;
+    int c = accept(ls, nullptr, nullptr);
+    char buf[64];
+    ssize_t n = read(c, buf, sizeof buf);
+    if (n > 0) got.assign(buf, static_cast<size_t>(n));
+    close(c);
+  });
+  BoxSpec s;
+  s.command = "/bin/sh";
+  s.args = {"-c",
+            "ip -4 -o addr show dev eth0; tc qdisc show dev eth0; tc class show dev eth0; "
+            "echo from-box | busybox nc 10.231.0.1 47123"};
+  s.network.mode = NetworkMode::kVeth;
+  s.network.bridge = br;
+  s.network.address = "10.231.0.2/24";
+  s.network.gateway = "10.231.0.1";
+  s.network.egress_rate = 1 << 20;
+  auto c = RunCaptured(s, opts_);
+  acceptor.join();
+  close(ls);
+  auto veth_left =
+      std::system((std::string("ip link show master ") + br + " | grep -q . ").c_str());
+  std::system((std::string("ip link del ") + br).c_str());
+  ASSERT_TRUE(c.outcome) << c.outcome.error().ToString();
+  EXPECT_EQ(c.outcome->exit_status, 0) << c.out;
+  EXPECT_NE(c.out.find("inet 10.231.0.2/24"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("qdisc htb 1: root"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("rate 8388Kbit"), std::string::npos) << c.out;  // 1 MiB/s
+  EXPECT_EQ(got, "from-box\n");
+  EXPECT_NE(veth_left, 0) << "the host end of the veth outlived the box";
+}
+
+TEST_F(BoxTest, MissingBridgeIsAClearError) {
+  BoxSpec s;
+  s.command = "true";
+  s.network.mode = NetworkMode::kVeth;
+  s.network.bridge = "nosuchbr0";
+  s.network.address = "10.232.0.2/24";
+  auto r = RunBox(s, opts_);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().ToString().find("nosuchbr0"), std::string::npos) << r.error().ToString();
 }
 
 }  // namespace
