@@ -19,7 +19,10 @@
 //   silk.run="CMD"       run CMD with /bin/sh -c, print "thinix: exit N" on the
 //                        console, power off (CMD cannot contain double quotes)
 //   (none of the two)    a shell on the console; power off when it exits
-// /init always powers the guest off (poweroff -f) at the end; it never hangs.
+// /init always powers the guest off (poweroff -f) at the end; it never hangs. Without
+// ACPI (acpi=off, -machine microvm) a power-off would halt forever, so /init reboots
+// (reboot -f) instead: boot such guests with QEMU -no-reboot / libvirt
+// <on_reboot>destroy</on_reboot> (and reboot=t on the command line).
 // Inside the guest: /bin/silk (the building silk, debug info stripped), busybox applets
 // in /bin, /sbin, /usr/bin, /usr/sbin, cgroup2 at /sys/fs/cgroup with every controller
 // enabled in the root's subtree_control, /dev/virtio-ports/<name> links.

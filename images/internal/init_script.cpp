@@ -13,10 +13,12 @@ say() { echo "thinix: $*"; }
 
 finish() {
   sync
-  poweroff -f
-  # Only reached if the power-off syscall failed: exiting PID 1 panics the kernel,
-  # and panic=-1 on the command line reboots at once. Never hang.
-  say "poweroff failed"
+  # Without ACPI (acpi=off, microvm) the kernel turns a power-off into a halt, which
+  # hangs the VM: reboot instead (QEMU -no-reboot / libvirt on_reboot=destroy end it).
+  if [ -d /sys/firmware/acpi ]; then poweroff -f; else reboot -f; fi
+  # Only reached if the syscall failed: exiting PID 1 panics the kernel, and panic=-1
+  # on the command line reboots at once. Never hang.
+  say "power-off failed"
   exit 1
 }
 

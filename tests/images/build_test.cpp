@@ -194,6 +194,17 @@ TEST_F(ImagesThinixBuild, BootsUnderTcgRunsTrueAndPowersOff) {
   std::cout << "TCG boot to power-off: " << secs << " s\n";
 }
 
+TEST_F(ImagesThinixBuild, WithoutAcpiTheGuestStillEnds) {
+  // acpi=off turns power-off into a halt; /init reboots instead, -no-reboot ends QEMU.
+  if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0)
+    GTEST_SKIP() << "qemu-system-x86_64 is not installed (ci/setup installs qemu-system-x86)";
+  bool exited = false;
+  std::string console = Boot(*info_, "acpi=off reboot=t silk.run=\"exit 3\"",
+                             tmp_->path() + "/noacpi.log", 60, &exited);
+  EXPECT_TRUE(exited) << "QEMU still running after 60 s; console:\n" << console;
+  EXPECT_NE(console.find("thinix: exit 3"), std::string::npos) << console;
+}
+
 TEST_F(ImagesThinixBuild, GuestHasModulesCgroupsNetworkAndARunnableSilk) {
   if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0)
     GTEST_SKIP() << "qemu-system-x86_64 is not installed (ci/setup installs qemu-system-x86)";
