@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iostream>
 #include <future>
 #include <thread>
 
@@ -27,6 +28,12 @@ int Sh(const std::string& cmd) { return std::system(cmd.c_str()); }
 class VmRunTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    // Without udev /dev/kvm stays root-only, and libvirt then re-probes QEMU on every
+    // domain start (~50 s each): give it the mode udev would (see KvmDeviceProblem).
+    if (!KvmDeviceProblem().empty()) {
+      auto fixed = FixKvmDevice();
+      if (!fixed) std::cerr << "vmm_libvirt_test: " << fixed.error().ToString() << "\n";
+    }
     auto img = testing::ThinixImageForTests();
     if (!img) {
       setup_error_ = img.error().ToString();
