@@ -104,6 +104,23 @@ Alt PatternToAlt(unsigned index, const Pattern& p) {
   return ArgCondition{index, p.mask, p.value, ArgOp::kMaskedEqual};
 }
 
+// Depth-first search for one value pattern satisfying every condition of `cs`.
+bool PatternSearch(const std::vector<std::vector<Pattern>>& alts, size_t i, const Pattern& acc) {
+  if (i == alts.size()) return true;
+  for (const auto& p : alts[i])
+    if (auto r = Intersect(acc, p); r && PatternSearch(alts, i + 1, *r)) return true;
+  return false;
+}
+
+bool SatisfiableByPatterns(const std::vector<ArgCondition>& cs) {
+  std::vector<std::vector<Pattern>> alts;
+  for (const auto& c : cs) alts.push_back(PatternsOf(c));
+  // Most constrained first: fewer alternatives prune more.
+  std::sort(alts.begin(), alts.end(),
+            [](const auto& x, const auto& y) { return x.size() < y.size(); });
+  return PatternSearch(alts, 0, Pattern{0, 0});
+}
+
 std::vector<Alt> ByPatterns(unsigned index, const std::vector<ArgCondition>& cs) {
   std::vector<Pattern> acc = {{0, 0}};
   for (const auto& c : cs) {
@@ -263,16 +280,65 @@ Term Concat(const Term& a, const Term& b) {
   return out;
 }
 
-// Drops conditions of `t` that repeat; keeps the term readable and small.
+// Drops conditions of `t` that repeat and merges the conditions on one argument into a
+// single comparison where one suffices; keeps terms readable and small.
 Term Simplify(Term t) {
   std::sort(t.begin(), t.end());
   t.erase(std::unique(t.begin(), t.end()), t.end());
-  return t;
+  Term out;
+  size_t i = 0;
+  while (i < t.size()) {
+    size_t j = i;
+    while (j < t.size() && t[j].index == t[i].index) ++j;
+    if (j - i == 1) {
+      out.push_back(t[i]);
+    } else {
+      std::vector<ArgCondition> cs(t.begin() + i, t.begin() + j);
+      bool cheap = std::none_of(cs.begin(), cs.end(),
+                                [](const ArgCondition& c) { return c.op == ArgOp::kMaskedEqual; });
+      std::vector<Alt> alts = cheap ? NormalizeArg(t[i].index, cs) : std::vector<Alt>{};
+      if (alts.size() == 1) {
+        if (alts[0]) out.push_back(*alts[0]);
+      } else {
+        out.insert(out.end(), cs.begin(), cs.end());
+      }
+    }
+    i = j;
+  }
+  return out;
 }
 
 }  // namespace
 
 namespace {
+// x != v as (x < v) or (x > v): libseccomp 2.5 merges an NE node with an EQ node of the
+// same datum (it implements NE as EQ with swapped branches) and can drop the whole
+// NE chain when it is added after the EQ chain; two range chains do not trigger that.
+std::vector<Term> WithoutNotEqual(const Term& term) {
+  std::vector<Term> out = {{}};
+  for (const auto& c : term) {
+    std::vector<ArgCondition> alts;
+    if (c.op != ArgOp::kNotEqual) {
+      alts.push_back(c);
+    } else {
+      if (c.value != 0) alts.push_back({c.index, c.value, 0, ArgOp::kLessThan});
+      if (c.value != UINT64_MAX) alts.push_back({c.index, c.value, 0, ArgOp::kGreaterThan});
+    }
+    std::vector<Term> next;
+    for (const auto& prefix : out) {
+      for (const auto& alt : alts) {
+        Term t = prefix;
+        t.push_back(alt);
+        next.push_back(std::move(t));
+      }
+    }
+    out = std::move(next);
+  }
+  return out;
+}
+
+}  // namespace
+
 // The rules of one syscall as disjoint regions, most restrictive verdict first.
 Result<std::vector<std::pair<Verdict, std::vector<Term>>>> Regions(const SyscallPolicy& sp,
                                                                    size_t limit) {
@@ -315,41 +381,13 @@ Result<std::vector<std::pair<Verdict, std::vector<Term>>>> Regions(const Syscall
   return out;
 }
 
-// x != v as (x < v) or (x > v): libseccomp 2.5 merges an NE node with an EQ node of the
-// same datum (it implements NE as EQ with swapped branches) and can drop the whole
-// NE chain when it is added after the EQ chain; two range chains do not trigger that.
-std::vector<Term> WithoutNotEqual(const Term& term) {
-  std::vector<Term> out = {{}};
-  for (const auto& c : term) {
-    std::vector<ArgCondition> alts;
-    if (c.op != ArgOp::kNotEqual) {
-      alts.push_back(c);
-    } else {
-      if (c.value != 0) alts.push_back({c.index, c.value, 0, ArgOp::kLessThan});
-      if (c.value != UINT64_MAX) alts.push_back({c.index, c.value, 0, ArgOp::kGreaterThan});
-    }
-    std::vector<Term> next;
-    for (const auto& prefix : out) {
-      for (const auto& alt : alts) {
-        Term t = prefix;
-        t.push_back(alt);
-        next.push_back(std::move(t));
-      }
-    }
-    out = std::move(next);
-  }
-  return out;
-}
-
-}  // namespace
-
 bool Satisfiable(const Term& t) {
   for (auto& [index, cs] : ByArg(t)) {
     bool ranges = std::all_of(cs.begin(), cs.end(), [](const ArgCondition& c) {
       return c.op != ArgOp::kMaskedEqual && c.op != ArgOp::kEqualTo;
     });
     if (!ranges) {
-      if (NormalizeArg(index, cs).empty()) return false;
+      if (!SatisfiableByPatterns(cs)) return false;
       continue;
     }
     // An interval minus some holes is empty only if the holes fill it.

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "base/result.hpp"
@@ -34,6 +35,13 @@ Result<std::vector<Term>> Expressible(const Term& t, size_t limit);
 
 // Terms whose union is (union of `a`) minus `b`, pairwise disjoint from `b`.
 std::vector<Term> Subtract(const std::vector<Term>& a, const Term& b);
+
+// The rules of one syscall as regions, most restrictive verdict first: each verdict's
+// terms minus the terms of every more restrictive verdict, disjoint from each other and
+// from the other verdicts' regions. The default verdict's region (no rule matches) is not
+// included. Errors (kUnsupported) beyond `limit` terms.
+Result<std::vector<std::pair<Verdict, std::vector<Term>>>> Regions(const SyscallPolicy& sp,
+                                                                   size_t limit);
 
 // One libseccomp rule: a seccomp action and a conjunction with at most one comparison
 // per argument and no SCMP_CMP_NE.
