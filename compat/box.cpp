@@ -16,6 +16,7 @@
 #include <chrono>
 #include <climits>
 #include <cstring>
+#include <optional>
 
 #include "base/log.hpp"
 #include "compat/internal/caps.hpp"
@@ -24,6 +25,7 @@
 #include "compat/internal/filter.hpp"
 #include "compat/internal/mounts.hpp"
 #include "compat/internal/namespaces.hpp"
+#include "compat/internal/netlink.hpp"
 #include "compat/internal/network.hpp"
 #include "compat/internal/notify.hpp"
 #include "compat/internal/state.hpp"
@@ -70,6 +72,21 @@ class BoxProcess {
   pid_t pid_;
   UniqueFd pidfd_;
   bool reaped_ = false;
+};
+
+// The host end of the box's veth pair. The kernel removes the pair when the box's network
+// namespace dies, but asynchronously (cleanup_net runs in a workqueue); delete it now so
+// that nothing outlives RunBox.
+class VethGuard {
+ public:
+  explicit VethGuard(std::string name) : name_(std::move(name)) {}
+  ~VethGuard() {
+    if (name_.empty()) return;
+    if (auto nl = Netlink::Open()) (void)nl->DeleteLink(name_);
+  }
+
+ private:
+  std::string name_;
 };
 
 // Everything the child reads, kept alive until it has exec'd.
@@ -295,10 +312,12 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   // Configure the box from the outside while it waits for 'G'.
   if (user_ns) SILK_TRY(WriteIdMaps(box.pid(), MapsFor(spec, geteuid(), getegid())));
   if (cgroup) SILK_TRY(cgroup->AddProcess(box.pid(), v2_dir.valid()));
+  std::optional<VethGuard> veth;
   if (spec.network.mode == NetworkMode::kVeth) {
     std::string host = HostVethName(out.box_id);
     SILK_TRY(state.RecordVeth(host));
     SILK_TRY(SetupVeth(box.pid(), spec.network, host));
+    veth.emplace(host);
   }
   if (send(parent_end.get(), "G", 1, MSG_NOSIGNAL) != 1) return FailErrno("starting the box");
 

@@ -8,8 +8,10 @@
 #include <map>
 #include <mutex>
 
+#include "compat/box.hpp"
 #include "compat/box_spec.hpp"
 #include "policy/builtin.hpp"
+#include "policy/filter_cache.hpp"
 #include "policy/resolve.hpp"
 
 namespace silk::compat::internal {
@@ -66,8 +68,11 @@ Result<BoxFilter> Build(const BoxSpec& spec, const std::string& profile_dir) {
   f.effective = SILK_TRY(policy::MakeEffectiveAll(resolved));
   policy::CompileOptions co;
   co.notify_denials = spec.report_denials;
-  f.compiled = SILK_TRY(
-      WithContext(policy::Compile(f.effective, co), "compiling profile '" + spec.profile + "'"));
+  // policy's on-disk cache: a hit reads one small file instead of running libseccomp.
+  policy::FilterCache cache(geteuid() == 0 ? std::string(policy::kDefaultFilterCacheDir)
+                                           : DefaultStateRoot() + "/../filters");
+  f.compiled =
+      SILK_TRY(WithContext(cache.Get(resolved, co), "compiling profile '" + spec.profile + "'"));
   return f;
 }
 
