@@ -1,8 +1,11 @@
 // The escape battery: attempts from inside a box under the default profile
 // (gen0-sliver), each of which must fail or be contained; the host is checked after.
 // The static probe (probe.c) makes each attempt and exits 0 only if it succeeded.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
@@ -100,10 +103,28 @@ TEST_F(BoxEscapeBattery, EveryAttemptFailsOrIsContained) {
       {"raw syscall: iopl", {"syscall", "172", "3"}},
   };
   ASSERT_GE(attempts.size(), 30u);
+  // The box's stdin is a real terminal (a pty), so TIOCSTI is tried on a tty, not
+  // refused for being a pipe.
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  ASSERT_GE(master, 0);
+  ASSERT_EQ(grantpt(master), 0);
+  ASSERT_EQ(unlockpt(master), 0);
+  int tty = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  ASSERT_GE(tty, 0);
+  int saved_stdin = dup(0);
+  dup2(tty, 0);
   for (const auto& a : attempts) {
     int rc = Try(a, ProbeSpec(root_, a.args));
     EXPECT_NE(rc, 0) << a.name << " succeeded inside the box:\n" << last_out_;
   }
+  dup2(saved_stdin, 0);
+  close(saved_stdin);
+  close(tty);
+  // Nothing was pushed into the terminal's input queue.
+  int pending = -1;
+  ASSERT_EQ(ioctl(master, FIONREAD, &pending), 0);
+  EXPECT_EQ(pending, 0) << "TIOCSTI injected input into the caller's terminal";
+  close(master);
 
   // Symlink trick on a bind mount: a rootfs whose /proc is a symlink to a host path.
   {
