@@ -1,12 +1,15 @@
 // Rootless boxes: a non-root user (created here with useradd, removed after) runs a box
 // in its own user namespace.
+#include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
 #include <pwd.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
+#include <cstring>
 
 #include "box_test_util.hpp"
 
@@ -94,6 +97,67 @@ TEST_F(BoxRootlessTest, LimitsWithoutCgroupAccessAreAClearError) {
   auto [rc, out] = RunAsUser(s);
   EXPECT_EQ(rc, 91) << out;
   EXPECT_NE(out.find("cgroup"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace silk::compat
+
+namespace silk::compat {
+namespace {
+
+// A kernel that refuses user namespaces: user.max_user_namespaces is per user namespace,
+// so the test sets it to 0 inside a user namespace of its own (the host is untouched)
+// and asks for a box with a user namespace there.
+TEST(BoxUserNamespaces, RefusedByTheKernelIsAClearError) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    close(p[0]);
+    auto say = [&](const std::string& s) { (void)!write(p[1], s.data(), s.size()); };
+    if (unshare(CLONE_NEWUSER) != 0) {
+      say("unshare failed");
+      _exit(2);
+    }
+    auto put = [](const char* path, const char* text) {
+      int fd = open(path, O_WRONLY | O_CLOEXEC);
+      bool ok = fd >= 0 && write(fd, text, strlen(text)) == static_cast<ssize_t>(strlen(text));
+      if (fd >= 0) close(fd);
+      return ok;
+    };
+    if (!put("/proc/self/uid_map", "0 0 1") || !put("/proc/self/setgroups", "deny") ||
+        !put("/proc/self/gid_map", "0 0 1") || !put("/proc/sys/user/max_user_namespaces", "0")) {
+      say("setting up the test namespace failed: " + std::string(strerror(errno)));
+      _exit(3);
+    }
+    BoxSpec s;
+    s.command = "true";
+    s.user_namespace = UserNamespaceMode::kAlways;
+    char tmpl[] = "/tmp/silk-compat-state-XXXXXX";
+    RunOptions o;
+    o.state_root = mkdtemp(tmpl);
+    auto r = RunBox(s, o);
+    rmdir(o.state_root.c_str());
+    if (r) {
+      say("box ran");
+      _exit(4);
+    }
+    say(r.error().ToString());
+    _exit(r.error().code() == ErrorCode::kUnsupported ? 0 : 5);
+  }
+  close(p[1]);
+  std::string out;
+  char buf[512];
+  ssize_t n;
+  while ((n = read(p[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(p[0]);
+  int st = 0;
+  waitpid(child, &st, 0);
+  if (WIFEXITED(st) && (WEXITSTATUS(st) == 2 || WEXITSTATUS(st) == 3))
+    GTEST_SKIP() << "cannot build a user namespace without user namespaces here: " << out;
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << out;
+  EXPECT_NE(out.find("user namespace"), std::string::npos) << out;
 }
 
 }  // namespace
