@@ -1,9 +1,7 @@
 // silk policy: API profiles on the command line. Thin layer over policy/:
 //   show     a profile's metadata and its effective policy on one architecture
 //   lint     every problem in profile files, with file:line:column
-//   diff     effective policies of two profiles (exit 0 iff equal, like diff(1))
-//   subset   CHILD ⊆ PARENT, with every reason it is not (exit 0 iff subset)
-//   check    every parent/child pair of a lineage directory
+//   diff, subset, check   the algebra (policy_algebra_cmd.cpp)
 //   compile  to BPF / PFC through libseccomp (policy_compile_cmd.cpp)
 //   import   any Docker/Podman/OCI profile -> canonical silk JSON with metadata
 //   export   plain OCI JSON resolved for an architecture and capability set
@@ -16,6 +14,7 @@
 #include "base/file.hpp"
 #include "base/strings.hpp"
 #include "cli/commands.hpp"
+#include "cli/policy_cmd_util.hpp"
 #include "policy/builtin.hpp"
 #include "policy/effective.hpp"
 #include "policy/lineage.hpp"
@@ -27,45 +26,10 @@ namespace silk::cli {
 namespace {
 
 using nlohmann::ordered_json;
+using policy_cmd::ProfileLabel;
+using policy_cmd::ProfileWhere;
+using policy_cmd::ResolveFlags;
 namespace pol = silk::policy;
-
-constexpr std::string_view kProfileHelp =
-    "PROFILE is a file or a built-in profile name (" /* names appended at run time */;
-
-std::string ProfileWhere() {
-  return std::string(kProfileHelp) + Join(pol::BuiltinProfileNames(), ", ") + ").";
-}
-
-// Options shared by commands that resolve profiles.
-struct ResolveFlags {
-  std::string arch;
-  std::string caps = "default";
-  std::string kernel;
-
-  void Add(po::options_description& o) {
-    o.add_options()("arch", po::value(&arch),
-                    "architecture to resolve for: amd64, x86, x32, arm64, SCMP_ARCH_* "
-                    "(default: this machine's)")(
-        "caps", po::value(&caps),
-        "capabilities the box has: comma-separated CAP_* names, 'default' (Docker's "
-        "default set; the default), 'none' or 'all'")(
-        "kernel", po::value(&kernel), "kernel version for minKernel rules (default: running)");
-  }
-
-  Result<pol::ResolveOptions> Options() const {
-    pol::ResolveOptions o;
-    o.arch = arch;
-    if (!arch.empty()) SILK_TRY(pol::ParseArch(arch));
-    o.caps = SILK_TRY(WithContext(pol::ParseCapList(caps), "--caps"));
-    if (!kernel.empty())
-      o.kernel = SILK_TRY(WithContext(pol::ParseKernelVersion(kernel), "--kernel"));
-    return o;
-  }
-};
-
-std::string ProfileLabel(const pol::Profile& p, const std::string& fallback) {
-  return p.meta.name.empty() ? fallback : p.meta.name;
-}
 
 std::string ArgText(const pol::ArgCondition& a) {
   auto hex = [](uint64_t v) {
@@ -401,9 +365,15 @@ int RunImport(const Args& args) {
 }  // namespace
 
 int RunPolicy(const Args& args) {
+  using policy_cmd::RunCheck;
+  using policy_cmd::RunDiff;
+  using policy_cmd::RunSubset;
   static const std::vector<Command> commands = {
       {"show", "a profile's metadata and effective policy on one architecture", RunShow},
       {"lint", "every problem in profiles, with file:line:column (exit 1 on any)", RunLint},
+      {"diff", "effective policies of two profiles (exit 0 iff equal, like diff(1))", RunDiff},
+      {"subset", "CHILD ⊆ PARENT, with every reason it is not (exit 0 iff subset)", RunSubset},
+      {"check", "every parent/child pair of a lineage directory", RunCheck},
       {"import", "Docker/Podman/OCI profile -> canonical silk JSON with metadata", RunImport},
       {"export", "plain OCI JSON resolved for an architecture and capability set", RunExport},
       {"learn", "record what a command or suite uses -> a profile ⊆ PARENT", RunPolicyLearn},

@@ -1,0 +1,259 @@
+// p1: `silk policy ...` end to end: runs the built silk binary and checks exit codes
+// (0 ok, 1 failure, 2 usage) and output.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "base/file.hpp"
+#include "policy/builtin.hpp"
+#include "policy/effective.hpp"
+#include "policy/profile_json.hpp"
+#include "policy/resolve.hpp"
+#include "profile_test_util.hpp"
+
+namespace silk::policy {
+namespace {
+
+using testing::EffectiveText;
+using testing::TempDir;
+
+struct CliRun {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+CliRun Silk(const std::string& args) {
+  std::string cmd = std::string(SILK_BINARY_DIR) + "/cli/silk " + args + " 2>&1";
+  CliRun r;
+  FILE* f = ::popen(cmd.c_str(), "r");
+  if (!f) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) r.output.append(buf, n);
+  int status = ::pclose(f);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+TEST(PolicyCli, LintOkAndErrors) {
+  TempDir dir;
+  ASSERT_TRUE(
+      WriteFileAtomic(dir.File("bad.json"),
+                      "{\n  \"defaultAction\": \"SCMP_ACT_ERRNO\",\n  \"syscalls\": [\n"
+                      "    {\"names\": [\"opne\"], \"action\": \"SCMP_ACT_ALLOW\"}\n  ]\n}\n"));
+  CliRun ok = Silk("policy lint gen0-sliver podman-default");
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("<builtin:gen0-sliver>: ok"), std::string::npos) << ok.output;
+  CliRun bad = Silk("policy lint gen0-sliver " + dir.File("bad.json"));
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_NE(bad.output.find(dir.File("bad.json") +
+                            ":4:16: syscalls[0].names[0]: unknown syscall 'opne'; did you mean"),
+            std::string::npos)
+      << bad.output;
+  CliRun json = Silk("policy lint --json " + dir.File("bad.json"));
+  EXPECT_EQ(json.exit_code, 1);
+  auto j = nlohmann::json::parse(json.output, nullptr, false);
+  ASSERT_TRUE(j.is_array()) << json.output;
+  ASSERT_EQ(j.size(), 1u);
+  EXPECT_EQ(j[0]["line"], 4);
+  EXPECT_EQ(j[0]["column"], 16);
+  CliRun missing = Silk("policy lint " + dir.File("absent.json"));
+  EXPECT_EQ(missing.exit_code, 1) << missing.output;
+  CliRun usage = Silk("policy lint");
+  EXPECT_EQ(usage.exit_code, 2) << usage.output;
+}
+
+TEST(PolicyCli, ShowTextAndJson) {
+  CliRun text = Silk("policy show gen0-sliver --caps none");
+  EXPECT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_NE(text.output.find("profile gen0-sliver (extends podman-default), generation 0"),
+            std::string::npos)
+      << text.output;
+  EXPECT_NE(text.output.find("errno(ENOSYS)"), std::string::npos);
+  CliRun json = Silk("policy show podman-default --arch x86 --caps none --json");
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  auto j = nlohmann::json::parse(json.output, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << json.output;
+  EXPECT_EQ(j["effective"]["arch"], "SCMP_ARCH_X86");
+  EXPECT_GT(j["effective"]["syscalls"].size(), 300u);
+  CliRun bad_arch = Silk("policy show gen0-sliver --arch amd46");
+  EXPECT_EQ(bad_arch.exit_code, 2) << bad_arch.output;
+  EXPECT_NE(bad_arch.output.find("amd64"), std::string::npos) << bad_arch.output;
+  CliRun bad_caps = Silk("policy show gen0-sliver --caps CAP_SYS_ADMN");
+  EXPECT_EQ(bad_caps.exit_code, 2) << bad_caps.output;
+  CliRun missing = Silk("policy show no-such-profile");
+  EXPECT_EQ(missing.exit_code, 1) << missing.output;
+}
+
+TEST(PolicyCli, ExportWritesPlainOciWithTheSameEffectivePolicy) {
+  TempDir dir;
+  std::string out = dir.File("podman-amd64.json");
+  CliRun r =
+      Silk("policy export podman-default --out " + out + " --arch amd64 --caps none --kernel 6.1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto text = ReadFile(out);
+  ASSERT_TRUE(text);
+  for (const char* absent : {"\"silk\"", "archMap", "includes", "excludes", "comment"})
+    EXPECT_EQ(text->find(absent), std::string::npos) << absent;
+  auto exported = ParseProfile(*text, out);
+  ASSERT_TRUE(exported) << exported.error().ToString();
+  EXPECT_EQ(exported->architectures,
+            (std::vector<std::string>{"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}));
+
+  auto builtin = BuiltinProfile("podman-default");
+  ASSERT_TRUE(builtin);
+  ResolveOptions o;
+  o.arch = "amd64";
+  o.caps = {};
+  o.kernel = KernelVersion{6, 1};
+  auto resolved = Resolve(*builtin, o);
+  ASSERT_TRUE(resolved);
+  // podman-default allows clone3 by name, so an exported profile read without
+  // metadata must mean the same.
+  for (const char* arch : {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}) {
+    auto a = MakeEffective(*resolved, arch);
+    auto b = MakeEffective(*exported, arch);
+    ASSERT_TRUE(a && b) << arch;
+    EXPECT_EQ(EffectiveText(*a), EffectiveText(*b)) << arch;
+  }
+
+  // gen0-sliver: the clone3 policy and horizon become explicit rules.
+  std::string gen0 = dir.File("gen0.json");
+  ASSERT_EQ(Silk("policy export gen0-sliver -o " + gen0).exit_code, 0);
+  auto g = ReadProfileFile(gen0);
+  ASSERT_TRUE(g) << g.error().ToString();
+  bool clone3_enosys = false;
+  for (const auto& rule : g->syscalls)
+    for (const auto& n : rule.names)
+      if (n == "clone3") clone3_enosys = rule.action == Action::kErrno && rule.errno_ret == 38u;
+  EXPECT_TRUE(clone3_enosys);
+
+  CliRun usage = Silk("policy export gen0-sliver");
+  EXPECT_EQ(usage.exit_code, 2) << usage.output;
+  EXPECT_NE(usage.output.find("--out"), std::string::npos) << usage.output;
+}
+
+TEST(PolicyCli, ImportAttachesMetadata) {
+  TempDir dir;
+  std::string out = dir.File("mine.json");
+  CliRun r =
+      Silk("policy import /usr/share/containers/seccomp.json --out " + out +
+           " --name gen1-web --extends gen0-sliver --generation 1 --horizon 6.1 --clone3 enosys");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto p = ReadProfileFile(out);
+  ASSERT_TRUE(p) << p.error().ToString();
+  EXPECT_EQ(p->meta.name, "gen1-web");
+  EXPECT_EQ(p->meta.extends, "gen0-sliver");
+  EXPECT_EQ(p->meta.generation, 1);
+  auto debian = ReadProfileFile("/usr/share/containers/seccomp.json");
+  ASSERT_TRUE(debian);
+  Profile rules_only = *p;
+  rules_only.meta = {};
+  EXPECT_EQ(rules_only, *debian);
+
+  EXPECT_EQ(
+      Silk("policy import /usr/share/containers/seccomp.json --out " + out + " --clone3 maybe")
+          .exit_code,
+      2);
+  EXPECT_EQ(
+      Silk("policy import /usr/share/containers/seccomp.json --out " + out + " --name 'bad name'")
+          .exit_code,
+      2);
+  EXPECT_EQ(Silk("policy import " + dir.File("absent.json") + " --out " + out).exit_code, 1);
+}
+
+// A generation-1 profile: a few syscalls, all allowed by gen0-sliver.
+constexpr const char* kGen1 = R"({
+  "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+  "architectures": ["SCMP_ARCH_X86_64"],
+  "syscalls": [
+    {"names": ["read", "write", "exit_group", "close", "mmap"], "action": "SCMP_ACT_ALLOW"},
+    {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+     "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}
+  ],
+  "silk": {"name": "gen1", "extends": "gen0-sliver", "generation": 1, "horizon": "6.1"}
+})";
+
+// Asks for bpf (gen0-sliver: EPERM) and any personality (gen0-sliver: a few values).
+constexpr const char* kGreedy = R"({
+  "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+  "architectures": ["SCMP_ARCH_X86_64"],
+  "syscalls": [{"names": ["read", "bpf", "personality"], "action": "SCMP_ACT_ALLOW"}],
+  "silk": {"name": "greedy", "extends": "gen1", "generation": 2, "horizon": "6.1"}
+})";
+
+TEST(PolicyCli, SubsetExitsZeroExactlyForSubsetsAndPrintsEveryReason) {
+  TempDir dir;
+  ASSERT_TRUE(WriteFileAtomic(dir.File("gen1.json"), kGen1));
+  ASSERT_TRUE(WriteFileAtomic(dir.File("greedy.json"), kGreedy));
+  CliRun yes = Silk("policy subset gen0-sliver podman-default");
+  EXPECT_EQ(yes.exit_code, 0) << yes.output;
+  EXPECT_NE(yes.output.find("gen0-sliver ⊆ podman-default"), std::string::npos) << yes.output;
+  EXPECT_EQ(Silk("policy subset " + dir.File("gen1.json") + " gen0-sliver").exit_code, 0);
+  // The reverse is not a subset: chroot (CAP_SYS_CHROOT is a default capability),
+  // clone3, the audit socket, and the i386/x32 entries gen0-sliver refuses.
+  CliRun no = Silk("policy subset podman-default gen0-sliver");
+  EXPECT_EQ(no.exit_code, 1) << no.output;
+  for (const char* reason : {"chroot", "clone3", "socket", "SCMP_ARCH_X86:", "SCMP_ARCH_X32:"})
+    EXPECT_NE(no.output.find(reason), std::string::npos) << reason << " in " << no.output;
+  CliRun greedy =
+      Silk("policy subset --json " + dir.File("greedy.json") + " " + dir.File("gen1.json"));
+  EXPECT_EQ(greedy.exit_code, 1) << greedy.output;
+  auto j = nlohmann::json::parse(greedy.output, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << greedy.output;
+  EXPECT_FALSE(j["subset"].get<bool>());
+  std::set<std::string> syscalls;
+  for (const auto& v : j["violations"]) syscalls.insert(v["syscall"].get<std::string>());
+  EXPECT_EQ(syscalls, (std::set<std::string>{"bpf", "personality"}));
+  EXPECT_EQ(Silk("policy subset gen0-sliver").exit_code, 2);
+}
+
+TEST(PolicyCli, DiffExitsZeroExactlyWhenEffectivePoliciesAreEqual) {
+  TempDir dir;
+  ASSERT_TRUE(WriteFileAtomic(dir.File("gen1.json"), kGen1));
+  // Debian's file and the built-in import differ only in metadata.
+  CliRun same = Silk("policy diff podman-default /usr/share/containers/seccomp.json");
+  EXPECT_EQ(same.exit_code, 0) << same.output;
+  EXPECT_TRUE(same.output.empty()) << same.output;
+  CliRun differ = Silk("policy diff --json gen0-sliver " + dir.File("gen1.json"));
+  EXPECT_EQ(differ.exit_code, 1) << differ.output;
+  auto j = nlohmann::json::parse(differ.output, nullptr, false);
+  ASSERT_TRUE(j.is_array()) << differ.output;
+  bool personality_changed = false, open_removed = false;
+  for (const auto& e : j) {
+    if (e["syscall"] == "personality" && e["kind"] == "changed") personality_changed = true;
+    if (e["syscall"] == "open" && e["kind"] == "removed") open_removed = true;
+  }
+  EXPECT_TRUE(personality_changed) << differ.output;
+  EXPECT_TRUE(open_removed) << differ.output;
+}
+
+TEST(PolicyCli, CheckVerifiesEveryPairOfALineage) {
+  TempDir dir;
+  ASSERT_TRUE(WriteFileAtomic(dir.File("gen1.json"), kGen1));
+  CliRun ok = Silk("policy check " + dir.path());
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("ok         gen1 ⊆ gen0-sliver"), std::string::npos) << ok.output;
+  EXPECT_NE(ok.output.find("ok         gen0-sliver ⊆ podman-default"), std::string::npos);
+  ASSERT_TRUE(WriteFileAtomic(dir.File("greedy.json"), kGreedy));
+  CliRun bad = Silk("policy check " + dir.path());
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("VIOLATION  greedy ⊄ gen1 (" + dir.File("greedy.json") + ")"),
+            std::string::npos)
+      << bad.output;
+  EXPECT_NE(bad.output.find("bpf"), std::string::npos) << bad.output;
+  // Lineage errors (here a cycle) fail the check too, naming the files.
+  ASSERT_TRUE(WriteFileAtomic(
+      dir.File("gen1.json"),
+      std::string(kGen1).replace(std::string(kGen1).find("gen0-sliver"), 11, "greedy")));
+  CliRun cycle = Silk("policy check " + dir.path());
+  EXPECT_EQ(cycle.exit_code, 1) << cycle.output;
+  EXPECT_NE(cycle.output.find("cycle"), std::string::npos) << cycle.output;
+  EXPECT_EQ(Silk("policy check /nonexistent/dir").exit_code, 1);
+}
+
+}  // namespace
+}  // namespace silk::policy
