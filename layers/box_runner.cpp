@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -36,6 +37,64 @@ void KillBox(const std::string& box_id) {
   }
 }
 
+// Kills boxes that outlive their deadline.
+class Watchdog {
+ public:
+  static Watchdog& Get() {
+    static Watchdog* dog = new Watchdog();  // never destroyed: the thread is detached
+    return *dog;
+  }
+  uint64_t Watch(const std::string& box_id, std::chrono::steady_clock::time_point deadline) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const uint64_t ticket = ++next_;
+    boxes_[ticket] = Entry{box_id, deadline, false};
+    cv_.notify_all();
+    return ticket;
+  }
+  // Stops watching; true if the box was killed for its timeout.
+  bool Unwatch(uint64_t ticket) {
+    std::lock_guard<std::mutex> lock(mu_);
+    bool fired = boxes_[ticket].fired;
+    boxes_.erase(ticket);
+    return fired;
+  }
+
+ private:
+  struct Entry {
+    std::string box_id;
+    std::chrono::steady_clock::time_point deadline;
+    bool fired = false;
+  };
+  Watchdog() {
+    std::unique_lock<std::mutex> lock(mu_);
+    std::thread([this] { Loop(); }).detach();
+    cv_.wait(lock, [this] { return running_; });  // parked before any box starts
+  }
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    running_ = true;
+    cv_.notify_all();
+    while (true) {
+      auto now = std::chrono::steady_clock::now();
+      auto next = now + std::chrono::seconds(3600);
+      for (auto& [ticket, e] : boxes_) {
+        if (e.deadline <= now) {
+          e.fired = true;
+          KillBox(e.box_id);
+          e.deadline = now + std::chrono::milliseconds(500);  // again until it is gone
+        }
+        next = std::min(next, e.deadline);
+      }
+      cv_.wait_until(lock, next);
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool running_ = false;
+  uint64_t next_ = 0;
+  std::map<uint64_t, Entry> boxes_;
+};
+
 std::string DenialText(const compat::Denial& d) {
   char buf[256];
   std::snprintf(buf, sizeof buf, "%s(%#llx, %#llx, %#llx, ...) pid %d -> %s", d.syscall.c_str(),
@@ -61,30 +120,15 @@ Result<BoxRun> RunWorkloadInBox(const policy::Workload& w, int run, const std::s
   compat::RunOptions options;
   options.box_id = "learn" + std::to_string(getpid()) + "-" + std::to_string(++box_counter);
 
-  // Watchdog: compat has no timeout of its own.
-  std::mutex mu;
-  std::condition_variable cv;
-  bool done = false;
-  bool fired = false;
-  std::thread watchdog([&] {
-    std::unique_lock<std::mutex> lock(mu);
-    auto deadline = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(static_cast<int64_t>(w.timeout_seconds * 1000));
-    while (!done) {
-      if (cv.wait_until(lock, deadline) == std::cv_status::timeout && !done) {
-        fired = true;
-        KillBox(options.box_id);
-        deadline += std::chrono::milliseconds(500);  // until the box is gone
-      }
-    }
-  });
+  // Watchdog: compat has no timeout of its own. One long-lived thread serves every
+  // box, so no thread is being created while compat clones a box (a clone racing a
+  // thread start has left box children blocked on an inherited lock).
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(static_cast<int64_t>(w.timeout_seconds * 1000));
+  auto& dog = Watchdog::Get();
+  const uint64_t ticket = dog.Watch(options.box_id, deadline);
   auto outcome = compat::RunBox(spec, options);
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    done = true;
-  }
-  cv.notify_all();
-  watchdog.join();
+  const bool fired = dog.Unwatch(ticket);
   if (!outcome) return tl::unexpected<Error>(outcome.error());
 
   BoxRun r;

@@ -1,6 +1,7 @@
 #include "layers/learn_runner.hpp"
 
 #include "base/log.hpp"
+#include "layers/box_runner.hpp"
 #include "policy/builtin.hpp"
 #include "policy/resolve.hpp"
 
@@ -54,8 +55,10 @@ Result<LearnResult> Learn(const LearnRequest& request) {
       result.runs.push_back(std::move(r));
     }
   }
-  result.proposal =
-      SILK_TRY(policy::ProposeProfile(result.observations, request.parent, request.propose));
+  policy::ProposeOptions propose = request.propose;
+  propose.runtime_syscalls.insert(propose.runtime_syscalls.end(), kBoxRuntimeSyscalls.begin(),
+                                  kBoxRuntimeSyscalls.end());
+  result.proposal = SILK_TRY(policy::ProposeProfile(result.observations, request.parent, propose));
   return result;
 }
 

@@ -2,6 +2,8 @@
 
 #include "layers/box_runner.hpp"
 
+#include <algorithm>
+
 namespace silk::layers {
 namespace {
 
@@ -22,9 +24,14 @@ Result<policy::MinimizeResult> MinimizeAgainstWorkloads(const MinimizeRequest& r
   // Under the input profile every oracle workload must pass, else there is nothing to
   // preserve; say which one fails and why (with the first denial).
   auto file = SILK_TRY(TempProfileFile::Create(request.profile));
-  for (const auto& w : request.oracle) {
+  std::vector<policy::Workload> oracle = request.oracle;
+  for (auto& w : oracle) {
+    double slowest_ms = 0;
     for (unsigned i = 0; i <= request.options.ddmin.confirm_runs; ++i) {
-      auto r = SILK_TRY(RunWorkloadInBox(w, 0, file.path(), true));
+      auto r = SILK_TRY(RunWorkloadInBox(w, 0, file.path(), false));
+      // Only a failure needs the denial report (and the slower notifying filter).
+      if (!r.pass && r.exec_failure.empty() && !r.timed_out)
+        r = SILK_TRY(RunWorkloadInBox(w, 0, file.path(), true));
       if (!r.exec_failure.empty())
         return Fail(ErrorCode::kNotFound,
                     "minimize: oracle '" + w.name + "' cannot start in the box: " + r.exec_failure);
@@ -39,13 +46,16 @@ Result<policy::MinimizeResult> MinimizeAgainstWorkloads(const MinimizeRequest& r
                         "itself (" + why + "), so there is nothing to preserve; fix the " +
                         "oracle or start from a wider profile");
       }
+      slowest_ms = std::max(slowest_ms, r.ms);
     }
+    w.timeout_seconds =
+        std::min(w.timeout_seconds, std::max(request.min_candidate_timeout,
+                                             request.candidate_timeout_factor * slowest_ms / 1000));
   }
   policy::MinimizeOptions options = request.options;
   options.ddmin.assume_full_passes = true;
   return policy::MinimizeProfile(
-      request.profile,
-      [&](const policy::Profile& candidate) { return AllPass(request.oracle, candidate); },
+      request.profile, [&](const policy::Profile& candidate) { return AllPass(oracle, candidate); },
       options);
 }
 

@@ -17,6 +17,11 @@ struct MinimizeRequest {
   policy::Profile profile;  // resolved
   std::vector<policy::Workload> oracle;
   policy::MinimizeOptions options;
+  // A candidate that breaks the dynamic loader (no mmap, no exit_group) often spins
+  // until killed, so candidates get max(min_candidate_timeout, factor x the slowest
+  // run under the input profile), capped by the workload's own timeout.
+  double candidate_timeout_factor = 10;
+  double min_candidate_timeout = 2;
 };
 
 // Errors: kInvalidInput (no oracle workload), kNotFound (an oracle command is not found

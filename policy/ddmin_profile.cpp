@@ -64,6 +64,8 @@ Profile RestrictProfile(const Profile& profile, const std::vector<std::string>& 
   deny(removed_enosys, ENOSYS, "minimised: denied with ENOSYS (a fallback exists)");
   deny(removed_eperm, EPERM, "minimised: denied with EPERM");
   out.meta.extends = profile.meta.name;
+  // A name of its own: a profile may not extend itself (callers rename the result).
+  if (!profile.meta.name.empty()) out.meta.name = profile.meta.name + "-restricted";
   out.meta.generation = profile.meta.generation ? *profile.meta.generation + 1 : 1;
   return out;
 }

@@ -64,6 +64,67 @@ std::vector<std::vector<ArgCondition>> ConditionsFor(const ObservedSyscall& o,
   return out;
 }
 
+// Does condition `c` hold for argument value `v`?
+bool Holds(const ArgCondition& c, uint64_t v) {
+  switch (c.op) {
+    case ArgOp::kNotEqual:
+      return v != c.value;
+    case ArgOp::kLessThan:
+      return v < c.value;
+    case ArgOp::kLessEqual:
+      return v <= c.value;
+    case ArgOp::kEqualTo:
+      return v == c.value;
+    case ArgOp::kGreaterEqual:
+      return v >= c.value;
+    case ArgOp::kGreaterThan:
+      return v > c.value;
+    case ArgOp::kMaskedEqual:
+      return (v & c.value) == c.value_two;
+  }
+  return false;
+}
+
+bool IsAllow(Action a);
+
+// Conjunctions of each proposed condition set with each allow rule of the parent.
+// A parent condition on an argument our set pins with EQ is decided here (dropped when
+// it holds, the pair skipped when it does not); a pair that would compare one argument
+// twice otherwise is skipped (allowing less is always safe). Returns empty when nothing
+// usable remains (the caller then copies the parent's rules).
+std::vector<std::vector<ArgCondition>> Narrow(const std::vector<std::vector<ArgCondition>>& conds,
+                                              const std::vector<const SyscallRule*>& parent_rules) {
+  std::vector<std::vector<ArgCondition>> out;
+  for (const auto& c : conds) {
+    std::vector<std::vector<ArgCondition>> mine;
+    bool whole = false;  // c itself is inside one parent allow rule
+    for (const SyscallRule* r : parent_rules) {
+      if (!IsAllow(r->action)) continue;
+      std::vector<ArgCondition> conj = c;
+      bool possible = true, usable = true;
+      for (const auto& pc : r->args) {
+        auto same = std::find_if(c.begin(), c.end(),
+                                 [&](const ArgCondition& x) { return x.index == pc.index; });
+        if (same == c.end()) {
+          conj.push_back(pc);
+        } else if (same->op == ArgOp::kEqualTo) {
+          possible = possible && Holds(pc, same->value);
+        } else {
+          usable = false;
+        }
+      }
+      if (!possible || !usable) continue;
+      if (conj.size() == c.size()) whole = true;
+      std::sort(conj.begin(), conj.end());
+      if (std::find(mine.begin(), mine.end(), conj) == mine.end()) mine.push_back(conj);
+    }
+    if (whole) mine = {c};
+    out.insert(out.end(), mine.begin(), mine.end());
+  }
+  if (out.empty() && !conds.empty()) return {};
+  return out;
+}
+
 bool Names(const SyscallRule& r, const std::string& name) {
   return std::find(r.names.begin(), r.names.end(), name) != r.names.end();
 }
@@ -102,8 +163,12 @@ void Observations::AddAllowed(const std::string& arch, int nr, const std::string
 void Observations::AddDenied(const std::string& arch, int nr, const std::string& name,
                              const uint64_t args[6], pid_t pid, const Verdict& verdict) {
   ++total;
+  // Aggregated by syscall and key arguments: the other registers of a call often hold
+  // leftovers (vhangup() takes none), which would make every call distinct.
+  const auto& idx = KeyArgIndices(name);
   for (auto& d : denied) {
-    if (d.arch == arch && d.nr == nr && std::equal(d.args.begin(), d.args.end(), args)) {
+    if (d.arch != arch || d.nr != nr) continue;
+    if (std::all_of(idx.begin(), idx.end(), [&](unsigned i) { return d.args[i] == args[i]; })) {
       ++d.count;
       return;
     }
@@ -138,8 +203,11 @@ void Observations::Merge(const Observations& other) {
   }
   for (const auto& d : other.denied) {
     bool merged = false;
+    const auto& idx = KeyArgIndices(d.name);
     for (auto& mine : denied) {
-      if (mine.arch == d.arch && mine.nr == d.nr && mine.args == d.args) {
+      if (mine.arch == d.arch && mine.nr == d.nr &&
+          std::all_of(idx.begin(), idx.end(),
+                      [&](unsigned i) { return mine.args[i] == d.args[i]; })) {
         mine.count += d.count;
         merged = true;
         break;
@@ -189,6 +257,14 @@ Result<Proposal> ProposeProfile(const Observations& obs, const Profile& parent,
     }
   }
 
+  for (const auto& name : options.runtime_syscalls) {
+    if (seen.count(name)) continue;
+    bool parent_allows = IsAllow(parent.default_action);
+    for (const auto& r : parent.syscalls)
+      parent_allows = parent_allows || (IsAllow(r.action) && Names(r, name));
+    if (parent_allows) seen[name].name = name;
+  }
+
   // A syscall the parent decides only through one plain allow rule (no conditions, no
   // other rule naming it) may get our argument conditions: any narrowing of an
   // unconditional allow is a subset. Otherwise the parent's own rules for it are copied
@@ -201,15 +277,28 @@ Result<Proposal> ProposeProfile(const Observations& obs, const Profile& parent,
     const bool parent_plain_allow =
         (rules.size() == 1 && IsAllow(rules[0]->action) && rules[0]->args.empty()) ||
         (rules.empty() && IsAllow(parent.default_action));
+    auto conds = ConditionsFor(o, options);
     if (!parent_plain_allow) {
+      // Our conditions AND each of the parent's allow rules, with the parent's denials
+      // kept as they are: under "most restrictive matching rule wins" that allows a
+      // subset of what the parent allows. Without conditions of our own: a copy.
+      auto narrowed = Narrow(conds, rules);
       for (const SyscallRule* r : rules) {
+        if (!narrowed.empty() && IsAllow(r->action)) continue;
         SyscallRule copy = *r;
         copy.names = {name};
         p.syscalls.push_back(std::move(copy));
       }
+      if (!narrowed.empty()) out.conditioned.push_back(name);
+      for (auto& c : narrowed) {
+        SyscallRule r;
+        r.names = {name};
+        r.action = Action::kAllow;
+        r.args = std::move(c);
+        p.syscalls.push_back(std::move(r));
+      }
       continue;
     }
-    auto conds = ConditionsFor(o, options);
     if (conds.empty()) {
       plain.push_back(name);
       continue;

@@ -55,13 +55,15 @@ struct DeniedAttempt {
 struct Observations {
   // arch (SCMP_ARCH_*) -> syscall number -> what was seen.
   std::map<std::string, std::map<int, ObservedSyscall>> by_arch;
-  std::vector<DeniedAttempt> denied;  // first-seen order, aggregated by (arch,nr,args)
-  uint64_t total = 0;                 // syscalls seen, allowed and denied
-  std::set<pid_t> pids;               // every process/thread that made a syscall
+  // First-seen order, aggregated by (arch, nr, key arguments); args/pid of the first.
+  std::vector<DeniedAttempt> denied;
+  uint64_t total = 0;    // syscalls seen, allowed and denied
+  std::set<pid_t> pids;  // every process/thread that made a syscall
 
   // Records one allowed call. `args` are the six argument registers.
   void AddAllowed(const std::string& arch, int nr, const std::string& name, const uint64_t args[6]);
-  // Records one denied call (aggregated with an equal earlier one).
+  // Records one denied call (aggregated with an earlier one of the same syscall and key
+  // arguments).
   void AddDenied(const std::string& arch, int nr, const std::string& name, const uint64_t args[6],
                  pid_t pid, const Verdict& verdict);
   // Adds everything in `other` (learning over a suite).
@@ -75,6 +77,9 @@ struct ProposeOptions {
   bool arg_conditions = true;
   // At most this many distinct values become EQ rules; more -> no condition.
   size_t max_values = 16;
+  // Syscalls the box runtime itself makes after installing the filter, before the
+  // workload's execve (see layers/box_runner.hpp); added when the parent allows them.
+  std::vector<std::string> runtime_syscalls;
   std::string name;   // meta.name of the result
   std::string notes;  // meta.notes (how it was made)
 };

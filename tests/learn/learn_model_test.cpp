@@ -66,16 +66,22 @@ TEST(LearnModel, ProposesExactlyWhatWasSeenWithConditions) {
   EXPECT_EQ(obs.denied[0].count, 2u);
   EXPECT_EQ(obs.DistinctAllowed(), 5u);
 
-  auto r = ProposeProfile(obs, Parent(), {.name = "child", .notes = "learned"});
+  ProposeOptions opt;
+  opt.name = "child";
+  opt.notes = "learned";
+  opt.runtime_syscalls = {"write", "kexec_load"};  // allowed by the parent / not
+  auto r = ProposeProfile(obs, Parent(), opt);
   ASSERT_TRUE(r) << r.error().ToString();
   const Profile& p = r->profile;
   EXPECT_EQ(p.meta.extends, "parent");
   EXPECT_EQ(p.meta.generation, 1);
   EXPECT_EQ(p.default_errno_ret, 38u);
-  // Plain: read. Not seen: write, prctl -> absent.
+  // Plain: read, and write (a runtime syscall). Not seen: prctl -> absent.
   ASSERT_NE(RuleFor(p, "read"), nullptr);
   EXPECT_TRUE(RuleFor(p, "read")->args.empty());
-  EXPECT_EQ(RuleFor(p, "write"), nullptr);
+  ASSERT_NE(RuleFor(p, "write"), nullptr);
+  EXPECT_EQ(RuleFor(p, "write")->action, Action::kAllow);
+  EXPECT_EQ(RuleFor(p, "kexec_load")->action, Action::kErrno);  // the parent's denial
   EXPECT_EQ(RuleFor(p, "prctl"), nullptr);
   // clone: no namespace flags.
   const SyscallRule* clone = RuleFor(p, "clone");
