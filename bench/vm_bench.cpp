@@ -2,9 +2,10 @@
 //
 //   vm_bench [--image DIR] [--silk PATH] [--runs N] [--accel kvm|tcg]
 //
-// Alternates, N times each: (a) `silk vm run --json -- /bin/true` (verify the image, create
-// a transient libvirt domain, wait for the agent, run /bin/true over the control channel,
-// power off, act on the lifecycle event), and (b) `qemu-system-x86_64 -machine pc` with the
+// Alternates, N times each: (a) `silk vm run --json [--no-box] -- /bin/true` (verify the
+// image, create a transient libvirt domain, wait for the agent, run /bin/true over the
+// control channel, directly or in a compatibility box, power off, act on the lifecycle
+// event), and (b) `qemu-system-x86_64 -machine pc` with the
 // same kernel, initramfs, memory and accelerator, booting with silk.run=true so that
 // thinix's /init powers off right away, until QEMU exits. Prints medians, the ratio, the
 // breakdown of the silk run (create returned, agent ready, command done, shutdown event,
@@ -89,7 +90,7 @@ int main(int argc, char** argv) {
   std::string image_dir = silk::images::kDefaultImageDir;
   std::string silk = std::string(SILK_BINARY_DIR) + "/cli/silk";
   std::string accel;
-  int runs = 2;
+  int runs = 1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -117,14 +118,18 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::vector<double> silk_total, bare_total, created, ready, command, ended, gone, rss_mib,
-      bare_rss_mib;
+  struct Series {
+    std::vector<double> total, created, ready, command, ended, gone, rss_mib;
+  };
+  Series boxed, direct;
+  std::vector<double> bare_total, bare_rss_mib;
   std::string used_accel = accel;
-  for (int run = 0; run < runs; ++run) {
+  auto run_silk = [&](bool box, Series& out) -> bool {
     std::vector<std::string> sv = {silk, "vm", "run", "--image", image_dir, "--json"};
-    if (!accel.empty()) {
+    if (!box) sv.push_back("--no-box");
+    if (!used_accel.empty()) {
       sv.push_back("--accel");
-      sv.push_back(accel);
+      sv.push_back(used_accel);
     }
     sv.insert(sv.end(), {"--", "/bin/true"});
     ChildResult s = RunChild(sv);
@@ -132,22 +137,25 @@ int main(int argc, char** argv) {
     json j = json::parse(s.out, nullptr, false);
     if (s.status != 0 || !j.is_object()) {
       std::cerr << "vm_bench: silk vm run failed (status " << s.status << ")\n" << s.out;
-      return 1;
+      return false;
     }
     used_accel = j["accel"].get<std::string>();
     std::string name = j["domain"].get<std::string>();
     while (silk::vmm::DomainExists(**conn, name) &&
            Clock::now() - after_silk < std::chrono::seconds(20))
       usleep(20 * 1000);
-    double gone_s = s.seconds + std::chrono::duration<double>(Clock::now() - after_silk).count();
-    silk_total.push_back(s.seconds);
-    created.push_back(j["timings"]["created"].get<double>());
-    ready.push_back(j["timings"]["ready"].get<double>());
-    command.push_back(j["timings"]["command"].get<double>());
-    ended.push_back(j["timings"]["ended"].get<double>());
-    gone.push_back(gone_s);
-    rss_mib.push_back(j["host_rss_kib"].get<double>() / 1024);
-
+    out.total.push_back(s.seconds);
+    out.created.push_back(j["timings"]["created"].get<double>());
+    out.ready.push_back(j["timings"]["ready"].get<double>());
+    out.command.push_back(j["timings"]["command"].get<double>());
+    out.ended.push_back(j["timings"]["ended"].get<double>());
+    out.gone.push_back(s.seconds +
+                       std::chrono::duration<double>(Clock::now() - after_silk).count());
+    out.rss_mib.push_back(j["host_rss_kib"].get<double>() / 1024);
+    return true;
+  };
+  for (int run = 0; run < runs; ++run) {
+    if (!run_silk(false, direct) || !run_silk(true, boxed)) return 1;
     std::string console = "/tmp/vm_bench_console." + std::to_string(::getpid());
     ChildResult b = RunChild({"qemu-system-x86_64",
                               "-accel",
@@ -178,33 +186,27 @@ int main(int argc, char** argv) {
     bare_rss_mib.push_back(static_cast<double>(b.max_rss_kib) / 1024);
   }
 
-  double st = Median(silk_total), bt = Median(bare_total);
+  double bt = Median(bare_total);
   std::printf(
       "vm_bench: %d run(s) each, accel %s, machine pc, 256 MiB, image %s (initramfs %.1f MiB)\n",
       runs, used_accel.c_str(), image_dir.c_str(), image->initramfs_size / 1048576.0);
-  std::printf("  bare qemu-system-x86_64 boot to power-off   %6.2f s\n", bt);
-  std::printf(
-      "  silk vm run -- /bin/true (process exit)     %6.2f s   ratio %.2fx (target <= 1.3x)\n", st,
-      bt > 0 ? st / bt : 0);
-  std::printf("  breakdown of the silk run (medians, from silk's start):\n");
-  std::printf(
-      "    image verified, accel chosen, domain created (virDomainCreateXML returned) %6.2f s\n",
-      Median(created));
-  std::printf(
-      "    agent ready (boot-to-ready %.2f s after create)                           %6.2f s\n",
-      Median(ready) - Median(created), Median(ready));
-  std::printf(
-      "    /bin/true done                                                            %6.2f s\n",
-      Median(command));
-  std::printf(
-      "    shutdown lifecycle event (silk returns here)                              %6.2f s\n",
-      Median(ended));
-  std::printf(
-      "    domain gone from libvirt (QEMU reaped; silk does not wait for this)       %6.2f s\n",
-      Median(gone));
+  std::printf("  bare qemu-system-x86_64, boot to power-off        %6.2f s\n", bt);
+  for (auto* series : {&direct, &boxed}) {
+    const Series& x = *series;
+    double st = Median(x.total);
+    std::printf("  silk vm run%s -- /bin/true  %6.2f s   ratio %.2fx (target <= 1.3x)\n",
+                series == &direct ? " --no-box      " : " (in a box)    ", st,
+                bt > 0 ? st / bt : 0);
+    std::printf("    domain created (virDomainCreateXML returned)   %6.2f s\n", Median(x.created));
+    std::printf("    agent ready (boot-to-ready %5.2f s)            %6.2f s\n",
+                Median(x.ready) - Median(x.created), Median(x.ready));
+    std::printf("    /bin/true done                                 %6.2f s\n", Median(x.command));
+    std::printf("    shutdown lifecycle event (silk returns)        %6.2f s\n", Median(x.ended));
+    std::printf("    domain gone from libvirt (not waited for)      %6.2f s\n", Median(x.gone));
+  }
   std::printf(
       "  host RSS per idle VM: QEMU under libvirt at agent-ready %.0f MiB; bare QEMU peak %.0f "
       "MiB\n",
-      Median(rss_mib), Median(bare_rss_mib));
+      Median(direct.rss_mib), Median(bare_rss_mib));
   return 0;
 }

@@ -43,9 +43,10 @@ int Run(const Args& all_args) {
       "mem", po::value<uint64_t>(&o.memory_mib)->default_value(o.memory_mib),
       "guest memory in MiB")("cpus", po::value<unsigned>(&o.vcpus)->default_value(o.vcpus),
                              "guest vCPUs")(
-      "profile", po::value<std::string>(&o.box_profile),
+      "profile", po::value<std::string>(&o.box_profile)->default_value(o.box_profile),
       "run CMD in a compatibility box in the guest under this API profile "
-      "(`silk box run --profile P -- CMD`); without it CMD runs directly in the guest")(
+      "(`silk box run --profile P -- CMD`)")(
+      "no-box", "run CMD directly in the guest, not in a compatibility box")(
       "timeout", po::value<double>(&timeout_s)->default_value(timeout_s), "seconds CMD may run")(
       "boot-timeout", po::value<double>(&boot_timeout_s)->default_value(boot_timeout_s),
       "seconds until the guest's agent must answer")("accel", po::value<std::string>(&accel),
@@ -75,6 +76,7 @@ int Run(const Args& all_args) {
   o.command_timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
   o.boot_timeout = std::chrono::milliseconds(static_cast<long>(boot_timeout_s * 1000));
   o.keep_console = vm.count("keep-console") > 0;
+  if (vm.count("no-box")) o.box_profile.clear();
 
   vmm::AgentCommand cmd;
   cmd.argv = command;

@@ -4,8 +4,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -176,7 +178,27 @@ Result<std::string> ResolveVirtioPort(const std::string& port_path, int wait_ms,
                   "domain have a channel with this name?)");
 }
 
+Result<void> MakeRootPivotable() {
+  struct statfs fs;
+  if (::statfs("/", &fs) != 0) return FailErrno("agent: statfs /");
+  constexpr long kRamfsMagic = 0x858458f6, kTmpfsMagic = 0x01021994;
+  if (fs.f_type != kRamfsMagic && fs.f_type != kTmpfsMagic) return {};
+  auto cmdline = ReadFile("/proc/cmdline");
+  if (!cmdline || cmdline->find("silk.agent=") == std::string::npos) return {};
+  constexpr char kDir[] = "/.silk-root";
+  if (::mkdir(kDir, 0700) != 0 && errno != EEXIST) return FailErrno("agent: mkdir /.silk-root");
+  if (::mount("/", kDir, nullptr, MS_BIND | MS_REC, nullptr) != 0)
+    return FailErrno("agent: bind-mounting / on /.silk-root");
+  if (::chdir(kDir) != 0) return FailErrno("agent: chdir /.silk-root");
+  if (::mount(kDir, "/", nullptr, MS_MOVE, nullptr) != 0)
+    return FailErrno("agent: moving /.silk-root onto /");
+  if (::chroot(".") != 0) return FailErrno("agent: chroot");
+  if (::chdir("/") != 0) return FailErrno("agent: chdir /");
+  return {};
+}
+
 Result<void> RunAgent(const std::string& port_path) {
+  SILK_TRY(MakeRootPivotable());
   std::string dev = SILK_TRY(ResolveVirtioPort(port_path));
   UniqueFd fd(::open(dev.c_str(), O_RDWR | O_CLOEXEC | O_NOCTTY));
   if (!fd) return FailErrno("agent: cannot open " + dev);

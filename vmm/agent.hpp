@@ -21,6 +21,13 @@ Result<std::string> ResolveVirtioPort(const std::string& port_path, int wait_ms 
                                       const std::string& sysfs_root = "/sys",
                                       const std::string& dev_root = "/dev");
 
+// In a thinix guest (silk.agent= on the kernel command line) whose root is the initramfs
+// (rootfs: ramfs/tmpfs, which pivot_root(2) cannot leave: it has no parent mount), moves
+// a recursive bind mount of / onto / and chroots into it, as switch_root would without
+// copying, so that compatibility boxes started by the agent can pivot_root. Elsewhere it
+// does nothing. Errors: kSystem naming the mount step.
+Result<void> MakeRootPivotable();
+
 // Serves the protocol on an open channel (greets with 'H' first). Returns after a
 // power-off request when not PID 1 (as PID 1 it powers the guest off), or with the
 // channel's error.

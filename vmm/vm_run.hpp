@@ -27,8 +27,9 @@ struct VmRunOptions {
   std::string public_key;  // PEM key to trust; "" = the image's own signing.pub
   uint64_t memory_mib = 256;
   unsigned vcpus = 1;
-  // Run the command as `silk box run --profile P -- CMD` in the guest; "" runs it as is.
-  std::string box_profile;
+  // Run the command as `silk box run --profile P -- CMD` in the guest (a compatibility
+  // box under API profile P); "" runs it directly in the guest.
+  std::string box_profile = "gen0-sliver";
   std::chrono::milliseconds boot_timeout{60000};      // until the agent answers
   std::chrono::milliseconds command_timeout{600000};  // the command itself
   std::chrono::milliseconds shutdown_timeout{15000};  // power-off to lifecycle event

@@ -1,5 +1,7 @@
 #include "tests/vmm/thinix_image.hpp"
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <mutex>
 
@@ -16,10 +18,14 @@ Result<std::string> ThinixImageForTests() {
   static std::mutex mu;
   std::lock_guard<std::mutex> lock(mu);
   std::string dir = std::string(SILK_BINARY_DIR) + "/tests/vmm/thinix";
-  if (images::VerifyImage(dir)) return dir;
+  std::string silk = std::string(SILK_BINARY_DIR) + "/cli/silk";
+  struct stat image_st, silk_st;
+  bool fresh = ::stat((dir + "/manifest.json").c_str(), &image_st) == 0 &&
+               ::stat(silk.c_str(), &silk_st) == 0 && silk_st.st_mtime <= image_st.st_mtime;
+  if (fresh && images::VerifyImage(dir)) return dir;
   images::BuildOptions o;
   o.out_dir = dir;
-  o.silk_binary = std::string(SILK_BINARY_DIR) + "/cli/silk";
+  o.silk_binary = silk;
   o.compression = "gzip";
   o.key_path = std::string(SILK_BINARY_DIR) + "/tests/vmm/test-signing.pem";
   SILK_TRY(WithContext(images::BuildThinix(o), "building the test image " + dir));

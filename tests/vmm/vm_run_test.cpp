@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <iostream>
 #include <future>
+#include <iostream>
 #include <thread>
 
 #include "images/image.hpp"
@@ -53,6 +53,7 @@ class VmRunTest : public ::testing::Test {
     options_.boot_timeout = std::chrono::seconds(90);
     options_.command_timeout = std::chrono::seconds(60);
     options_.name_prefix = "silk-test";
+    options_.box_profile = "";  // directly in the guest; BoxInTheGuest covers the box
   }
   void TearDown() override { Sh("rm -rf " + tmp_); }
 
@@ -94,6 +95,22 @@ TEST_F(VmRunTest, RunsCommandStreamsOutputReturnsStatus) {
   EXPECT_GT(r->host_rss_kib, 0u);
   EXPECT_TRUE(RunDirEmpty()) << "control socket or console log left behind";
   EXPECT_TRUE(DomainGone(r->domain)) << r->domain << " still exists";
+}
+
+TEST_F(VmRunTest, CommandRunsInACompatibilityBoxInTheGuest) {
+  options_.box_profile = "gen0-sliver";
+  AgentCommand cmd;
+  cmd.argv = {"/bin/sh", "-c", "grep Seccomp: /proc/self/status; hostname; exit 5"};
+  std::string out, err;
+  auto r = RunInVm(
+      options_, cmd, [&](std::string_view d) { out.append(d); },
+      [&](std::string_view d) { err.append(d); });
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->exit_status, 5) << out << err;
+  EXPECT_NE(out.find("Seccomp:\t2\n"), std::string::npos)
+      << "no seccomp filter in the box: " << out << err;
+  EXPECT_NE(out.find("box\n"), std::string::npos) << "not in the box's UTS namespace: " << out;
+  EXPECT_TRUE(DomainGone(r->domain));
 }
 
 TEST_F(VmRunTest, SeveralVmsAtOnceOnABridgeDoNotCollide) {
