@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "base/file.hpp"
+#include "policy/algebra.hpp"
 #include "policy/builtin.hpp"
 #include "policy/effective.hpp"
 #include "policy/lineage.hpp"
@@ -91,6 +92,28 @@ TEST(Builtin, Gen0SliverIsPodmanWithoutCapabilitiesOnAmd64) {
     if (sp.name == "clone3") continue;
     ASSERT_TRUE(ep->syscalls.count(n)) << sp.name;
     EXPECT_EQ(ep->syscalls.at(n).rules.size(), sp.rules.size()) << sp.name;
+  }
+}
+
+// The lineage of the built-ins holds: gen0-sliver ⊆ podman-default, per architecture,
+// for Docker's default capabilities and for none; and not the other way round.
+TEST(Builtin, Gen0SliverIsASubsetOfPodmanDefault) {
+  auto gen0 = BuiltinProfile("gen0-sliver");
+  auto podman = BuiltinProfile("podman-default");
+  ASSERT_TRUE(gen0 && podman);
+  for (const auto& caps : {kDefaultCaps, std::vector<std::string>{}}) {
+    ResolveOptions o;
+    o.arch = "amd64";
+    o.caps = caps;
+    o.kernel = KernelVersion{6, 1};
+    auto child = MakeEffectiveAll(*Resolve(*gen0, o));
+    auto parent = MakeEffectiveAll(*Resolve(*podman, o));
+    ASSERT_TRUE(child) << child.error().ToString();
+    ASSERT_TRUE(parent) << parent.error().ToString();
+    SubsetResult down = Subset(*child, *parent);
+    EXPECT_TRUE(down.subset) << (down.violations.empty() ? "" : down.violations[0].text);
+    SubsetResult up = Subset(*parent, *child);
+    EXPECT_FALSE(up.subset);
   }
 }
 
