@@ -34,14 +34,20 @@ std::string BioContents(BIO* bio) {
   return std::string(data, static_cast<size_t>(n));
 }
 
+// Creates `dir` with `mode` and any missing parents with 0755 (parents stay traversable:
+// libvirt's QEMU, running as another user, reads images under the same /var/lib/silk).
 Result<void> MakeDirs(const std::string& dir, mode_t mode) {
   std::string cur;
   for (size_t pos = 0; pos != std::string::npos;) {
     pos = dir.find('/', pos + 1);
     cur = dir.substr(0, pos);
     if (cur.empty()) continue;
-    if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST)
+    mode_t m = pos == std::string::npos ? mode : 0755;
+    if (::mkdir(cur.c_str(), m) == 0) {
+      if (::chmod(cur.c_str(), m) != 0) return FailErrno("cannot chmod " + cur);  // umask
+    } else if (errno != EEXIST) {
       return FailErrno("cannot create directory " + cur);
+    }
   }
   return {};
 }

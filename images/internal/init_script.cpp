@@ -22,6 +22,23 @@ finish() {
   exit 1
 }
 
+if [ "$THINIX_STAGE" != 2 ]; then
+  # Stage 1. The kernel unpacked us into rootfs, which pivot_root(2) refuses (EINVAL:
+  # rootfs can never be unmounted), and compatibility boxes in the guest pivot_root.
+  # Move everything onto a tmpfs and switch_root into it (mv frees each file as it
+  # goes, so memory does not double).
+  mkdir /newroot
+  mount -t tmpfs -o mode=755 tmpfs /newroot
+  # switch_root insists that the old root still has /init: copy that one.
+  /bin/busybox cp -p /init /newroot/init
+  for f in /*; do  # /bin (busybox and its applet links) last
+    case "$f" in /newroot | /bin | /init) ;; *) /bin/busybox mv "$f" /newroot/ ;; esac
+  done
+  /bin/busybox mv /bin /newroot/
+  export THINIX_STAGE=2
+  exec /newroot/bin/busybox switch_root /newroot /init
+fi
+
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev

@@ -33,6 +33,12 @@ TEST(ImagesCrypto, KeyIsCreatedOnceWithMode0600AndReloaded) {
   struct stat st;
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // The key's directory is private; new parents stay traversable (QEMU, running as
+  // another user, reads images next to the keys).
+  ASSERT_EQ(::stat((dir.path() + "/keys/sub").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(::stat((dir.path() + "/keys").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0755u);
   auto again = LoadOrCreatePrivateKey(path, true);
   ASSERT_TRUE(again);
   EXPECT_EQ(*KeyFingerprint(key->get()), *KeyFingerprint(again->get()));
