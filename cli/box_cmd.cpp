@@ -56,6 +56,7 @@ std::string OutcomeJson(const compat::BoxOutcome& o) {
   j["term_signal"] = o.term_signal;
   j["exec_failure"] = o.exec_failure;
   j["elapsed_ms"] = o.elapsed_ms;
+  j["timed_out"] = o.timed_out;
   j["denials"] = nlohmann::json::parse(o.denials.ToJson());
   return j.dump(2);
 }
@@ -64,7 +65,7 @@ int BoxRun(const Args& all) {
   auto [args, command] = SplitAtDoubleDash(all);
   po::options_description opts("Options");
   std::string spec_file, profile, rootfs, memory, pids, cpu_weight, io_weight, net, hostname,
-      report, scratch, userns, uid, gid, cwd, box_id, state_dir, profile_dir;
+      report, scratch, userns, uid, gid, cwd, box_id, state_dir, profile_dir, timeout;
   std::vector<std::string> caps, env;
   bool raw = false, json = false, tty = false;
   opts.add_options()("spec", po::value(&spec_file),
@@ -93,6 +94,7 @@ int BoxRun(const Args& all) {
       "env", po::value(&env), "NAME=VALUE for the command (repeatable)")(
       "cwd", po::value(&cwd), "working directory in the box (default /)")(
       "tty", po::bool_switch(&tty), "give the box a private /dev/pts")(
+      "timeout", po::value(&timeout), "kill the box after this many seconds (exit 137)")(
       "box-id", po::value(&box_id), "box id (default generated)")(
       "state-dir", po::value(&state_dir), "state root (default /run/silk/boxes as root)")(
       "json", po::bool_switch(&json), "print the outcome as JSON on stdout after the box exits");
@@ -171,9 +173,19 @@ int BoxRun(const Args& all) {
   ro.state_root = state_dir;
   ro.profile_dir = profile_dir;
   ro.stop_fd = sfd.get();
+  if (vm.count("timeout")) {
+    auto t = ParseUint(timeout, 1u << 30);
+    if (!t)
+      return ReportError(Error(ErrorCode::kInvalidInput, "--timeout: " + t.error().message()),
+                         true);
+    ro.timeout_ms = *t * 1000;
+  }
   auto outcome = compat::RunBox(spec, ro);
   if (!outcome) return ReportError(outcome.error());
   if (!outcome->exec_failure.empty()) std::cerr << "silk: box: " << outcome->exec_failure << "\n";
+  if (outcome->timed_out)
+    std::cerr << "silk: box " << outcome->box_id << ": killed after --timeout " << timeout
+              << " s\n";
   if (spec.report_denials) {
     if (report.empty() || report == "-") {
       std::cerr << "silk: box " << outcome->box_id << ": " << outcome->denials.ToText();

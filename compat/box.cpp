@@ -191,14 +191,29 @@ std::string StageDescription(uint32_t stage, const MountPlanBuilder& mounts,
   return ChildStageName(stage);
 }
 
-// Supervises the running box: answers notifications, honours stop_fd, until init exits.
-Result<void> Supervise(BoxProcess& box, int listener, NotifyHandler* handler, int stop_fd) {
+// Supervises the running box: answers notifications, honours stop_fd and the deadline,
+// until init exits. Sets *timed_out when it killed the box for the deadline.
+Result<void> Supervise(BoxProcess& box, int listener, NotifyHandler* handler, int stop_fd,
+                       std::chrono::steady_clock::time_point deadline, bool* timed_out) {
+  bool killed = false;
   for (;;) {
+    int wait_ms = -1;
+    if (deadline != std::chrono::steady_clock::time_point::max() && !killed) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      wait_ms = static_cast<int>(std::max<int64_t>(0, left.count()));
+    }
     pollfd fds[3] = {{box.pidfd(), POLLIN, 0}, {listener, POLLIN, 0}, {stop_fd, POLLIN, 0}};
-    int rc = poll(fds, 3, -1);
+    int rc = poll(fds, 3, wait_ms);
     if (rc < 0) {
       if (errno == EINTR) continue;
       return FailErrno("poll in the box supervisor");
+    }
+    if (rc == 0) {  // deadline
+      box.Kill();
+      killed = true;
+      *timed_out = true;
+      continue;
     }
     if (fds[0].revents) return {};
     if (fds[2].revents) {
@@ -350,7 +365,10 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   if (listener)
     handler =
         SILK_TRY(NotifyHandler::Create(&filter->effective, spec.raw_sockets, spec.report_denials));
-  SILK_TRY(Supervise(box, listener ? listener.get() : -1, handler.get(), options.stop_fd));
+  auto deadline = options.timeout_ms ? t0 + std::chrono::milliseconds(options.timeout_ms)
+                                     : std::chrono::steady_clock::time_point::max();
+  SILK_TRY(Supervise(box, listener ? listener.get() : -1, handler.get(), options.stop_fd, deadline,
+                     &out.timed_out));
   out.exit_status = SILK_TRY(box.Reap(&out.term_signal));
   out.elapsed_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

@@ -7,6 +7,11 @@
 //
 // This is the public entry point for other modules (node manager, `silk policy
 // learn/regress`) and for `silk box run`.
+//
+// After installing the filter and before the command's execve, the box's child makes
+// only these syscalls (stable; profiles learned from a workload need them): sendmsg and
+// close (the seccomp listener, when the filter notifies), rt_sigprocmask, execve (once
+// per PATH entry tried).
 #pragma once
 
 #include <sys/types.h>
@@ -56,6 +61,7 @@ struct BoxOutcome {
   std::string exec_failure;  // empty when the command was started
   DenialReport denials;      // filled when spec.report_denials (raw decisions always)
   double elapsed_ms = 0;     // clone to reap
+  bool timed_out = false;    // killed because RunOptions::timeout_ms passed
 };
 
 struct RunOptions {
@@ -75,6 +81,9 @@ struct RunOptions {
   // When this fd becomes readable (e.g. a signalfd for SIGINT/SIGTERM), the box is
   // killed and torn down; the outcome then reports the kill. -1: none.
   int stop_fd = -1;
+  // Kill the box when it runs longer than this (clone to exit); 0 = no limit. The
+  // outcome then has timed_out set and exit_status 128+SIGKILL.
+  uint64_t timeout_ms = 0;
 };
 
 // Runs `spec` (validated here too) to completion in a new box and returns how it ended.

@@ -373,3 +373,22 @@ TEST_F(BoxTest, MissingBridgeIsAClearError) {
 
 }  // namespace
 }  // namespace silk::compat
+
+namespace silk::compat {
+namespace {
+
+TEST_F(BoxTest, TimeoutKillsTheBox) {
+  BoxSpec s;
+  s.command = "/bin/sleep";
+  s.args = {"30"};
+  RunOptions o = opts_;
+  o.timeout_ms = 300;
+  auto r = RunBox(s, o);
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_TRUE(r->timed_out);
+  EXPECT_EQ(r->exit_status, 128 + SIGKILL);
+  EXPECT_LT(r->elapsed_ms, 5000);
+}
+
+}  // namespace
+}  // namespace silk::compat
