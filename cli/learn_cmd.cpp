@@ -171,11 +171,6 @@ int RunPolicyLearn(const Args& all) {
   if (cmd.empty() == suite.empty())
     return UsageError("silk policy learn", "give either -- CMD ARGS... or --suite DIR");
   if (runs < 1) return UsageError("silk policy learn", "--runs must be at least 1");
-  if (!merge.empty())
-    return ReportError(Error(ErrorCode::kUnsupported,
-                             "--merge needs the profile algebra's union (policy/algebra.hpp), "
-                             "which this build does not have yet; learn over a suite "
-                             "(--suite) to unite several workloads"));
 
   auto parent = LoadParent(from, caps);
   if (!parent) return ReportError(parent.error());
@@ -202,6 +197,15 @@ int RunPolicyLearn(const Args& all) {
   }
   auto r = layers::Learn(req);
   if (!r) return ReportError(r.error());
+  if (!merge.empty()) {
+    auto earlier = LoadParent(merge, caps);
+    if (!earlier) return ReportError(earlier.error());
+    auto merged = pol::MergeLearned(r->proposal.profile, *earlier, *parent);
+    if (!merged) return ReportError(merged.error());
+    if (auto sub = pol::CheckSubsetOf(*merged, *parent, "merged profile"); !sub)
+      return ReportError(sub.error());
+    r->proposal.profile = *merged;
+  }
   if (auto w = WriteOut(out, r->proposal.profile, std::cerr); !w) return ReportError(w.error());
   if (json)
     std::cerr << LearnJson(*r).dump(2) << "\n";
@@ -261,6 +265,8 @@ int RunPolicyMinimize(const Args& args) {
     return layers::MinimizeAgainstWorkloads(req);
   }();
   if (!r) return ReportError(r.error());
+  if (auto sub = pol::CheckSubsetOf(r->profile, *p, "minimised profile"); !sub)
+    return ReportError(sub.error());
   if (auto w = WriteOut(out, r->profile, std::cerr); !w) return ReportError(w.error());
   if (json)
     std::cerr << MinimizeJson(*r, before).dump(2) << "\n";
@@ -350,6 +356,9 @@ int RunPolicyTighten(const Args& args) {
     return result;
   }();
   if (!child) return ReportError(child.error());
+  if (auto sub = pol::CheckSubsetOf(*child, *parent, "tightened profile"); !sub)
+    return ReportError(sub.error());
+  std::cerr << "checked: " << child->meta.name << " ⊆ " << parent->meta.name << "\n";
   if (auto w = WriteOut(out, *child, std::cerr); !w) return ReportError(w.error());
   if (json)
     std::cerr << report.dump(2) << "\n";

@@ -118,7 +118,11 @@ Result<BoxRun> RunWorkloadInBox(const policy::Workload& w, int run, const std::s
   spec.pids_max = 512;
   spec.memory_max = 1ull << 30;
   compat::RunOptions options;
-  options.box_id = "learn" + std::to_string(getpid()) + "-" + std::to_string(++box_counter);
+  const unsigned n = ++box_counter;
+  options.box_id = "learn" + std::to_string(getpid()) + "-" + std::to_string(n);
+  // Sweep once per process: a sweep racing another box's start (parallel oracle runs)
+  // has removed that box's fresh state directory.
+  options.sweep_first = n == 1;
 
   // Watchdog: compat has no timeout of its own. One long-lived thread serves every
   // box, so no thread is being created while compat clones a box (a clone racing a

@@ -4,6 +4,9 @@
 #include <cstdio>
 #include <map>
 
+#include "policy/algebra.hpp"
+#include "policy/resolve.hpp"
+
 namespace silk::policy {
 namespace {
 
@@ -330,6 +333,57 @@ Result<Proposal> ProposeProfile(const Observations& obs, const Profile& parent,
       if (!seen.count(n)) copy.names.push_back(n);
     if (!copy.names.empty()) p.syscalls.push_back(std::move(copy));
   }
+  // ⊆ parent by construction; the algebra checks it, and a failure is a bug in silk.
+  if (auto sub = CheckSubsetOf(p, parent, "learned profile"); !sub)
+    return Fail(ErrorCode::kInternal, sub.error().message());
+  return out;
+}
+
+// Effective policies of every architecture of `p`, resolving per architecture first
+// when it carries includes/excludes (ToProfile writes per-arch rules that way).
+Result<std::vector<EffectivePolicy>> EffectiveAll(const Profile& p) {
+  if (!NeedsResolve(p)) return MakeEffectiveAll(p);
+  std::vector<EffectivePolicy> out;
+  for (const auto& arch : p.architectures) {
+    ResolveOptions o;
+    o.arch = arch;
+    o.caps = {};
+    Profile r = SILK_TRY(Resolve(p, o));
+    out.push_back(SILK_TRY(MakeEffective(r, arch)));
+  }
+  return out;
+}
+
+Result<void> CheckSubsetOf(const Profile& child, const Profile& parent, const std::string& what) {
+  auto c = SILK_TRY(EffectiveAll(child));
+  auto p = SILK_TRY(EffectiveAll(parent));
+  SubsetResult r = Subset(c, p);
+  if (r.subset) return {};
+  std::string msg =
+      what + " '" + child.meta.name + "' is not a subset of '" + parent.meta.name + "':";
+  for (const auto& v : r.violations) msg += "\n  " + v.text;
+  return Fail(ErrorCode::kDenied, msg);
+}
+
+Result<Profile> MergeLearned(const Profile& a, const Profile& b, const Profile& parent) {
+  auto ea = SILK_TRY(EffectiveAll(a));
+  auto eb = SILK_TRY(EffectiveAll(b));
+  auto ep = SILK_TRY(EffectiveAll(parent));
+  std::vector<EffectivePolicy> merged;
+  for (const auto& x : ea) {
+    auto y = std::find_if(eb.begin(), eb.end(), [&](const auto& e) { return e.arch == x.arch; });
+    auto z = std::find_if(ep.begin(), ep.end(), [&](const auto& e) { return e.arch == x.arch; });
+    if (y == eb.end() || z == ep.end())
+      return Fail(ErrorCode::kInvalidInput,
+                  "merge: " + x.arch + " is not covered by both profiles and the parent");
+    auto u = SILK_TRY(Union(x, *y));
+    merged.push_back(SILK_TRY(Intersect(u, *z)));
+  }
+  Profile out = SILK_TRY(ToProfile(merged));
+  out.meta.name = a.meta.name;
+  out.meta.extends = a.meta.extends;
+  out.meta.generation = a.meta.generation;
+  out.meta.notes = a.meta.notes + "; merged with " + b.meta.name;
   return out;
 }
 

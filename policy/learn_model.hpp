@@ -97,6 +97,16 @@ struct Proposal {
 Result<Proposal> ProposeProfile(const Observations& obs, const Profile& parent,
                                 const ProposeOptions& options = {});
 
+// Checks child ⊆ parent (both resolved) with the algebra (algebra.hpp), per
+// architecture. Errors: kDenied listing every violation (syscall, rule, arguments).
+Result<void> CheckSubsetOf(const Profile& child, const Profile& parent,
+                           const std::string& what = "child");
+
+// `silk policy learn --merge`: the union of two profiles learned under the same parent,
+// intersected with the parent (so still ⊆ parent), with a's metadata. Errors: the
+// algebra's (kUnsupported beyond its limits, kInvalidInput for mismatched arches).
+Result<Profile> MergeLearned(const Profile& a, const Profile& b, const Profile& parent);
+
 // Human-readable one-line form of a denied attempt:
 // "socket(AF_PACKET=17, 3, 768, ...) pid 42 x3 -> errno(EPERM)".
 std::string DeniedAttemptToString(const DeniedAttempt& d);
