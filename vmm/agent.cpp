@@ -7,7 +7,6 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -179,10 +178,19 @@ Result<std::string> ResolveVirtioPort(const std::string& port_path, int wait_ms,
 }
 
 Result<void> MakeRootPivotable() {
-  struct statfs fs;
-  if (::statfs("/", &fs) != 0) return FailErrno("agent: statfs /");
-  constexpr long kRamfsMagic = 0x858458f6, kTmpfsMagic = 0x01021994;
-  if (fs.f_type != kRamfsMagic && fs.f_type != kTmpfsMagic) return {};
+  // The visible root is the last mountinfo entry mounted on "/"; only the initramfs
+  // itself (type "rootfs") needs this. After a switch_root / is a normal mount.
+  auto mountinfo = ReadFile("/proc/self/mountinfo");
+  if (!mountinfo) return {};
+  std::string root_type;
+  for (const std::string& line : Split(*mountinfo, '\n')) {
+    auto fields = Split(line, ' ');
+    if (fields.size() < 5 || fields[4] != "/") continue;
+    size_t dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    root_type = Split(line.substr(dash + 3), ' ')[0];
+  }
+  if (root_type != "rootfs") return {};
   auto cmdline = ReadFile("/proc/cmdline");
   if (!cmdline || cmdline->find("silk.agent=") == std::string::npos) return {};
   constexpr char kDir[] = "/.silk-root";

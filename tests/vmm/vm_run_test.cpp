@@ -116,6 +116,10 @@ TEST_F(VmRunTest, CommandRunsInACompatibilityBoxInTheGuest) {
 TEST_F(VmRunTest, SeveralVmsAtOnceOnABridgeDoNotCollide) {
   std::string bridge = "skbr" + std::to_string(::getpid() % 100000);
   ASSERT_EQ(Sh("ip link add " + bridge + " type bridge && ip link set " + bridge + " up"), 0);
+  struct BridgeGuard {
+    std::string name;
+    ~BridgeGuard() { Sh("ip link del " + name + " 2>/dev/null"); }
+  } bridge_guard{bridge};
   options_.bridges = {bridge};
   auto one = [this](int i) {
     VmRunOptions o = options_;
@@ -163,7 +167,6 @@ TEST_F(VmRunTest, SeveralVmsAtOnceOnABridgeDoNotCollide) {
     EXPECT_NE(::access(("/sys/class/net/" + TapName(r->domain, 0)).c_str(), F_OK), 0)
         << "tap " << TapName(r->domain, 0) << " left behind";
   EXPECT_TRUE(RunDirEmpty());
-  Sh("ip link del " + bridge);
 }
 
 TEST_F(VmRunTest, CommandMissingInTheGuestIsAClearError) {
