@@ -17,6 +17,8 @@ int AgentMain(const Args& args);
 
 // silk policy: API profiles (cli/policy_cmd.cpp).
 int RunPolicy(const Args& args);
+// silk policy compile: profile -> seccomp BPF or PFC (cli/policy_compile_cmd.cpp).
+int RunPolicyCompile(const Args& args);
 
 // silk box: run/sweep compatibility boxes (cli/box_cmd.cpp).
 int BoxMain(const Args& args);
