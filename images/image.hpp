@@ -23,9 +23,10 @@
 // ACPI (acpi=off, -machine microvm) a power-off would halt forever, so /init reboots
 // (reboot -f) instead: boot such guests with QEMU -no-reboot / libvirt
 // <on_reboot>destroy</on_reboot> (and reboot=t on the command line).
-// Inside the guest: /bin/silk (the building silk, debug info stripped), busybox applets
-// in /bin, /sbin, /usr/bin, /usr/sbin, cgroup2 at /sys/fs/cgroup with every controller
-// enabled in the root's subtree_control, /dev/virtio-ports/<name> links.
+// Inside the guest: / is a tmpfs (/init moves itself off the kernel's rootfs with
+// switch_root, so pivot_root works for compatibility boxes), /bin/silk (the building silk, debug
+// info stripped), busybox applets in /bin, /sbin, /usr/bin, /usr/sbin, cgroup2 at /sys/fs/cgroup
+// with every controller enabled in the root's subtree_control, /dev/virtio-ports/<name> links.
 #pragma once
 
 #include <cstdint>

@@ -211,7 +211,7 @@ TEST_F(ImagesThinixBuild, GuestHasModulesCgroupsNetworkAndARunnableSilk) {
   std::string check =
       "silk.ip=10.0.2.15/24 silk.run=\"/bin/silk --version; "
       "cat /sys/fs/cgroup/cgroup.subtree_control; grep -c . /proc/modules; "
-      "ip -o addr show dev eth0; ls -l /dev/virtio-ports/; exit 7\"";
+      "ip -o addr show dev eth0; ls -l /dev/virtio-ports/; grep '^tmpfs / ' /proc/mounts; exit 7\"";
   bool exited = false;
   // A NIC so that virtio_net has a device (user networking restricted to the guest: no
   // traffic leaves it), and a named virtio-serial port.
@@ -227,6 +227,8 @@ TEST_F(ImagesThinixBuild, GuestHasModulesCgroupsNetworkAndARunnableSilk) {
   EXPECT_EQ(console.find("insmod"), std::string::npos) << console;
   EXPECT_NE(console.find("inet 10.0.2.15/24"), std::string::npos) << console;
   EXPECT_NE(console.find("org.silk.test -> ../vport"), std::string::npos) << console;
+  // / is a tmpfs, not the kernel's rootfs, so boxes in the guest can pivot_root.
+  EXPECT_NE(console.find("tmpfs / tmpfs"), std::string::npos) << console;
   EXPECT_NE(console.find("thinix: exit 7"), std::string::npos) << console;
 }
 
