@@ -374,6 +374,7 @@ int RunPolicy(const Args& args) {
       {"diff", "effective policies of two profiles (exit 0 iff equal, like diff(1))", RunDiff},
       {"subset", "CHILD ⊆ PARENT, with every reason it is not (exit 0 iff subset)", RunSubset},
       {"check", "every parent/child pair of a lineage directory", RunCheck},
+      {"compile", "to seccomp BPF or libseccomp PFC text through libseccomp", RunPolicyCompile},
       {"import", "Docker/Podman/OCI profile -> canonical silk JSON with metadata", RunImport},
       {"export", "plain OCI JSON resolved for an architecture and capability set", RunExport},
       {"learn", "record what a command or suite uses -> a profile ⊆ PARENT", RunPolicyLearn},
