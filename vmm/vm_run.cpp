@@ -122,7 +122,7 @@ Result<VmRunResult> RunInVm(const VmRunOptions& options, const AgentCommand& com
         agent.error().code() == ErrorCode::kTimeout
             ? "the guest did not come up within " +
                   std::to_string(options.boot_timeout.count() / 1000) +
-                  " s (raise --timeout, or check the image)"
+                  " s (raise --boot-timeout, or check the image)"
             : "the guest ended before its agent answered (" + agent.error().message() + ")";
     ErrorCode code = agent.error().code();
     std::string msg = WithConsole("VM " + name + ": " + why, spec.console_log);
