@@ -53,6 +53,9 @@ Result<policy::MinimizeResult> MinimizeAgainstWorkloads(const MinimizeRequest& r
                                              request.candidate_timeout_factor * slowest_ms / 1000));
   }
   policy::MinimizeOptions options = request.options;
+  // Boxes reporting denials (silk regress) need the listener handoff after the filter.
+  options.pinned.insert(options.pinned.end(), kBoxRuntimeSyscalls.begin(),
+                        kBoxRuntimeSyscalls.end());
   options.ddmin.assume_full_passes = true;
   return policy::MinimizeProfile(
       request.profile, [&](const policy::Profile& candidate) { return AllPass(oracle, candidate); },

@@ -73,8 +73,19 @@ Profile RestrictProfile(const Profile& profile, const std::vector<std::string>& 
 Result<MinimizeResult> MinimizeProfile(const Profile& profile, const ProfileOracle& oracle,
                                        const MinimizeOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<std::string> names = AllowedNames(profile);
+  const std::vector<std::string> allowed = AllowedNames(profile);
+  std::vector<std::string> names, pinned;
+  for (const auto& n : allowed) {
+    bool pin = std::find(options.pinned.begin(), options.pinned.end(), n) != options.pinned.end();
+    (pin ? pinned : names).push_back(n);
+  }
   auto pick = [&](const std::vector<size_t>& idx) {
+    std::vector<std::string> out = pinned;
+    for (size_t i : idx) out.push_back(names[i]);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  auto pick_removed = [&](const std::vector<size_t>& idx) {
     std::vector<std::string> out;
     for (size_t i : idx) out.push_back(names[i]);
     return out;
@@ -96,7 +107,7 @@ Result<MinimizeResult> MinimizeProfile(const Profile& profile, const ProfileOrac
 
   MinimizeResult result;
   result.kept = pick(phase1.kept);
-  std::vector<std::string> removed = pick(phase1.removed);
+  std::vector<std::string> removed = pick_removed(phase1.removed);
   result.oracle_runs = phase1.oracle_runs;
   result.cache_hits = phase1.cache_hits;
   result.flaky_candidates = phase1.flaky_candidates;
@@ -140,16 +151,19 @@ Result<MinimizeResult> MinimizeProfile(const Profile& profile, const ProfileOrac
   // when phase 2 changed modes, prove it again for the profile actually written.
   if (result.one_minimal && !result.removed_eperm.empty()) {
     const size_t jobs = std::max(1u, options.ddmin.jobs);
-    for (size_t start = 0; start < result.kept.size() && result.one_minimal; start += jobs) {
-      const size_t end = std::min(result.kept.size(), start + jobs);
+    std::vector<std::string> items;  // kept minus pinned
+    for (const auto& k : result.kept)
+      if (std::find(pinned.begin(), pinned.end(), k) == pinned.end()) items.push_back(k);
+    for (size_t start = 0; start < items.size() && result.one_minimal; start += jobs) {
+      const size_t end = std::min(items.size(), start + jobs);
       std::vector<std::optional<Result<bool>>> verdicts(end - start);
       std::vector<std::thread> workers;
       for (size_t i = start; i < end; ++i) {
         workers.emplace_back([&, i] {
           std::vector<std::string> kept = result.kept;
-          kept.erase(kept.begin() + static_cast<long>(i));
+          std::erase(kept, items[i]);
           std::vector<std::string> enosys = result.removed_enosys;
-          enosys.push_back(result.kept[i]);
+          enosys.push_back(items[i]);
           verdicts[i - start] = oracle(RestrictProfile(profile, kept, enosys));
         });
       }

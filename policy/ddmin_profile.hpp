@@ -27,8 +27,11 @@ using ProfileOracle = std::function<Result<bool>(const Profile& candidate)>;
 struct MinimizeOptions {
   DdminOptions ddmin;
   bool choose_eperm = true;  // the ENOSYS/EPERM phase; off: every removal stays ENOSYS
-  std::string name;          // meta.name of the result
-  std::string notes;         // meta.notes
+  // Allowed syscalls that are never removed (and not counted as items): what the box
+  // runtime needs after installing the filter (layers/box_runner.hpp).
+  std::vector<std::string> pinned;
+  std::string name;   // meta.name of the result
+  std::string notes;  // meta.notes
 };
 
 struct MinimizeResult {
@@ -40,7 +43,8 @@ struct MinimizeResult {
   size_t cache_hits = 0;
   size_t flaky_candidates = 0;
   double seconds = 0;
-  bool one_minimal = false;  // every kept syscall's removal was shown to fail the oracle
+  // Every kept syscall's removal (pinned ones aside) was shown to fail the oracle.
+  bool one_minimal = false;
 };
 
 // The syscall names `profile` allows (in some rule with action allow or log), sorted.
