@@ -88,7 +88,7 @@ int RunSubset(const Args& args) {
     ordered_json v = ordered_json::array();
     for (const auto& x : result->violations) v.push_back(ViolationJson(x));
     j["violations"] = std::move(v);
-    std::cout << j.dump(2) << "\n";
+    std::cout << j.dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
   } else if (result->subset) {
     std::cout << cl << " ⊆ " << pl << "\n";
   } else {
@@ -142,7 +142,7 @@ int RunDiff(const Args& args) {
       e["after"] = d.after;
       j.push_back(std::move(e));
     }
-    std::cout << j.dump(2) << "\n";
+    std::cout << j.dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
   } else {
     for (const auto& d : *diff) {
       std::cout << pol::DiffKindName(d.kind) << " " << d.arch << " "
@@ -204,7 +204,7 @@ int RunCheck(const Args& args) {
       for (const auto& v : result->violations) PrintViolation(std::cout, v);
     }
   }
-  if (json) std::cout << pairs.dump(2) << "\n";
+  if (json) std::cout << pairs.dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
   return ok ? kExitOk : kExitFailure;
 }
 

@@ -155,7 +155,7 @@ int RunShow(const Args& args) {
     j["horizon"] = m.horizon;
     j["caps"] = opts->caps;
     j["effective"] = EffectiveJson(*ep);
-    std::cout << j.dump(2) << "\n";
+    std::cout << j.dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
     return kExitOk;
   }
   std::cout << "profile " << ProfileLabel(*profile, in);
@@ -251,7 +251,7 @@ int RunLint(const Args& args) {
       e["message"] = d.message;
       j.push_back(std::move(e));
     }
-    std::cout << j.dump(2) << "\n";
+    std::cout << j.dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
   } else {
     for (const auto& d : all) std::cout << d.ToString() << "\n";
     if (!all.empty()) std::cout << all.size() << (all.size() == 1 ? " error" : " errors") << "\n";

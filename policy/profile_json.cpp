@@ -245,7 +245,7 @@ std::string WriteProfile(const Profile& p, const WriteOptions& options) {
     if (!meta.notes.empty()) m["notes"] = meta.notes;
     j["silk"] = std::move(m);
   }
-  return j.dump(2) + "\n";
+  return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
 
 const std::vector<std::string>& KnownCapabilities() {

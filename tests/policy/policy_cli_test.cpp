@@ -60,6 +60,16 @@ TEST(PolicyCli, LintOkAndErrors) {
   ASSERT_EQ(j.size(), 1u);
   EXPECT_EQ(j[0]["line"], 4);
   EXPECT_EQ(j[0]["column"], 16);
+  // Invalid UTF-8 is a syntax error, reported as valid JSON.
+  ASSERT_TRUE(WriteFileAtomic(dir.File("latin1.json"),
+                              "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"x\": \"\xe9t\xe9\"}"));
+  CliRun latin1 = Silk("policy lint --json " + dir.File("latin1.json"));
+  EXPECT_EQ(latin1.exit_code, 1) << latin1.output;
+  auto l = nlohmann::json::parse(latin1.output, nullptr, false);
+  ASSERT_TRUE(l.is_array()) << latin1.output;
+  ASSERT_EQ(l.size(), 1u);
+  EXPECT_EQ(l[0]["line"], 1);
+  EXPECT_EQ(l[0]["column"], 44);  // where decoding failed: the byte after \xe9
   CliRun missing = Silk("policy lint " + dir.File("absent.json"));
   EXPECT_EQ(missing.exit_code, 1) << missing.output;
   CliRun usage = Silk("policy lint");
