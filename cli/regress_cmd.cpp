@@ -16,7 +16,7 @@ namespace silk::cli {
 
 int RegressMain(const Args& args) {
   std::string profiles, suite, baseline, junit, html, json_out, log = "/dev/null";
-  unsigned jobs = 2;
+  unsigned jobs = 1;
   int run = 0;
   bool update = false, json = false;
   po::options_description o("Options");
@@ -28,7 +28,7 @@ int RegressMain(const Args& args) {
       "html", po::value(&html), "write the self-contained HTML report here")(
       "json-out", po::value(&json_out), "write the matrix as JSON here")(
       "json", po::bool_switch(&json), "print the matrix as JSON instead of the table")(
-      "jobs", po::value(&jobs), "boxes in parallel (default 2)")(
+      "jobs", po::value(&jobs), "boxes in parallel (default 1; see the compat note in layers/box_runner.hpp)")(
       "run", po::value(&run), "SILK_RUN for every workload (default 0)")(
       "log", po::value(&log), "append the workloads' output here (default /dev/null)");
   po::variables_map vm;

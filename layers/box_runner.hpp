@@ -3,6 +3,9 @@
 // matrix). Adds what compat's API does not have yet: a timeout (a watchdog kills every
 // process of the box's cgroups, which takes the box's pid namespace down) and output
 // redirection (boxes inherit the supervisor's stdio, see QuietStdio).
+// Known issue: with several boxes starting from different threads at once, a box child
+// has been seen blocked on a futex before execve (a lock inherited across compat's
+// clone); its watchdog then reports a timeout. One job at a time avoids it.
 #pragma once
 
 #include <string>
