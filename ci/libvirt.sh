@@ -18,6 +18,11 @@ silk_start_daemon() {
 
 silk_libvirt_start() {
   mkdir -p "$silk_state"
+  # Without udev, /dev/kvm is root:root 0600; libvirt then re-probes QEMU on every
+  # domain start (~54 s each). Give it udev's usual group and mode.
+  if [ -c /dev/kvm ] && getent group kvm >/dev/null; then
+    chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+  fi
   silk_libvirt_up && return 0
   [ -S /run/libvirt/virtlogd-sock ] || silk_start_daemon virtlogd
   silk_start_daemon libvirtd
