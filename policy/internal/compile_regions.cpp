@@ -27,9 +27,9 @@ std::vector<Pattern> IntervalPatterns(uint64_t lo, uint64_t hi) {
   while (true) {
     // The largest aligned block starting at lo that stays within [lo, hi].
     int k = 0;
-    while (k < 64) {
+    while (k < 63) {
       uint64_t size = uint64_t{1} << (k + 1);
-      if (k + 1 == 64 || (lo & (size - 1)) != 0 || hi - lo < size - 1) break;
+      if ((lo & (size - 1)) != 0 || hi - lo < size - 1) break;
       ++k;
     }
     if (k == 63 && lo == 0 && hi == kMax) return {{0, 0}};
