@@ -6,13 +6,20 @@ namespace silk {
 
 const char* ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidInput: return "invalid input";
-    case ErrorCode::kNotFound: return "not found";
-    case ErrorCode::kSystem: return "system error";
-    case ErrorCode::kUnsupported: return "unsupported";
-    case ErrorCode::kDenied: return "denied";
-    case ErrorCode::kTimeout: return "timeout";
-    case ErrorCode::kInternal: return "internal error";
+    case ErrorCode::kInvalidInput:
+      return "invalid input";
+    case ErrorCode::kNotFound:
+      return "not found";
+    case ErrorCode::kSystem:
+      return "system error";
+    case ErrorCode::kUnsupported:
+      return "unsupported";
+    case ErrorCode::kDenied:
+      return "denied";
+    case ErrorCode::kTimeout:
+      return "timeout";
+    case ErrorCode::kInternal:
+      return "internal error";
   }
   return "error";
 }

@@ -89,11 +89,10 @@ inline void TakeValue(Result<void>&&) {}
 
 // Evaluates a Result expression; on error returns it from the enclosing function,
 // otherwise yields the value (or nothing, for Result<void>).
-#define SILK_TRY(expr)                                                \
-  ({                                                                  \
-    auto silk_try_result_ = (expr);                                   \
-    if (!silk_try_result_)                                            \
-      return ::tl::unexpected<::silk::Error>(                         \
-          std::move(silk_try_result_).error());                       \
-    ::silk::internal::TakeValue(std::move(silk_try_result_));         \
+#define SILK_TRY(expr)                                                             \
+  ({                                                                               \
+    auto silk_try_result_ = (expr);                                                \
+    if (!silk_try_result_)                                                         \
+      return ::tl::unexpected<::silk::Error>(std::move(silk_try_result_).error()); \
+    ::silk::internal::TakeValue(std::move(silk_try_result_));                      \
   })

@@ -56,14 +56,21 @@ Result<uint64_t> ParseSize(std::string_view s) {
   std::string digits = t.substr(0, i);
   std::string unit = t.substr(i);
   for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (unit.size() >= 2 && unit.substr(unit.size() - 2) == "IB") unit.resize(unit.size() - 2);
-  else if (!unit.empty() && unit.back() == 'B') unit.pop_back();
+  if (unit.size() >= 2 && unit.substr(unit.size() - 2) == "IB")
+    unit.resize(unit.size() - 2);
+  else if (!unit.empty() && unit.back() == 'B')
+    unit.pop_back();
   uint64_t mult = 1;
-  if (unit.empty()) mult = 1;
-  else if (unit == "K") mult = 1ULL << 10;
-  else if (unit == "M") mult = 1ULL << 20;
-  else if (unit == "G") mult = 1ULL << 30;
-  else if (unit == "T") mult = 1ULL << 40;
+  if (unit.empty())
+    mult = 1;
+  else if (unit == "K")
+    mult = 1ULL << 10;
+  else if (unit == "M")
+    mult = 1ULL << 20;
+  else if (unit == "G")
+    mult = 1ULL << 30;
+  else if (unit == "T")
+    mult = 1ULL << 40;
   else
     return Fail(ErrorCode::kInvalidInput, "invalid size '" + std::string(s) +
                                               "': expected a number with an optional unit "
@@ -72,7 +79,9 @@ Result<uint64_t> ParseSize(std::string_view s) {
     return Fail(ErrorCode::kInvalidInput,
                 "invalid size '" + std::string(s) + "': expected a number such as 256M");
   auto v = ParseUint(digits, UINT64_MAX / mult);
-  if (!v) return Fail(ErrorCode::kInvalidInput, "invalid size '" + std::string(s) + "': " + v.error().message());
+  if (!v)
+    return Fail(ErrorCode::kInvalidInput,
+                "invalid size '" + std::string(s) + "': " + v.error().message());
   return *v * mult;
 }
 

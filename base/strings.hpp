@@ -27,7 +27,6 @@ size_t EditDistance(std::string_view a, std::string_view b);
 // Up to `limit` candidates nearest to `word`, nearest first, within a distance that
 // scales with the word's length.
 std::vector<std::string> NearestWords(std::string_view word,
-                                      const std::vector<std::string>& candidates,
-                                      size_t limit = 3);
+                                      const std::vector<std::string>& candidates, size_t limit = 3);
 
 }  // namespace silk

@@ -30,18 +30,18 @@ int Dispatch(std::string_view prog, std::string_view about, const std::vector<Co
 
 std::optional<int> ParseArgs(std::string_view usage, std::string_view about,
                              po::options_description options,
-                             const po::positional_options_description& positional,
-                             const Args& args, po::variables_map& vm) {
+                             const po::positional_options_description& positional, const Args& args,
+                             po::variables_map& vm) {
   options.add_options()("help,h", "show this help");
   std::string prog(usage.substr(0, usage.find(' ', usage.find(' ') + 1)));
   try {
-    po::store(po::command_line_parser(args)
-                  .options(options)
-                  .positional(positional)
-                  .style(po::command_line_style::unix_style ^
-                         po::command_line_style::allow_guessing)
-                  .run(),
-              vm);
+    po::store(
+        po::command_line_parser(args)
+            .options(options)
+            .positional(positional)
+            .style(po::command_line_style::unix_style ^ po::command_line_style::allow_guessing)
+            .run(),
+        vm);
     if (vm.count("help")) {
       std::cout << "Usage: " << usage << "\n\n" << about << "\n\n" << options;
       return kExitOk;

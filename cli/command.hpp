@@ -39,8 +39,8 @@ int Dispatch(std::string_view prog, std::string_view about, const std::vector<Co
 // usage error (printed with the usage line). Returns nullopt when parsing succeeded.
 std::optional<int> ParseArgs(std::string_view usage, std::string_view about,
                              po::options_description options,
-                             const po::positional_options_description& positional,
-                             const Args& args, po::variables_map& vm);
+                             const po::positional_options_description& positional, const Args& args,
+                             po::variables_map& vm);
 
 // Splits "opts -- cmd args" at the first "--". The part after is empty if there is no "--".
 std::pair<Args, Args> SplitAtDoubleDash(const Args& args);

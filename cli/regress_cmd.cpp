@@ -28,7 +28,8 @@ int RegressMain(const Args& args) {
       "html", po::value(&html), "write the self-contained HTML report here")(
       "json-out", po::value(&json_out), "write the matrix as JSON here")(
       "json", po::bool_switch(&json), "print the matrix as JSON instead of the table")(
-      "jobs", po::value(&jobs), "boxes in parallel (default 1; see the compat note in layers/box_runner.hpp)")(
+      "jobs", po::value(&jobs),
+      "boxes in parallel (default 1; see the compat note in layers/box_runner.hpp)")(
       "run", po::value(&run), "SILK_RUN for every workload (default 0)")(
       "log", po::value(&log), "append the workloads' output here (default /dev/null)");
   po::variables_map vm;

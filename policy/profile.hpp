@@ -84,10 +84,10 @@ enum class Clone3Policy { kEnosys, kAllow, kDeny };
 
 // silk's metadata, the top-level "silk" object (ignored by other runtimes).
 struct ProfileMeta {
-  std::string name;              // unique in a profile directory
-  std::string extends;           // the parent profile's name; empty for a root
-  std::optional<int> generation; // testbed generation this profile is for
-  std::string notes;             // how it was made (learned, minimised, tightened ...)
+  std::string name;               // unique in a profile directory
+  std::string extends;            // the parent profile's name; empty for a root
+  std::optional<int> generation;  // testbed generation this profile is for
+  std::string notes;              // how it was made (learned, minimised, tightened ...)
   // Syscall horizon: the kernel version whose syscall table the profile was written
   // against ("6.1"). Syscalls newer than the horizon that the profile does not name
   // get ENOSYS instead of the default action, so new glibc fallbacks keep working.
@@ -101,7 +101,7 @@ struct Profile {
   std::optional<uint32_t> default_errno_ret;
   std::vector<std::string> architectures;  // "SCMP_ARCH_X86_64", ...
   std::vector<ArchMapEntry> arch_map;
-  std::vector<std::string> flags;          // "SECCOMP_FILTER_FLAG_LOG", ...
+  std::vector<std::string> flags;  // "SECCOMP_FILTER_FLAG_LOG", ...
   std::string listener_path;
   std::string listener_metadata;
   std::vector<SyscallRule> syscalls;
@@ -110,9 +110,9 @@ struct Profile {
 };
 
 // OCI names <-> enums. Parse functions return nullopt for unknown names.
-const char* ActionName(Action action);          // "SCMP_ACT_ALLOW"
+const char* ActionName(Action action);  // "SCMP_ACT_ALLOW"
 std::optional<Action> ParseAction(const std::string& name);
-const char* ArgOpName(ArgOp op);                // "SCMP_CMP_EQ"
+const char* ArgOpName(ArgOp op);  // "SCMP_CMP_EQ"
 std::optional<ArgOp> ParseArgOp(const std::string& name);
 
 }  // namespace silk::policy
