@@ -7,55 +7,12 @@
 
 #include "base/file.hpp"
 #include "base/strings.hpp"
+#include "policy/profile_json.hpp"
 
 namespace silk::compat {
 namespace {
 
 using nlohmann::json;
-
-const char* const kCapNames[] = {
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-};
 
 struct RlimitName {
   const char* name;
@@ -218,8 +175,10 @@ Result<void> CheckCidr(const std::string& cidr, const std::string& field) {
 }  // namespace
 
 int CapabilityNumber(const std::string& name) {
-  for (size_t i = 0; i < std::size(kCapNames); ++i)
-    if (name == kCapNames[i]) return static_cast<int>(i);
+  // Ordered by capability number (include/uapi/linux/capability.h).
+  const auto& names = policy::KnownCapabilities();
+  for (size_t i = 0; i < names.size(); ++i)
+    if (name == names[i]) return static_cast<int>(i);
   return -1;
 }
 
@@ -400,8 +359,7 @@ Result<void> Validate(const BoxSpec& s) {
                  "nofile nproc rss rtprio rttime sigpending stack");
     if (r.soft > r.hard) return bad("rlimits." + r.resource, "soft limit exceeds hard limit");
   }
-  std::vector<std::string> caps;
-  for (const char* c : kCapNames) caps.push_back(c);
+  const std::vector<std::string>& caps = policy::KnownCapabilities();
   for (size_t i = 0; i < s.capabilities.size(); ++i)
     if (CapabilityNumber(s.capabilities[i]) < 0) {
       std::string msg = "unknown capability '" + s.capabilities[i] + "'";
