@@ -33,8 +33,7 @@ int main(int argc, char** argv) {
   }
   int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
   {
-    auto quiet = layers::QuietStdio::Create("/dev/null");
-    dprintf(quiet->report_fd(), "%-26s %10s %10s %7s %10s\n", "workload", "box ms", "learn ms",
+    std::printf("%-26s %10s %10s %7s %10s\n", "workload", "box ms", "learn ms",
             "ratio", "syscalls");
     for (const auto& w : suite->workloads) {
       // The plain box runs under the profile learned for the workload (podman-default
@@ -50,7 +49,7 @@ int main(int argc, char** argv) {
       double box = 1e18, learn = 1e18;
       uint64_t calls = 0;
       for (int i = 0; i < repeats; ++i) {
-        auto b = layers::RunWorkloadInBox(w, 0, file->path(), false);
+        auto b = layers::RunWorkloadInBox(w, 0, file->path(), {.output_fd = devnull});
         layers::RecordSpec spec;
         spec.argv = *policy::ExpandCommand(w, 0);
         spec.env = policy::RunEnvironment(w, 0);
@@ -63,10 +62,10 @@ int main(int argc, char** argv) {
         calls = l->observations.total;
       }
       if (calls == 0) {
-        dprintf(quiet->report_fd(), "%-26s (did not pass in a box)\n", w.name.c_str());
+        std::printf("%-26s (did not pass in a box)\n", w.name.c_str());
         continue;
       }
-      dprintf(quiet->report_fd(), "%-26s %10.1f %10.1f %6.2fx %10llu\n", w.name.c_str(), box, learn,
+      std::printf("%-26s %10.1f %10.1f %6.2fx %10llu\n", w.name.c_str(), box, learn,
               learn / box, (unsigned long long)calls);
     }
   }

@@ -5,6 +5,10 @@ silk_started_daemons=()
 
 silk_libvirt_up() { virsh -c qemu:///system version >/dev/null 2>&1; }
 
+# A socket file is not a daemon: after a crash or a killed session the file stays
+# behind. Alive means something is listening on it.
+silk_listening() { ss -xlnH 2>/dev/null | awk '{print $5}' | grep -qxF "$1"; }
+
 # Starts `daemon` with its own pid file; remembers the pid file only if it started.
 silk_start_daemon() {
   local daemon=$1 pidfile=$silk_state/$1.pid
@@ -23,8 +27,12 @@ silk_libvirt_start() {
   if [ -c /dev/kvm ] && getent group kvm >/dev/null; then
     chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
   fi
+  # libvirtd answering is not enough: starting a domain also needs virtlogd.
+  if ! silk_listening /run/libvirt/virtlogd-sock; then
+    rm -f /run/libvirt/virtlogd-sock /run/libvirt/virtlogd-admin-sock
+    silk_start_daemon virtlogd
+  fi
   silk_libvirt_up && return 0
-  [ -S /run/libvirt/virtlogd-sock ] || silk_start_daemon virtlogd
   silk_start_daemon libvirtd
   for _ in $(seq 1 100); do
     silk_libvirt_up && return 0

@@ -57,6 +57,10 @@ void PrintLearnSummary(const layers::LearnResult& r, std::ostream& os) {
      << " with argument conditions: " << Join(r.proposal.conditioned, ", ") << ") from "
      << r.runs.size() << " runs, " << o.total << " syscalls, " << o.pids.size()
      << " threads/processes\n";
+  if (!r.proposal.floor_added.empty())
+    os << "added " << r.proposal.floor_added.size()
+       << " unobserved from the C library's floor (--exact leaves them out): "
+       << Join(r.proposal.floor_added, " ") << "\n";
   for (const auto& run : r.runs)
     if (!run.pass)
       os << "  run " << run.run << " of " << run.workload << " FAILED: "
@@ -75,6 +79,7 @@ ordered_json LearnJson(const layers::LearnResult& r) {
   ordered_json j;
   j["syscalls"] = r.observations.DistinctAllowed();
   j["conditioned"] = r.proposal.conditioned;
+  j["floor_added"] = r.proposal.floor_added;
   j["total_calls"] = r.observations.total;
   j["runs"] = ordered_json::array();
   for (const auto& run : r.runs)
@@ -146,7 +151,7 @@ int RunPolicyLearn(const Args& all) {
   std::string from = "gen0-sliver", merge, out, name, suite, caps;
   int runs = 1;
   double timeout = 60;
-  bool no_args = false, json = false, no_isolate = false;
+  bool no_args = false, json = false, no_isolate = false, exact = false;
   po::options_description o("Options");
   o.add_options()("from", po::value(&from),
                   "parent profile (file or built-in name; default "
@@ -159,6 +164,9 @@ int RunPolicyLearn(const Args& all) {
       "timeout", po::value(&timeout), "seconds before CMD is killed (default 60)")(
       "caps", po::value(&caps), "capabilities the box will have (default none)")(
       "no-arg-conditions", po::bool_switch(&no_args), "learn plain allow rules only")(
+      "exact", po::bool_switch(&exact),
+      "exactly the observed syscalls: leave out the C library's floor (malloc, locks, "
+      "signal return, exit) that a few runs may not show")(
       "no-isolate", po::bool_switch(&no_isolate), "run without new namespaces (when not root)")(
       "json", po::bool_switch(&json), "print the summary as JSON");
   po::variables_map vm;
@@ -180,6 +188,7 @@ int RunPolicyLearn(const Args& all) {
   req.runs_per_workload = runs;
   req.isolate = !no_isolate;
   req.propose.arg_conditions = !no_args;
+  req.propose.libc_floor = !exact;
   req.propose.name = name.empty() ? StemOr(out, "learned") : name;
   if (!suite.empty()) {
     auto s = pol::LoadSuite(suite);
@@ -261,7 +270,8 @@ int RunPolicyMinimize(const Args& args) {
                       (suite.empty() ? "oracle '" + oracle + "'" : "suite " + suite);
   const size_t before = pol::AllowedNames(*p).size();
   Result<pol::MinimizeResult> r = [&]() -> Result<pol::MinimizeResult> {
-    auto quiet = SILK_TRY(layers::QuietStdio::Create(log));
+    auto log_fd = SILK_TRY(layers::OpenWorkloadLog(log));
+    req.output_fd = log_fd.get();
     return layers::MinimizeAgainstWorkloads(req);
   }();
   if (!r) return ReportError(r.error());
@@ -311,14 +321,12 @@ int RunPolicyTighten(const Args& args) {
   ordered_json report;
   std::ostringstream text;
   Result<pol::Profile> child = [&]() -> Result<pol::Profile> {
-    int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (log_fd < 0) return FailErrno("opening " + log);
-    UniqueFd log_owner(log_fd);
+    auto log_fd = SILK_TRY(layers::OpenWorkloadLog(log));
     layers::LearnRequest lr;
     lr.parent = *parent;
     lr.workloads = s->workloads;
     lr.runs_per_workload = runs;
-    lr.output_fd = log_fd;
+    lr.output_fd = log_fd.get();
     lr.propose.name = child_name;
     auto learned = SILK_TRY(layers::Learn(lr));
     PrintLearnSummary(learned, text);
@@ -332,8 +340,8 @@ int RunPolicyTighten(const Args& args) {
                         std::to_string(learned.runs.size()) + " runs";
     pol::Profile result = learned.proposal.profile;
     if (minimize) {
-      auto quiet = SILK_TRY(layers::QuietStdio::Create(log));
       layers::MinimizeRequest mr;
+      mr.output_fd = log_fd.get();
       mr.profile = result;
       mr.oracle = s->workloads;
       mr.options.ddmin.jobs = jobs;

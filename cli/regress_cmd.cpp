@@ -57,7 +57,8 @@ int RegressMain(const Args& args) {
   req.jobs = jobs;
   req.run = run;
   Result<policy::RegressMatrix> m = [&]() -> Result<policy::RegressMatrix> {
-    auto quiet = SILK_TRY(layers::QuietStdio::Create(log));
+    auto log_fd = SILK_TRY(layers::OpenWorkloadLog(log));
+    req.output_fd = log_fd.get();
     return layers::RunRegress(req);
   }();
   if (!m) return ReportError(m.error());

@@ -239,6 +239,14 @@ std::string DefaultStateRoot() {
 
 Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   SILK_TRY(Validate(spec));
+  const int stdio[3] = {options.stdin_fd, options.stdout_fd, options.stderr_fd};
+  for (int i = 0; i < 3; ++i) {
+    // dup2 onto 0..2 in order must not overwrite a later source.
+    if (stdio[i] >= 0 && stdio[i] < 3 && stdio[i] != i)
+      return Fail(ErrorCode::kInvalidInput,
+                  "RunOptions: stdio fd " + std::to_string(stdio[i]) + " for " +
+                      std::to_string(i) + " must be 3 or higher, or " + std::to_string(i));
+  }
   const bool root = geteuid() == 0;
   const bool user_ns = spec.user_namespace == UserNamespaceMode::kAlways ||
                        (spec.user_namespace == UserNamespaceMode::kAuto && !root);
@@ -298,6 +306,7 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   p.loopback_up = true;
   p.mounts = mounts.plan();
   p.cwd = spec.cwd.c_str();
+  for (int i = 0; i < 3; ++i) p.stdio[i] = stdio[i];
   p.set_ids = spec.uid != 0 || spec.gid != 0 || !user_ns;
   p.set_groups = !(user_ns && !root);
   p.uid = spec.uid;

@@ -84,6 +84,12 @@ struct RunOptions {
   // Kill the box when it runs longer than this (clone to exit); 0 = no limit. The
   // outcome then has timed_out set and exit_status 128+SIGKILL.
   uint64_t timeout_ms = 0;
+  // The box's stdin, stdout and stderr: -1 inherits the supervisor's. Otherwise an fd of
+  // the caller (3 or higher, or its own number) that the box gets as 0, 1 or 2; the
+  // caller keeps it open and owns it.
+  int stdin_fd = -1;
+  int stdout_fd = -1;
+  int stderr_fd = -1;
 };
 
 // Runs `spec` (validated here too) to completion in a new box and returns how it ended.

@@ -1,17 +1,14 @@
 // Running one workload of a suite in a compatibility box (compat::RunBox) under a given
 // profile, for `silk policy minimize/tighten` (the oracle) and `silk regress` (the
-// matrix). Adds what compat's API does not have yet: a timeout (a watchdog kills every
-// process of the box's cgroups, which takes the box's pid namespace down) and output
-// redirection (boxes inherit the supervisor's stdio, see QuietStdio).
-// Known issue: with several boxes starting from different threads at once, a box child
-// has been seen blocked on a futex before execve (a lock inherited across compat's
-// clone); its watchdog then reports a timeout. One job at a time avoids it.
+// matrix). The workload's timeout is the box's (compat kills its pid namespace), its
+// stdin is /dev/null and its output goes where the caller says.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/unique_fd.hpp"
 #include "compat/box.hpp"
 #include "policy/profile.hpp"
 #include "policy/suite.hpp"
@@ -32,14 +29,25 @@ struct BoxRun {
   std::string exec_failure;
   std::string first_denial;  // "name(args) pid P -> verdict"; empty if none
   size_t denials = 0;        // distinct denied calls
+  std::vector<compat::Denial> denial_list;  // every distinct denied call, first seen first
   double ms = 0;
 };
 
+struct BoxRunOptions {
+  // Record denials (seccomp user notification; slower) for BoxRun::first_denial.
+  bool report_denials = false;
+  // The workload's stdout and stderr go here (the caller owns the fd); -1 inherits.
+  int output_fd = -1;
+};
+
 // Runs run number `run` of `w` in a box under the profile file `profile_path`.
-// report_denials: record denials (seccomp user notification; slower) for first_denial.
 // Errors: box setup failures from compat::RunBox (kSystem, kNotFound, ...).
 Result<BoxRun> RunWorkloadInBox(const policy::Workload& w, int run, const std::string& profile_path,
-                                bool report_denials);
+                                const BoxRunOptions& options = {});
+
+// Opens `path` for appending the workloads' output (created 0644 if missing), for
+// BoxRunOptions::output_fd and the runners' output_fd. "/dev/null" drops it.
+Result<UniqueFd> OpenWorkloadLog(const std::string& path);
 
 // Writes `profile` to a fresh temporary file that is deleted with the object.
 class TempProfileFile {
@@ -53,24 +61,6 @@ class TempProfileFile {
  private:
   explicit TempProfileFile(std::string path) : path_(std::move(path)) {}
   std::string path_;
-};
-
-// Points this process's stdin at /dev/null and stdout/stderr at `log_path` (appended;
-// "/dev/null" to drop) while it lives, so boxes, which inherit them, do not mix their
-// output into silk's report; restores them after. report_fd() is the original stdout.
-// Process-wide: create one, in the CLI, around all box runs.
-class QuietStdio {
- public:
-  static Result<QuietStdio> Create(const std::string& log_path);
-  QuietStdio(QuietStdio&& o) noexcept;
-  QuietStdio& operator=(QuietStdio&&) = delete;
-  ~QuietStdio();
-  int report_fd() const { return saved_[1]; }
-  int error_fd() const { return saved_[2]; }
-
- private:
-  QuietStdio() = default;
-  int saved_[3] = {-1, -1, -1};
 };
 
 }  // namespace silk::layers

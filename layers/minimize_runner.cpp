@@ -7,10 +7,11 @@
 namespace silk::layers {
 namespace {
 
-Result<bool> AllPass(const std::vector<policy::Workload>& oracle, const policy::Profile& p) {
+Result<bool> AllPass(const std::vector<policy::Workload>& oracle, const policy::Profile& p,
+                     int output_fd) {
   auto file = SILK_TRY(TempProfileFile::Create(p));
   for (const auto& w : oracle) {
-    auto r = SILK_TRY(RunWorkloadInBox(w, 0, file.path(), false));
+    auto r = SILK_TRY(RunWorkloadInBox(w, 0, file.path(), {.output_fd = output_fd}));
     if (!r.pass) return false;
   }
   return true;
@@ -28,10 +29,11 @@ Result<policy::MinimizeResult> MinimizeAgainstWorkloads(const MinimizeRequest& r
   for (auto& w : oracle) {
     double slowest_ms = 0;
     for (unsigned i = 0; i <= request.options.ddmin.confirm_runs; ++i) {
-      auto r = SILK_TRY(RunWorkloadInBox(w, 0, file.path(), false));
+      auto r = SILK_TRY(RunWorkloadInBox(w, 0, file.path(), {.output_fd = request.output_fd}));
       // Only a failure needs the denial report (and the slower notifying filter).
       if (!r.pass && r.exec_failure.empty() && !r.timed_out)
-        r = SILK_TRY(RunWorkloadInBox(w, 0, file.path(), true));
+        r = SILK_TRY(RunWorkloadInBox(w, 0, file.path(),
+                                      {.report_denials = true, .output_fd = request.output_fd}));
       if (!r.exec_failure.empty())
         return Fail(ErrorCode::kNotFound,
                     "minimize: oracle '" + w.name + "' cannot start in the box: " + r.exec_failure);
@@ -58,7 +60,7 @@ Result<policy::MinimizeResult> MinimizeAgainstWorkloads(const MinimizeRequest& r
                         kBoxRuntimeSyscalls.end());
   options.ddmin.assume_full_passes = true;
   return policy::MinimizeProfile(
-      request.profile, [&](const policy::Profile& candidate) { return AllPass(oracle, candidate); },
+      request.profile, [&](const policy::Profile& candidate) { return AllPass(oracle, candidate, request.output_fd); },
       options);
 }
 

@@ -22,6 +22,7 @@ struct MinimizeRequest {
   // run under the input profile), capped by the workload's own timeout.
   double candidate_timeout_factor = 10;
   double min_candidate_timeout = 2;
+  int output_fd = -1;  // the workloads' stdout/stderr go here; -1 = inherit
 };
 
 // Errors: kInvalidInput (no oracle workload), kNotFound (an oracle command is not found

@@ -62,7 +62,8 @@ Result<policy::RegressMatrix> RunRegress(const RegressRequest& request) {
       for (size_t i = start; i < end; ++i)
         workers.emplace_back([&, i] {
           runs[i - start] =
-              RunWorkloadInBox(request.suite.workloads[i], request.run, profile_ref, true);
+              RunWorkloadInBox(request.suite.workloads[i], request.run, profile_ref,
+                               {.report_denials = true, .output_fd = request.output_fd});
         });
       for (auto& t : workers) t.join();
       for (size_t i = start; i < end; ++i) {

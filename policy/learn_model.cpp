@@ -227,6 +227,18 @@ size_t Observations::DistinctAllowed() const {
   return names.size();
 }
 
+const std::vector<std::string>& LibcFloorSyscalls() {
+  static const std::vector<std::string> floor = {
+      "brk",          "madvise",       "mprotect",    "mremap",          "munmap",  // malloc
+      "futex",        "sched_yield",                                                // locks
+      "rt_sigreturn", "rt_sigprocmask", "restart_syscall",                          // signals
+      "sysinfo",                                                                    // qsort
+      "clock_gettime", "gettimeofday", "time",  // when the clock source has no vDSO path
+      "exit",         "exit_group",                                                 // the end
+  };
+  return floor;
+}
+
 Result<Proposal> ProposeProfile(const Observations& obs, const Profile& parent,
                                 const ProposeOptions& options) {
   Proposal out;
@@ -260,13 +272,20 @@ Result<Proposal> ProposeProfile(const Observations& obs, const Profile& parent,
     }
   }
 
-  for (const auto& name : options.runtime_syscalls) {
-    if (seen.count(name)) continue;
+  // Not observed, but added when the parent allows them; true when `name` was added.
+  auto add_unobserved = [&](const std::string& name) {
+    if (seen.count(name)) return false;
     bool parent_allows = IsAllow(parent.default_action);
     for (const auto& r : parent.syscalls)
       parent_allows = parent_allows || (IsAllow(r.action) && Names(r, name));
     if (parent_allows) seen[name].name = name;
-  }
+    return parent_allows;
+  };
+  for (const auto& name : options.runtime_syscalls) add_unobserved(name);
+  std::vector<std::string> floor_added;
+  if (options.libc_floor)
+    for (const auto& name : LibcFloorSyscalls())
+      if (add_unobserved(name)) floor_added.push_back(name);
 
   // A syscall the parent decides only through one plain allow rule (no conditions, no
   // other rule naming it) may get our argument conditions: any narrowing of an
@@ -336,6 +355,7 @@ Result<Proposal> ProposeProfile(const Observations& obs, const Profile& parent,
   // ⊆ parent by construction; the algebra checks it, and a failure is a bug in silk.
   if (auto sub = CheckSubsetOf(p, parent, "learned profile"); !sub)
     return Fail(ErrorCode::kInternal, sub.error().message());
+  out.floor_added = std::move(floor_added);
   return out;
 }
 

@@ -72,6 +72,16 @@ struct Observations {
   size_t DistinctAllowed() const;
 };
 
+// The C library's floor: syscalls that glibc, the dynamic loader and the kernel's signal
+// delivery make on their own, at moments no input of the workload controls -- malloc
+// trimming or growing (madvise, munmap, mremap, brk, mprotect), a contended lock (futex,
+// sched_yield), signal return and masking, an interrupted sleep's restart, qsort sizing
+// its buffer (sysinfo), time without a vDSO clock source (as under QEMU TCG), thread and
+// process exit. A profile learned from a few runs misses some of them at random and
+// then fails one run in ten; learning adds those the parent allows unless asked for the
+// exact observed set.
+const std::vector<std::string>& LibcFloorSyscalls();
+
 struct ProposeOptions {
   // Propose argument conditions for key arguments (else: plain allow rules).
   bool arg_conditions = true;
@@ -80,6 +90,8 @@ struct ProposeOptions {
   // Syscalls the box runtime itself makes after installing the filter, before the
   // workload's execve (see layers/box_runner.hpp); added when the parent allows them.
   std::vector<std::string> runtime_syscalls;
+  // Add LibcFloorSyscalls() (those the parent allows). Off: exactly what was observed.
+  bool libc_floor = true;
   std::string name;   // meta.name of the result
   std::string notes;  // meta.notes (how it was made)
 };
@@ -87,6 +99,7 @@ struct ProposeOptions {
 struct Proposal {
   Profile profile;                       // allows exactly the observed calls, ⊆ parent
   std::vector<std::string> conditioned;  // syscalls that got argument conditions
+  std::vector<std::string> floor_added;  // from LibcFloorSyscalls(), not observed
 };
 
 // Builds the learned profile. `parent` must be resolved (resolve.hpp); the result has

@@ -115,6 +115,8 @@ void RunChild(const ChildPlan& p) {
   if (SetCapabilities(p.keep_caps) != 0) Die(fd, kStageCaps, errno);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Die(fd, kStageNoNewPrivs, errno);
   if (chdir(p.cwd) != 0) Die(fd, kStageCwd, errno);
+  for (int i = 0; i < 3; ++i)
+    if (p.stdio[i] >= 0 && p.stdio[i] != i && dup2(p.stdio[i], i) < 0) Die(fd, kStageStdio, errno);
   // Every inherited fd but stdin/stdout/stderr closes at execve.
   syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
   if (p.filter) {
@@ -163,6 +165,8 @@ const char* ChildStageName(uint32_t stage) {
       return "installing the seccomp filter";
     case kStageSendListener:
       return "passing the seccomp listener to the supervisor";
+    case kStageStdio:
+      return "setting up stdin/stdout/stderr";
     case kStageExec:
       return "execve";
     default:

@@ -32,6 +32,7 @@ enum ChildStage : uint32_t {
   kStageNoNewPrivs,
   kStageSeccomp,
   kStageSendListener,
+  kStageStdio,
   kStageExec,  // errno ENOENT: command not found
   kMountBase = 1000,
 };
@@ -58,6 +59,7 @@ struct ChildPlan {
   bool loopback_up = true;
   MountPlan mounts;
   const char* cwd = "/";
+  int stdio[3] = {-1, -1, -1};  // dup2'ed onto 0, 1, 2 when >= 0
   bool set_ids = false;
   bool set_groups = false;  // setgroups(0) (not allowed with setgroups=deny)
   uid_t uid = 0;

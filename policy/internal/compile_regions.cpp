@@ -262,11 +262,18 @@ std::vector<ArgCondition> Negate(const ArgCondition& c) {
       return {n};
     case ArgOp::kMaskedEqual: {
       if (c.value_two & ~c.value) return {ArgCondition{c.index, 0, 0, ArgOp::kMaskedEqual}};
+      // Disjoint, by the lowest masked bit that differs: "bits below i as in v, bit i
+      // not". Subtracting k values then costs O(k x mask bits) terms (the complement
+      // of k leaves of a binary trie), where overlapping "bit i differs" terms
+      // multiplied with every further subtraction.
       std::vector<ArgCondition> out;
+      uint64_t below = 0;
       for (int i = 0; i < 64; ++i) {
         uint64_t bit = uint64_t{1} << i;
-        if (c.value & bit)
-          out.push_back(ArgCondition{c.index, bit, ~c.value_two & bit, ArgOp::kMaskedEqual});
+        if (!(c.value & bit)) continue;
+        out.push_back(ArgCondition{c.index, below | bit, (c.value_two & below) | (~c.value_two & bit),
+                                   ArgOp::kMaskedEqual});
+        below |= bit;
       }
       return out;
     }

@@ -46,6 +46,28 @@ TEST(LearnModel, KeyArguments) {
   EXPECT_TRUE(KeyArgIndices("read").empty());
 }
 
+TEST(LearnModel, AddsTheLibcFloorTheParentAllowsUnlessExact) {
+  Observations obs;
+  uint64_t none[6] = {};
+  obs.AddAllowed(kX86_64, 0, "read", none);
+  Profile parent = Parent();
+  parent.syscalls[0].names.push_back("madvise");  // floor, allowed; futex is denied
+  auto with = ProposeProfile(obs, parent, {});
+  ASSERT_TRUE(with) << with.error().ToString();
+  EXPECT_EQ(with->floor_added, (std::vector<std::string>{"madvise", "exit_group"}));
+  ASSERT_NE(RuleFor(with->profile, "madvise"), nullptr);
+  EXPECT_EQ(RuleFor(with->profile, "futex"), nullptr);
+
+  ProposeOptions exact;
+  exact.libc_floor = false;
+  auto without = ProposeProfile(obs, parent, exact);
+  ASSERT_TRUE(without) << without.error().ToString();
+  EXPECT_TRUE(without->floor_added.empty());
+  EXPECT_EQ(RuleFor(without->profile, "madvise"), nullptr);
+  EXPECT_EQ(RuleFor(without->profile, "exit_group"), nullptr);
+  ASSERT_NE(RuleFor(without->profile, "read"), nullptr);
+}
+
 TEST(LearnModel, ProposesExactlyWhatWasSeenWithConditions) {
   Observations obs;
   uint64_t none[6] = {};

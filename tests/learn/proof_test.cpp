@@ -1,12 +1,17 @@
-// The proof for every shipped workload: a profile learned from one run passes 20 fresh
-// runs with varied inputs (SILK_RUN=2..21) in boxes with zero denials. Slow.
-// The two stress-ng workloads are not listed: their proof does not pass yet (see the
-// issue 4 report).
+// The proof for every shipped workload: a profile learned from two runs passes 20 fresh
+// runs with varied inputs (SILK_RUN=2..21) in boxes, and denies nothing the parent
+// allows. A call the parent denies too (stress-ng tries vhangup, which podman-default
+// refuses) cannot be learned by a profile ⊆ parent; such inherited denials are listed,
+// not counted as misses. Slow.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <iostream>
+#include <set>
+
 #include "layers/box_runner.hpp"
 #include "layers/learn_runner.hpp"
+#include "policy/effective.hpp"
 
 namespace silk::layers {
 namespace {
@@ -30,21 +35,34 @@ TEST_P(Proof, LearnedProfilePassesTwentyFreshRunsWithoutDenials) {
   ASSERT_TRUE(learned->all_passed());
   auto file = TempProfileFile::Create(learned->proposal.profile);
   ASSERT_TRUE(file);
-  auto quiet = QuietStdio::Create("/dev/null");
-  ASSERT_TRUE(quiet);
+  auto parent_policy = policy::MakeEffective(*parent, "SCMP_ARCH_X86_64");
+  ASSERT_TRUE(parent_policy) << parent_policy.error().ToString();
+  auto log = OpenWorkloadLog("/dev/null");
+  ASSERT_TRUE(log);
+  std::set<std::string> inherited_denials;
   for (int run = 2; run < 2 + kRuns; ++run) {
-    auto r = RunWorkloadInBox(suite->workloads[0], run, file->path(), true);
+    auto r = RunWorkloadInBox(suite->workloads[0], run, file->path(),
+                              {.report_denials = true, .output_fd = log->get()});
     ASSERT_TRUE(r) << r.error().ToString();
     EXPECT_TRUE(r->pass) << "run " << run << ": exit " << r->exit_status
                          << (r->timed_out ? " (timed out)" : "") << " " << r->first_denial;
-    EXPECT_EQ(r->denials, 0u) << "run " << run << ": " << r->first_denial;
+    for (const auto& d : r->denial_list) {
+      const bool inherited = !policy::Allows(parent_policy->Evaluate(d.nr, d.args.data()));
+      EXPECT_TRUE(inherited) << "run " << run << ": the learned profile denied " << d.syscall
+                             << " (nr " << d.nr << ", pid " << d.pid << "), which "
+                             << parent->meta.name << " allows";
+      if (inherited) inherited_denials.insert(d.syscall + " -> " + d.verdict);
+    }
   }
+  for (const auto& d : inherited_denials)
+    std::cout << "denied by " << parent->meta.name << " too (not learnable): " << d << "\n";
 }
 
 INSTANTIATE_TEST_SUITE_P(Workloads, Proof,
                          ::testing::Values("busybox-applets", "python-json", "python-sqlite3",
                                            "python-ssl", "python-http", "sqlite3-cli",
-                                           "lighttpd-http"),
+                                           "lighttpd-http", "stress-ng-cpu-fork-pipe",
+                                           "stress-ng-sock-mmap-sem"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& c : n)
