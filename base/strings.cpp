@@ -114,4 +114,42 @@ std::vector<std::string> NearestWords(std::string_view word,
   return out;
 }
 
+std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates,
+                       size_t limit) {
+  auto near = NearestWords(word, candidates, limit);
+  if (near.empty()) return "";
+  for (auto& n : near) n = "'" + n + "'";
+  return "; did you mean " + Join(near, " or ") + "?";
+}
+
+std::string XmlEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t')
+          out += ' ';
+        else
+          out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace silk

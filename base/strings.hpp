@@ -29,4 +29,13 @@ size_t EditDistance(std::string_view a, std::string_view b);
 std::vector<std::string> NearestWords(std::string_view word,
                                       const std::vector<std::string>& candidates, size_t limit = 3);
 
+// "; did you mean 'a' or 'b'?" naming the candidates nearest to `word` (NearestWords),
+// or "" when none is near: the tail of an "unknown X" message.
+std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates,
+                       size_t limit = 3);
+
+// `s` as XML character data or an attribute value (either quote): & < > " ' escaped,
+// control characters XML 1.0 forbids (all below 0x20 but tab and newline) as spaces.
+std::string XmlEscape(std::string_view s);
+
 }  // namespace silk

@@ -100,10 +100,7 @@ class ObjectReader {
     std::vector<std::string> known(seen_.begin(), seen_.end());
     for (auto it = obj_.begin(); it != obj_.end(); ++it) {
       if (std::find(known.begin(), known.end(), it.key()) != known.end()) continue;
-      std::string msg = "unknown field";
-      auto near = NearestWords(it.key(), known, 1);
-      if (!near.empty()) msg += " (did you mean '" + near[0] + "'?)";
-      return Bad(source_, Path(it.key()), msg);
+      return Bad(source_, Path(it.key()), "unknown field" + DidYouMean(it.key(), known, 1));
     }
     return {};
   }
@@ -362,10 +359,8 @@ Result<void> Validate(const BoxSpec& s) {
   const std::vector<std::string>& caps = policy::KnownCapabilities();
   for (size_t i = 0; i < s.capabilities.size(); ++i)
     if (CapabilityNumber(s.capabilities[i]) < 0) {
-      std::string msg = "unknown capability '" + s.capabilities[i] + "'";
-      auto near = NearestWords(s.capabilities[i], caps, 1);
-      if (!near.empty()) msg += " (did you mean '" + near[0] + "'?)";
-      return bad("capabilities[" + std::to_string(i) + "]", msg);
+      return bad("capabilities[" + std::to_string(i) + "]",
+                 "unknown capability '" + s.capabilities[i] + "'" + DidYouMean(s.capabilities[i], caps, 1));
     }
   if (s.user_namespace == UserNamespaceMode::kNever && geteuid() != 0)
     return bad("user_namespace", "\"never\" needs root; unprivileged boxes need a user namespace");

@@ -29,10 +29,9 @@ std::optional<std::string_view> BuiltinProfileText(std::string_view name) {
 Result<Profile> BuiltinProfile(std::string_view name) {
   auto text = BuiltinProfileText(name);
   if (!text) {
-    auto near = NearestWords(name, BuiltinProfileNames());
     return Fail(ErrorCode::kNotFound,
                 "no built-in profile '" + std::string(name) + "'" +
-                    (near.empty() ? "" : "; did you mean " + Join(near, " or ") + "?") +
+                    DidYouMean(name, BuiltinProfileNames()) +
                     " (built-in profiles: " + Join(BuiltinProfileNames(), ", ") + ")");
   }
   return ParseProfile(*text, "<builtin:" + std::string(name) + ">");

@@ -164,8 +164,7 @@ Result<EffectivePolicy> MakeEffective(const Profile& resolved, const std::string
       if (!std::binary_search(all.begin(), all.end(), name)) {
         std::string msg =
             where + ".names[" + std::to_string(j) + "]: unknown syscall \"" + name + "\"";
-        auto near = NearestWords(name, all);
-        if (!near.empty()) msg += "; did you mean " + Join(near, ", ") + "?";
+        msg += DidYouMean(name, all);
         return Fail(ErrorCode::kInvalidInput, msg);
       }
       named.insert(name);

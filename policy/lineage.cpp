@@ -88,10 +88,9 @@ Result<Lineage> LoadLineage(const std::string& dir) {
       }
       continue;
     }
-    auto near = NearestWords(parent, candidates);
     errors.push_back(lineage.nodes.at(name).file + ": silk.extends names '" + parent +
                      "', but no profile in " + dir + " and no built-in profile has that name" +
-                     (near.empty() ? "" : "; did you mean " + Join(near, " or ") + "?"));
+                     DidYouMean(parent, candidates));
   }
 
   // Cycles: follow parents from each node; a walk that returns to a visited node of the

@@ -17,14 +17,6 @@ using internal::ReportFn;
 
 std::string Quote(const std::string& s) { return "'" + s + "'"; }
 
-std::string Suggest(const std::string& word, const std::vector<std::string>& known) {
-  auto near = NearestWords(word, known);
-  if (near.empty()) return "";
-  std::vector<std::string> quoted;
-  for (auto& n : near) quoted.push_back(Quote(n));
-  return "; did you mean " + Join(quoted, " or ") + "?";
-}
-
 bool ValidName(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
   for (char c : s)
@@ -41,7 +33,7 @@ class Checker {
     auto token = ParseArch(arch);
     if (!token) {
       report_(ptr,
-              "unknown architecture " + Quote(arch) + Suggest(arch, KnownArchNames()) +
+              "unknown architecture " + Quote(arch) + DidYouMean(arch, KnownArchNames()) +
                   " (expected a libseccomp name such as SCMP_ARCH_X86_64)",
               false);
     } else if (arch != ArchName(*token)) {
@@ -79,7 +71,7 @@ class Checker {
       const auto& known = KnownCapabilities();
       if (std::find(known.begin(), known.end(), f.caps[i]) == known.end())
         report_(PointerChild(PointerChild(ptr, "caps"), i),
-                "unknown capability " + Quote(f.caps[i]) + Suggest(f.caps[i], known) +
+                "unknown capability " + Quote(f.caps[i]) + DidYouMean(f.caps[i], known) +
                     " (expected a name such as CAP_SYS_ADMIN)",
                 false);
     }
@@ -93,7 +85,7 @@ class Checker {
           if (t) shorts.emplace_back(ArchShortName(*t));
         }
         report_(p,
-                "unknown architecture " + Quote(f.arches[i]) + Suggest(f.arches[i], shorts) +
+                "unknown architecture " + Quote(f.arches[i]) + DidYouMean(f.arches[i], shorts) +
                     " (expected an OCI name such as amd64, x86, x32, arm64)",
                 false);
       } else if (f.arches[i] != ArchShortName(*token)) {
@@ -124,7 +116,7 @@ class Checker {
       const auto& all = AllSyscallNames();
       if (!std::binary_search(all.begin(), all.end(), name)) {
         report_(p,
-                "unknown syscall " + Quote(name) + Suggest(name, all) +
+                "unknown syscall " + Quote(name) + DidYouMean(name, all) +
                     " (not a syscall on any architecture libseccomp knows)",
                 false);
       }
@@ -212,7 +204,7 @@ class Checker {
       const auto& known = KnownFlags();
       if (std::find(known.begin(), known.end(), p.flags[i]) == known.end())
         report_(ptr,
-                "unknown flag " + Quote(p.flags[i]) + Suggest(p.flags[i], known) +
+                "unknown flag " + Quote(p.flags[i]) + DidYouMean(p.flags[i], known) +
                     " (expected one of " + Join(known, ", ") + ")",
                 false);
       if (!seen.insert(p.flags[i]).second)

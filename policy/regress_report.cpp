@@ -5,39 +5,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/strings.hpp"
+
 namespace silk::policy {
 namespace {
 
 using nlohmann::json;
 
-std::string Escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t')
-          out += ' ';  // XML 1.0 forbids most control characters
-        else
-          out += c;
-    }
-  }
-  return out;
-}
 
 std::string CellWhy(const RegressCell& c) {
   if (c.pass) return "";
@@ -116,17 +90,17 @@ std::string RenderJunitXml(const RegressMatrix& m) {
       fails += !c.pass;
       secs += c.ms / 1000;
     }
-    os << "  <testsuite name=\"" << Escape(m.generations[g].name) << "\" tests=\""
+    os << "  <testsuite name=\"" << XmlEscape(m.generations[g].name) << "\" tests=\""
        << m.workloads.size() << "\" failures=\"" << fails << "\" time=\"" << Fixed(secs, 3)
        << "\">\n";
     for (size_t w = 0; w < m.workloads.size(); ++w) {
       const auto& c = m.cells[g][w];
-      os << "    <testcase classname=\"" << Escape(m.generations[g].name) << "\" name=\""
-         << Escape(m.workloads[w]) << "\" time=\"" << Fixed(c.ms / 1000, 3) << "\"";
+      os << "    <testcase classname=\"" << XmlEscape(m.generations[g].name) << "\" name=\""
+         << XmlEscape(m.workloads[w]) << "\" time=\"" << Fixed(c.ms / 1000, 3) << "\"";
       if (c.pass) {
         os << "/>\n";
       } else {
-        os << ">\n      <failure message=\"" << Escape(CellWhy(c)) << "\"/>\n    </testcase>\n";
+        os << ">\n      <failure message=\"" << XmlEscape(CellWhy(c)) << "\"/>\n    </testcase>\n";
       }
     }
     os << "  </testsuite>\n";
@@ -138,12 +112,12 @@ std::string RenderJunitXml(const RegressMatrix& m) {
 std::string RenderHtml(const RegressMatrix& m) {
   std::ostringstream os;
   os << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>silk regress: "
-     << Escape(m.suite) << "</title>\n<style>\n"
+     << XmlEscape(m.suite) << "</title>\n<style>\n"
      << "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
      << "td,th{border:1px solid #999;padding:4px 8px;text-align:center}"
      << "td.ok{background:#c8f0c8}td.fail{background:#f4b8b8}td.name{text-align:left}"
      << "small{color:#444}\n</style></head><body>\n";
-  os << "<h1>silk regress</h1>\n<p>Suite <code>" << Escape(m.suite)
+  os << "<h1>silk regress</h1>\n<p>Suite <code>" << XmlEscape(m.suite)
      << "</code>: " << m.workloads.size() << " workloads &times; " << m.generations.size()
      << " generations, " << m.Failures() << " failing.</p>\n";
 
@@ -163,33 +137,33 @@ std::string RenderHtml(const RegressMatrix& m) {
     int h = static_cast<int>(double(gen.allow_set_size) / double(max_size) * (height - 20));
     int x = left + gap + static_cast<int>(g) * (bar + gap);
     os << "<rect x=\"" << x << "\" y=\"" << height + 10 - h << "\" width=\"" << bar
-       << "\" height=\"" << h << "\" fill=\"#4a7bd0\"><title>" << Escape(gen.name) << ": "
+       << "\" height=\"" << h << "\" fill=\"#4a7bd0\"><title>" << XmlEscape(gen.name) << ": "
        << gen.allow_set_size << " syscalls</title></rect>\n";
     os << "<text x=\"" << x + bar / 2 << "\" y=\"" << height + 5 - h
        << "\" text-anchor=\"middle\" font-size=\"12\">" << gen.allow_set_size << "</text>\n";
     os << "<text x=\"" << x + bar / 2 << "\" y=\"" << height + 28
-       << "\" text-anchor=\"middle\" font-size=\"11\">" << Escape(gen.name) << "</text>\n";
+       << "\" text-anchor=\"middle\" font-size=\"11\">" << XmlEscape(gen.name) << "</text>\n";
   }
   os << "</svg>\n";
 
   os << "<h2>Matrix</h2>\n<table>\n<tr><th>workload</th>";
   for (const auto& g : m.generations)
-    os << "<th>" << Escape(g.name) << "<br><small>" << g.allow_set_size << " syscalls</small></th>";
+    os << "<th>" << XmlEscape(g.name) << "<br><small>" << g.allow_set_size << " syscalls</small></th>";
   os << "<th>first break</th></tr>\n";
   for (size_t w = 0; w < m.workloads.size(); ++w) {
-    os << "<tr><td class=\"name\">" << Escape(m.workloads[w]) << "</td>";
+    os << "<tr><td class=\"name\">" << XmlEscape(m.workloads[w]) << "</td>";
     for (size_t g = 0; g < m.generations.size(); ++g) {
       const auto& c = m.cells[g][w];
       if (c.pass) {
         os << "<td class=\"ok\">ok<br><small>" << Fixed(c.ms, 0) << " ms</small></td>";
       } else {
-        os << "<td class=\"fail\" title=\"" << Escape(CellWhy(c)) << "\">"
-           << (c.timed_out ? "TIMEOUT" : "FAIL") << "<br><small>" << Escape(CellWhy(c))
+        os << "<td class=\"fail\" title=\"" << XmlEscape(CellWhy(c)) << "\">"
+           << (c.timed_out ? "TIMEOUT" : "FAIL") << "<br><small>" << XmlEscape(CellWhy(c))
            << "</small></td>";
       }
     }
     auto first = m.FirstBreak(w);
-    os << "<td>" << (first ? Escape(m.generations[*first].name) : "&mdash;") << "</td></tr>\n";
+    os << "<td>" << (first ? XmlEscape(m.generations[*first].name) : "&mdash;") << "</td></tr>\n";
   }
   os << "</table>\n</body></html>\n";
   return os.str();

@@ -43,10 +43,9 @@ Result<std::vector<std::string>> ParseCapList(std::string_view list) {
     if (cap.empty()) continue;
     if (cap.rfind("CAP_", 0) != 0) cap = "CAP_" + cap;
     if (!Contains(KnownCapabilities(), cap)) {
-      auto near = NearestWords(cap, KnownCapabilities());
       return Fail(ErrorCode::kInvalidInput,
                   "unknown capability '" + Trim(part) + "'" +
-                      (near.empty() ? "" : "; did you mean " + Join(near, " or ") + "?") +
+                      DidYouMean(cap, KnownCapabilities()) +
                       " (expected a comma-separated list such as CAP_NET_ADMIN,CAP_SYS_ADMIN, "
                       "'default', 'all' or 'none')");
     }

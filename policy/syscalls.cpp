@@ -231,8 +231,7 @@ Result<ArchToken> ParseArch(std::string_view name) {
       if (alias != nullptr) candidates.push_back(alias);
   }
   std::string msg = "unknown architecture \"" + std::string(name) + "\"";
-  auto near = NearestWords(name, candidates);
-  if (!near.empty()) msg += "; did you mean " + Join(near, ", ") + "?";
+  msg += DidYouMean(name, candidates);
   msg += " (use a name like SCMP_ARCH_X86_64, x86_64, amd64, x86, x32, arm64)";
   return Fail(ErrorCode::kInvalidInput, msg);
 }

@@ -4,21 +4,7 @@
 # checks, diff and compile. Every step runs the real silk binary ($SILK) and checks its
 # exit code.
 set -euo pipefail
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-step() { printf '\n== %s\n' "$*"; }
-# expect RC CMD...: runs CMD, fails the demo unless it exits with RC.
-expect() {
-  local want=$1 rc=0
-  shift
-  echo "\$ ${*/#$SILK/silk}"
-  "$@" || rc=$?
-  if [ "$rc" -ne "$want" ]; then
-    echo "10-policy: expected exit $want, got $rc from: $*" >&2
-    exit 1
-  fi
-}
+. "$SILK_SOURCE_DIR/ci/demo_lib.sh"
 
 step "built-in profiles: gen0-sliver extends podman-default (Debian's Podman profile)"
 expect 0 "$SILK" policy show gen0-sliver --caps none >"$work/show.txt"

@@ -3,20 +3,7 @@
 # no capabilities, cgroup limits, the gen0-sliver API profile), exit codes, the denial
 # report, limits that hold, a JSON spec, and a sweep after a SIGKILLed supervisor.
 set -euo pipefail
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-step() { printf '\n== %s\n' "$*"; }
-expect() {
-  local want=$1 rc=0
-  shift
-  echo "\$ ${*/#$SILK/silk}"
-  "$@" || rc=$?
-  if [ "$rc" -ne "$want" ]; then
-    echo "20-box: expected exit $want, got $rc from: $*" >&2
-    exit 1
-  fi
-}
+. "$SILK_SOURCE_DIR/ci/demo_lib.sh"
 
 step "a box: its own pid 1, hostname, network (lo only), a read-only minimal root"
 expect 0 "$SILK" box run --hostname demo -- /bin/sh -c \

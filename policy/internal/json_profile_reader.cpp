@@ -37,14 +37,6 @@ std::string Describe(const json& j) {
 
 std::string Quote(const std::string& s) { return "'" + s + "'"; }
 
-std::string Suggest(const std::string& word, const std::vector<std::string>& known) {
-  auto near = NearestWords(word, known);
-  if (near.empty()) return "";
-  std::vector<std::string> quoted;
-  for (auto& n : near) quoted.push_back(Quote(n));
-  return "; did you mean " + Join(quoted, " or ") + "?";
-}
-
 class Reader {
  public:
   explicit Reader(const ReportFn& report) : report_(report) {}
@@ -64,7 +56,7 @@ class Reader {
       bool ok = false;
       for (const auto& k : known) ok = ok || k == key;
       if (!ok) {
-        std::string msg = "unknown field " + Quote(key) + " in " + what + Suggest(key, known);
+        std::string msg = "unknown field " + Quote(key) + " in " + what + DidYouMean(key, known);
         if (msg.back() != '?') msg += "; known fields: " + Join(known, ", ");
         Problem(PointerChild(ptr, key), msg, true);
       }
@@ -165,7 +157,7 @@ class Reader {
           "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_KILL_PROCESS",
           "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO",       "SCMP_ACT_TRACE",
           "SCMP_ACT_LOG",  "SCMP_ACT_NOTIFY",      "SCMP_ACT_ALLOW"};
-      Problem(PointerChild(ptr, key), "unknown action " + Quote(*s) + Suggest(*s, kNames) +
+      Problem(PointerChild(ptr, key), "unknown action " + Quote(*s) + DidYouMean(*s, kNames) +
                                           " (expected one of " + Join(kNames, ", ") + ")");
     }
     return a;
@@ -181,7 +173,7 @@ class Reader {
     auto by_name = ErrnoByName(*name);
     std::string p = PointerChild(ptr, name_key);
     if (!by_name) {
-      Problem(p, "unknown errno name " + Quote(*name) + Suggest(*name, ErrnoNames()) +
+      Problem(p, "unknown errno name " + Quote(*name) + DidYouMean(*name, ErrnoNames()) +
                      " (expected a Linux errno name such as EPERM or ENOSYS)");
       return;
     }
@@ -217,7 +209,7 @@ class Reader {
         static const std::vector<std::string> kOps = {
             "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE",       "SCMP_CMP_EQ",
             "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"};
-        Problem(PointerChild(ptr, "op"), "unknown operator " + Quote(*s) + Suggest(*s, kOps) +
+        Problem(PointerChild(ptr, "op"), "unknown operator " + Quote(*s) + DidYouMean(*s, kOps) +
                                              " (expected one of " + Join(kOps, ", ") + ")");
       }
     }
@@ -263,7 +255,7 @@ class Reader {
         out.clone3 = Clone3Policy::kDeny;
       else
         Problem(PointerChild(ptr, "clone3"),
-                "unknown clone3 policy " + Quote(*c) + Suggest(*c, {"enosys", "allow", "deny"}) +
+                "unknown clone3 policy " + Quote(*c) + DidYouMean(*c, {"enosys", "allow", "deny"}) +
                     " (expected 'enosys' (glibc falls back to clone), 'allow' or 'deny')");
     }
   }

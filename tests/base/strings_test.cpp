@@ -33,5 +33,11 @@ TEST(Strings, NearestWords) {
   EXPECT_TRUE(NearestWords("zzzzzzzz", words).empty());
 }
 
+TEST(Strings, XmlEscape) {
+  EXPECT_EQ(XmlEscape("a<b & 'c' \"d\">"), "a&lt;b &amp; &apos;c&apos; &quot;d&quot;&gt;");
+  EXPECT_EQ(XmlEscape(std::string("x\x01y\tz\n", 6)), "x y\tz\n");
+  EXPECT_EQ(XmlEscape("plain"), "plain");
+}
+
 }  // namespace
 }  // namespace silk

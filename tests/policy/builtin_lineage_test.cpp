@@ -171,7 +171,7 @@ TEST(Lineage, MissingParentNamesFileAndNearestName) {
   const std::string& m = l.error().message();
   EXPECT_NE(m.find(dir.File("a.json") + ": silk.extends names 'gen0-silver'"), std::string::npos)
       << m;
-  EXPECT_NE(m.find("did you mean gen0-sliver"), std::string::npos) << m;
+  EXPECT_NE(m.find("did you mean 'gen0-sliver'"), std::string::npos) << m;
 }
 
 TEST(Lineage, CycleNamesEveryFile) {
