@@ -15,9 +15,12 @@
 #include "base/strings.hpp"
 #include "base/unique_fd.hpp"
 #include "vmm/domain.hpp"
+#include "vmm/internal/libvirt_api.hpp"
 #include "vmm/run_dir.hpp"
 
 namespace silk::vmm {
+
+using internal::Libvirt;
 
 namespace {
 
@@ -30,7 +33,7 @@ bool IsLocal(const std::string& uri) {
 
 std::string CacheKey(Connection& conn, const BootImage& image) {
   std::string host;
-  if (char* h = virConnectGetHostname(conn.get())) {
+  if (char* h = Libvirt().virConnectGetHostname(conn.get())) {
     host = h;
     free(h);
   }
@@ -88,7 +91,8 @@ std::string KvmPrecheck(Connection& conn) {
     UniqueFd fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
     if (!fd) return std::string("/dev/kvm cannot be opened: ") + strerror(errno);
   }
-  char* caps = virConnectGetDomainCapabilities(conn.get(), nullptr, "x86_64", nullptr, "kvm", 0);
+  char* caps =
+      Libvirt().virConnectGetDomainCapabilities(conn.get(), nullptr, "x86_64", nullptr, "kvm", 0);
   if (caps == nullptr) {
     Error e = LibvirtError("libvirt offers no kvm domains");
     return e.message();

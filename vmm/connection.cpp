@@ -1,13 +1,17 @@
 #include "vmm/connection.hpp"
 
-#include <libvirt/virterror.h>
-
 #include "vmm/event_loop.hpp"
+#include "vmm/internal/libvirt_api.hpp"
 
 namespace silk::vmm {
 
+using internal::Libvirt;
+
+void ConnectClose::operator()(virConnectPtr c) const { Libvirt().virConnectClose(c); }
+void DomainFree::operator()(virDomainPtr d) const { Libvirt().virDomainFree(d); }
+
 Error LibvirtError(const std::string& what) {
-  virErrorPtr err = virGetLastError();
+  virErrorPtr err = Libvirt().virGetLastError();
   std::string msg = what;
   ErrorCode code = ErrorCode::kSystem;
   if (err != nullptr && err->message != nullptr) {
@@ -15,8 +19,18 @@ Error LibvirtError(const std::string& what) {
     msg += err->message;
     if (err->code == VIR_ERR_NO_DOMAIN) code = ErrorCode::kNotFound;
   }
-  virResetLastError();
+  Libvirt().virResetLastError();
   return Error(code, msg);
+}
+
+Error WithFixHint(Error error) {
+  if (error.message().find("virtlogd-sock") != std::string::npos) {
+    return Error(ErrorCode::kUnsupported,
+                 error.message() +
+                     "; virtlogd is not running (libvirt writes VM consoles through it): start "
+                     "it: virtlogd -d (or `systemctl start virtlogd` where systemd runs)");
+  }
+  return error;
 }
 
 const char* LifecycleEventName(int event) {
@@ -48,7 +62,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& uri) {
   SILK_TRY(EnsureEventLoop());
   std::unique_ptr<Connection> c(new Connection());
   c->uri_ = uri;
-  c->conn_.reset(virConnectOpen(uri.c_str()));
+  c->conn_.reset(Libvirt().virConnectOpen(uri.c_str()));
   if (!c->conn_) {
     Error e = LibvirtError("cannot connect to libvirt at " + uri);
     if (uri.rfind("qemu:///", 0) == 0) {
@@ -62,9 +76,9 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& uri) {
   // Remote connections: notice a dead peer (5 s interval, 3 misses).
   if (uri.find("+ssh://") != std::string::npos || uri.find("+tls://") != std::string::npos ||
       uri.find("+tcp://") != std::string::npos) {
-    virConnectSetKeepAlive(c->conn_.get(), 5, 3);
+    Libvirt().virConnectSetKeepAlive(c->conn_.get(), 5, 3);
   }
-  c->callback_id_ = virConnectDomainEventRegisterAny(
+  c->callback_id_ = Libvirt().virConnectDomainEventRegisterAny(
       c->conn_.get(), nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
       VIR_DOMAIN_EVENT_CALLBACK(&Connection::OnLifecycle), c.get(), nullptr);
   if (c->callback_id_ < 0)
@@ -73,12 +87,13 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& uri) {
 }
 
 Connection::~Connection() {
-  if (callback_id_ >= 0 && conn_) virConnectDomainEventDeregisterAny(conn_.get(), callback_id_);
+  if (callback_id_ >= 0 && conn_)
+    Libvirt().virConnectDomainEventDeregisterAny(conn_.get(), callback_id_);
 }
 
 int Connection::OnLifecycle(virConnectPtr, virDomainPtr dom, int event, int detail, void* opaque) {
   auto* self = static_cast<Connection*>(opaque);
-  const char* name = virDomainGetName(dom);
+  const char* name = Libvirt().virDomainGetName(dom);
   LifecycleEvent ev{name ? name : "", event, detail, std::chrono::steady_clock::now()};
   {
     std::lock_guard<std::mutex> lock(self->mu_);

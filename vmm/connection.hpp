@@ -26,11 +26,12 @@ namespace silk::vmm {
 inline constexpr const char kDefaultUri[] = "qemu:///system";
 
 // Owning handles for libvirt objects.
+// (libvirt is loaded at run time: vmm/internal/libvirt_api.hpp.)
 struct ConnectClose {
-  void operator()(virConnectPtr c) const { virConnectClose(c); }
+  void operator()(virConnectPtr c) const;
 };
 struct DomainFree {
-  void operator()(virDomainPtr d) const { virDomainFree(d); }
+  void operator()(virDomainPtr d) const;
 };
 using ConnectHandle = std::unique_ptr<virConnect, ConnectClose>;
 using DomainHandle = std::unique_ptr<virDomain, DomainFree>;
@@ -38,6 +39,12 @@ using DomainHandle = std::unique_ptr<virDomain, DomainFree>;
 // The last libvirt error on this thread as a silk Error (kSystem, or kNotFound for a
 // missing domain), prefixed with `what`.
 Error LibvirtError(const std::string& what);
+
+// `error` (from libvirt) with how to fix it when silk recognises the cause: libvirt's
+// message naming "virtlogd-sock" means virtlogd is not running (QEMU's console goes
+// through it), which becomes kUnsupported with "start it: virtlogd -d". Any other error
+// is returned unchanged.
+Error WithFixHint(Error error);
 
 // One VIR_DOMAIN_EVENT_ID_LIFECYCLE event.
 struct LifecycleEvent {
@@ -51,8 +58,9 @@ const char* LifecycleEventName(int event);
 
 class Connection {
  public:
-  // Starts the event loop (event_loop.hpp) and opens `uri` read-write. Errors:
-  // kUnsupported with how to start libvirtd when the daemon is not reachable;
+  // Loads libvirt (vmm/internal/libvirt_api.hpp), starts the event loop (event_loop.hpp)
+  // and opens `uri` read-write. Errors: kUnsupported when libvirt is not installed here
+  // (install libvirt0), or with how to start libvirtd when the daemon is not reachable;
   // kSystem for other libvirt failures (the message is libvirt's).
   static Result<std::unique_ptr<Connection>> Open(const std::string& uri = kDefaultUri);
   ~Connection();

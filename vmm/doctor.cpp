@@ -12,8 +12,11 @@
 #include "images/image.hpp"
 #include "vmm/accel.hpp"
 #include "vmm/connection.hpp"
+#include "vmm/internal/libvirt_api.hpp"
 
 namespace silk::vmm {
+
+using internal::Libvirt;
 
 namespace {
 
@@ -80,22 +83,29 @@ std::vector<DoctorCheck> RunDoctor(const DoctorOptions& options) {
          up ? "" : "start it: `virtlogd -d` (libvirt writes VM consoles through it)"});
   }
 
+  // silk loads libvirt at first use (vmm/internal/libvirt_api.hpp): say so before
+  // blaming the daemon when the library itself is missing.
+  if (auto lib = internal::LoadLibvirt(); !lib) {
+    checks.push_back({"libvirt", "fail", lib.error().message(),
+                      "install it: `apt-get install libvirt0` (ci/setup does)"});
+    return checks;
+  }
   auto conn = Connection::Open(options.uri);
   if (!conn) {
     checks.push_back({"libvirtd", "fail", conn.error().message(), kStartDaemons});
     return checks;
   }
   unsigned long lib = 0, hv = 0;
-  virConnectGetLibVersion((*conn)->get(), &lib);
-  virConnectGetVersion((*conn)->get(), &hv);
+  Libvirt().virConnectGetLibVersion((*conn)->get(), &lib);
+  Libvirt().virConnectGetVersion((*conn)->get(), &hv);
   auto ver = [](unsigned long v) {
     return std::to_string(v / 1000000) + "." + std::to_string(v / 1000 % 1000) + "." +
            std::to_string(v % 1000);
   };
   checks.push_back({"libvirtd", "ok", options.uri + " answers (libvirt " + ver(lib) + ")", ""});
 
-  char* tcg =
-      virConnectGetDomainCapabilities((*conn)->get(), nullptr, "x86_64", nullptr, "qemu", 0);
+  char* tcg = Libvirt().virConnectGetDomainCapabilities((*conn)->get(), nullptr, "x86_64", nullptr,
+                                                        "qemu", 0);
   if (tcg != nullptr) {
     free(tcg);
     checks.push_back({"qemu", "ok", "QEMU " + ver(hv) + " for x86_64", ""});

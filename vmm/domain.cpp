@@ -1,12 +1,13 @@
 #include "vmm/domain.hpp"
 
-#include <libvirt/virterror.h>
-
 #include <algorithm>
 
 #include "vmm/domain_xml.hpp"
+#include "vmm/internal/libvirt_api.hpp"
 
 namespace silk::vmm {
+
+using internal::Libvirt;
 
 const char* DomainStateName(int state) {
   switch (state) {
@@ -42,26 +43,26 @@ bool IsEnd(const LifecycleEvent& ev) {
 
 Result<DomainInfo> InfoOf(virDomainPtr dom) {
   DomainInfo out;
-  const char* name = virDomainGetName(dom);
+  const char* name = Libvirt().virDomainGetName(dom);
   out.name = name ? name : "";
   virDomainInfo info;
-  if (virDomainGetInfo(dom, &info) != 0)
+  if (Libvirt().virDomainGetInfo(dom, &info) != 0)
     return Fail(LibvirtError("domain " + out.name + ": cannot get info"));
   out.state = DomainStateName(info.state);
   out.vcpus = info.nrVirtCpu;
   out.memory_kib = info.memory;
   out.max_memory_kib = info.maxMem;
   out.cpu_time_ns = info.cpuTime;
-  unsigned int id = virDomainGetID(dom);
+  unsigned int id = Libvirt().virDomainGetID(dom);
   out.id = id == static_cast<unsigned int>(-1) ? -1 : static_cast<int>(id);
-  out.persistent = virDomainIsPersistent(dom) == 1;
+  out.persistent = Libvirt().virDomainIsPersistent(dom) == 1;
   if (info.state == VIR_DOMAIN_RUNNING || info.state == VIR_DOMAIN_PAUSED ||
       info.state == VIR_DOMAIN_BLOCKED) {
     virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
-    int n = virDomainMemoryStats(dom, stats, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+    int n = Libvirt().virDomainMemoryStats(dom, stats, VIR_DOMAIN_MEMORY_STAT_NR, 0);
     for (int i = 0; i < n; ++i)
       if (stats[i].tag == VIR_DOMAIN_MEMORY_STAT_RSS) out.host_rss_kib = stats[i].val;
-    if (n < 0) virResetLastError();
+    if (n < 0) Libvirt().virResetLastError();
   }
   return out;
 }
@@ -71,9 +72,9 @@ Result<DomainInfo> InfoOf(virDomainPtr dom) {
 Result<TransientDomain> TransientDomain::Create(Connection& conn, const VmSpec& spec,
                                                 bool autodestroy) {
   std::string xml = SILK_TRY(DomainXml(spec));
-  DomainHandle dom(
-      virDomainCreateXML(conn.get(), xml.c_str(), autodestroy ? VIR_DOMAIN_START_AUTODESTROY : 0));
-  if (!dom) return Fail(LibvirtError("cannot start domain " + spec.name));
+  DomainHandle dom(Libvirt().virDomainCreateXML(conn.get(), xml.c_str(),
+                                                autodestroy ? VIR_DOMAIN_START_AUTODESTROY : 0));
+  if (!dom) return Fail(WithFixHint(LibvirtError("cannot start domain " + spec.name)));
   return TransientDomain(&conn, std::move(dom), spec.name);
 }
 
@@ -86,8 +87,8 @@ TransientDomain::TransientDomain(TransientDomain&& other) noexcept
 TransientDomain::~TransientDomain() {
   if (!dom_) return;
   if (!ended()) {
-    virDomainDestroy(dom_.get());
-    virResetLastError();
+    Libvirt().virDomainDestroy(dom_.get());
+    Libvirt().virResetLastError();
   }
   conn_->ForgetEvents(name_);
 }
@@ -111,9 +112,9 @@ Result<bool> TransientDomain::Shutdown(std::chrono::milliseconds timeout) {
   // The ACPI power button first (thinix needs no guest agent for it); drivers that do
   // not know the flag get their default method. A failure here is not final: the guest
   // may already be going away, and the wait decides.
-  if (virDomainShutdownFlags(dom_.get(), VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) != 0) {
-    virResetLastError();
-    if (virDomainShutdown(dom_.get()) != 0) virResetLastError();
+  if (Libvirt().virDomainShutdownFlags(dom_.get(), VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) != 0) {
+    Libvirt().virResetLastError();
+    if (Libvirt().virDomainShutdown(dom_.get()) != 0) Libvirt().virResetLastError();
   }
   if (WaitEnded(std::chrono::steady_clock::now() + timeout)) return true;
   SILK_TRY(Destroy());
@@ -122,11 +123,11 @@ Result<bool> TransientDomain::Shutdown(std::chrono::milliseconds timeout) {
 
 Result<void> TransientDomain::Destroy() {
   if (ended()) return {};
-  if (virDomainDestroy(dom_.get()) != 0) {
+  if (Libvirt().virDomainDestroy(dom_.get()) != 0) {
     Error e = LibvirtError("cannot destroy domain " + name_);
     // Already gone is what we wanted.
-    if (virDomainIsActive(dom_.get()) != 1) {
-      virResetLastError();
+    if (Libvirt().virDomainIsActive(dom_.get()) != 1) {
+      Libvirt().virResetLastError();
       ended_ = true;
       return {};
     }
@@ -140,7 +141,7 @@ Result<DomainInfo> TransientDomain::Info() const { return InfoOf(dom_.get()); }
 
 Result<std::vector<DomainInfo>> ListDomains(Connection& conn) {
   virDomainPtr* doms = nullptr;
-  int n = virConnectListAllDomains(conn.get(), &doms, 0);
+  int n = Libvirt().virConnectListAllDomains(conn.get(), &doms, 0);
   if (n < 0) return Fail(LibvirtError("cannot list domains on " + conn.uri()));
   std::vector<DomainHandle> owned;
   for (int i = 0; i < n; ++i) owned.emplace_back(doms[i]);
@@ -157,17 +158,17 @@ Result<std::vector<DomainInfo>> ListDomains(Connection& conn) {
 }
 
 Result<DomainInfo> GetDomainInfo(Connection& conn, const std::string& name) {
-  DomainHandle dom(virDomainLookupByName(conn.get(), name.c_str()));
+  DomainHandle dom(Libvirt().virDomainLookupByName(conn.get(), name.c_str()));
   if (!dom) {
-    virResetLastError();
+    Libvirt().virResetLastError();
     return Fail(ErrorCode::kNotFound, "no domain named '" + name + "' on " + conn.uri());
   }
   return InfoOf(dom.get());
 }
 
 bool DomainExists(Connection& conn, const std::string& name) {
-  DomainHandle dom(virDomainLookupByName(conn.get(), name.c_str()));
-  if (!dom) virResetLastError();
+  DomainHandle dom(Libvirt().virDomainLookupByName(conn.get(), name.c_str()));
+  if (!dom) Libvirt().virResetLastError();
   return dom != nullptr;
 }
 

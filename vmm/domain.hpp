@@ -37,7 +37,8 @@ class TransientDomain {
  public:
   // Renders `spec` (domain_xml.hpp) and starts it as a transient, auto-destroyed domain.
   // `conn` must outlive the returned guard. Errors: kInvalidInput from the spec;
-  // kSystem with libvirt's message (e.g. a missing kernel file, not enough memory).
+  // kSystem with libvirt's message (e.g. a missing kernel file, not enough memory);
+  // kUnsupported when virtlogd is not running (the message says how to start it).
   // `autodestroy` = VIR_DOMAIN_START_AUTODESTROY (the test:///default driver lacks it).
   static Result<TransientDomain> Create(Connection& conn, const VmSpec& spec,
                                         bool autodestroy = true);

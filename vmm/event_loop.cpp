@@ -1,7 +1,6 @@
 #include "vmm/event_loop.hpp"
 
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
+#include "vmm/internal/libvirt_api.hpp"
 
 #include <atomic>
 #include <mutex>
@@ -9,11 +8,13 @@
 
 namespace silk::vmm {
 
+using internal::Libvirt;
+
 namespace {
 
 void IgnoreLibvirtError(void*, virErrorPtr) {}
 
-void WakeUp(int timer, void*) { virEventRemoveTimeout(timer); }
+void WakeUp(int timer, void*) { Libvirt().virEventRemoveTimeout(timer); }
 
 // Owns the loop thread; a function-local static, so it is joined at exit before
 // libvirt's own state goes away.
@@ -21,13 +22,13 @@ class LoopThread {
  public:
   LoopThread() {
     thread_ = std::thread([this] {
-      while (!stop_.load()) virEventRunDefaultImpl();
+      while (!stop_.load()) Libvirt().virEventRunDefaultImpl();
     });
   }
   ~LoopThread() {
     stop_.store(true);
     // A zero timeout makes the blocked poll() in virEventRunDefaultImpl return.
-    virEventAddTimeout(0, WakeUp, nullptr, nullptr);
+    Libvirt().virEventAddTimeout(0, WakeUp, nullptr, nullptr);
     if (thread_.joinable()) thread_.join();
   }
 
@@ -39,12 +40,13 @@ class LoopThread {
 }  // namespace
 
 Result<void> EnsureEventLoop() {
+  SILK_TRY(internal::LoadLibvirt());
   static std::once_flag once;
   static int status = -1;
   std::call_once(once, [] {
-    virInitialize();
-    virSetErrorFunc(nullptr, IgnoreLibvirtError);
-    status = virEventRegisterDefaultImpl();
+    Libvirt().virInitialize();
+    Libvirt().virSetErrorFunc(nullptr, IgnoreLibvirtError);
+    status = Libvirt().virEventRegisterDefaultImpl();
   });
   if (status != 0)
     return Fail(ErrorCode::kInternal, "libvirt: cannot register the default event loop");

@@ -12,7 +12,8 @@ namespace silk::vmm {
 
 // Registers the default event implementation and starts the loop thread, once.
 // Also silences libvirt's habit of printing every error to stderr (silk returns them).
-// Errors: kInternal if libvirt cannot register the implementation.
+// Errors: kUnsupported if libvirt is not installed (vmm/internal/libvirt_api.hpp);
+// kInternal if libvirt cannot register the implementation.
 Result<void> EnsureEventLoop();
 
 }  // namespace silk::vmm

@@ -1,15 +1,16 @@
 #include "vmm/vm_run.hpp"
 
-#include <libvirt/virterror.h>
-
 #include "base/log.hpp"
 #include "images/image.hpp"
 #include "vmm/accel.hpp"
 #include "vmm/connection.hpp"
 #include "vmm/domain.hpp"
+#include "vmm/internal/libvirt_api.hpp"
 #include "vmm/run_dir.hpp"
 
 namespace silk::vmm {
+
+using internal::Libvirt;
 
 namespace {
 
@@ -27,8 +28,8 @@ std::string WithConsole(const std::string& msg, const std::string& console_log) 
 
 // Free host memory in MiB as libvirt sees it (works for remote hosts too); 0 if unknown.
 uint64_t FreeHostMib(Connection& conn) {
-  unsigned long long free_bytes = virNodeGetFreeMemory(conn.get());
-  if (free_bytes == 0) virResetLastError();
+  unsigned long long free_bytes = Libvirt().virNodeGetFreeMemory(conn.get());
+  if (free_bytes == 0) Libvirt().virResetLastError();
   // Page cache counts as available: read MemAvailable for local hosts.
   if (conn.uri().find(":///") != std::string::npos) {
     FILE* f = std::fopen("/proc/meminfo", "re");

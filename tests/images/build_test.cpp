@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "images/build.hpp"
@@ -95,6 +97,26 @@ TEST_F(ImagesThinixBuild, HasTheCloudKernelAndTheModuleClosure) {
       modules_dep.find("kernel/net/bridge/bridge.ko: kernel/net/802/stp.ko kernel/net/llc/llc.ko"),
       std::string::npos)
       << modules_dep;
+}
+
+// silk's shared-library closure is inside (the guest runs the same binary: agent, box,
+// policy), and libvirt's is not: silk loads libvirt at first use (vmm/), and the guest
+// never drives VMs, which keeps libxml2/ICU/GnuTLS (~54 MiB) out of every thinix.
+TEST_F(ImagesThinixBuild, CarriesSilksLibrariesButNotLibvirt) {
+  auto raw = internal::Decompress(Slurp(info_->initramfs_path));
+  ASSERT_TRUE(raw);
+  auto entries = internal::ParseCpio(*raw);
+  ASSERT_TRUE(entries);
+  std::set<std::string> files;
+  for (const auto& e : *entries) files.insert(e.path);
+  for (const char* lib : {"lib/x86_64-linux-gnu/libc.so.6", "lib/x86_64-linux-gnu/libstdc++.so.6",
+                          "lib/x86_64-linux-gnu/libseccomp.so.2"})
+    EXPECT_TRUE(files.count(lib)) << lib << " (silk needs it in the guest)";
+  for (const auto& f : files) {
+    EXPECT_EQ(f.find("libvirt"), std::string::npos) << f;
+    EXPECT_EQ(f.find("libicudata"), std::string::npos) << f;
+    EXPECT_EQ(f.find("libxml2"), std::string::npos) << f;
+  }
 }
 
 TEST_F(ImagesThinixBuild, RebuildIsByteIdentical) {

@@ -97,6 +97,24 @@ TEST_F(VmRunTest, RunsCommandStreamsOutputReturnsStatus) {
   EXPECT_TRUE(DomainGone(r->domain)) << r->domain << " still exists";
 }
 
+// The one silk binary runs inside thinix, whose initramfs carries no libvirt (silk loads
+// it at first use): a vmm command there is a clear error, not a loader failure.
+TEST_F(VmRunTest, SilkInTheGuestRunsWithoutLibvirtAndSaysSo) {
+  AgentCommand cmd;
+  cmd.argv = {"/bin/sh", "-c",
+              "ls /lib/x86_64-linux-gnu | grep -c libvirt; /bin/silk vm list; echo status=$?"};
+  std::string out, err;
+  auto r = RunInVm(
+      options_, cmd, [&](std::string_view d) { out.append(d); },
+      [&](std::string_view d) { err.append(d); });
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(out.rfind("0\n", 0), 0u) << "libvirt libraries in the guest: " << out;
+  EXPECT_NE(out.find("status=1"), std::string::npos) << out << err;
+  EXPECT_NE(err.find("libvirt is not installed in this image/host"), std::string::npos) << err;
+  EXPECT_NE(err.find("apt-get install libvirt0"), std::string::npos) << err;
+  EXPECT_TRUE(DomainGone(r->domain)) << r->domain << " still exists";
+}
+
 TEST_F(VmRunTest, CommandRunsInACompatibilityBoxInTheGuest) {
   options_.box_profile = "gen0-sliver";
   AgentCommand cmd;
