@@ -14,7 +14,9 @@
 #include <memory>
 
 #include "base/unique_fd.hpp"
+#include "policy/internal/compile_codegen.hpp"
 #include "policy/internal/compile_regions.hpp"
+#include "policy/internal/compile_stitch.hpp"
 #include "policy/internal/compile_verify.hpp"
 #include "policy/syscalls.hpp"
 
@@ -183,28 +185,35 @@ struct Built {
   std::string pfc;
 };
 
+// One libseccomp context per architecture (see compile_stitch.hpp for why), exported
+// and joined behind silk's architecture dispatcher.
 Result<Built> Build(const std::vector<ArchPlan>& plans, const CompileOptions& options) {
   // SCMP_FLTATR_CTL_OPTIMIZE on a filter with (almost) no rules makes libseccomp 2.5
   // loop (libseccomp issue #370; runc enables it from 8 rules on); a binary tree only
   // pays off with more syscalls anyway.
-  size_t rules = 0;
-  for (const auto& p : plans)
-    for (const auto& s : p.syscalls) rules += s.chains.size();
-  bool optimize = options.optimize && rules >= 8;
-  Ctx merged;
+  std::vector<internal::ArchProgram> parts;
   for (const auto& plan : plans) {
+    size_t rules = 0;
+    for (const auto& s : plan.syscalls) rules += s.chains.size();
+    bool optimize = options.optimize && rules >= 8;
     Ctx ctx = SILK_TRY(WithContext(ArchContext(plan, options, optimize), ArchName(plan.arch)));
-    if (!merged) {
-      merged = std::move(ctx);
-      continue;
-    }
-    SILK_TRY(Check(seccomp_merge(merged.get(), ctx.get()),
-                   std::string("merging ") + ArchName(plan.arch)));
-    (void)ctx.release();  // seccomp_merge freed it
+    internal::ArchProgram part;
+    part.arch = plan.arch;
+    std::string bpf = SILK_TRY(WithContext(Export(ctx.get(), true), ArchName(plan.arch)));
+    if (bpf.size() % sizeof(sock_filter) != 0)
+      return Fail(ErrorCode::kInternal, "libseccomp exported a partial BPF instruction");
+    part.program.resize(bpf.size() / sizeof(sock_filter));
+    std::memcpy(part.program.data(), bpf.data(), bpf.size());
+    if (options.pfc)
+      part.pfc = SILK_TRY(WithContext(Export(ctx.get(), false), ArchName(plan.arch)));
+    parts.push_back(std::move(part));
   }
+  uint32_t bad = SeccompAction(options.bad_arch);
+  std::vector<sock_filter> program = SILK_TRY(internal::Stitch(parts, bad));
   Built out;
-  out.bpf = SILK_TRY(Export(merged.get(), true));
-  if (options.pfc) out.pfc = SILK_TRY(Export(merged.get(), false));
+  out.bpf.assign(reinterpret_cast<const char*>(program.data()),
+                 program.size() * sizeof(sock_filter));
+  if (options.pfc) out.pfc = internal::StitchPfc(parts, bad);
   return out;
 }
 
@@ -340,22 +349,40 @@ Result<CompiledFilter> Compile(const std::vector<EffectivePolicy>& policies,
                         [&](const EffectivePolicy* ep) { return ep->arch == native; });
 
   CompiledFilter out;
-  std::vector<ArchPlan> plans;
   for (const EffectivePolicy* ep : order) {
     if (!(ep->default_verdict == order[0]->default_verdict))
       return Fail(ErrorCode::kInvalidInput, "architectures " + order[0]->arch + " and " + ep->arch +
                                                 " have different default verdicts");
     if (std::find(out.arches.begin(), out.arches.end(), ep->arch) != out.arches.end())
       return Fail(ErrorCode::kInvalidInput, "architecture " + ep->arch + " given twice");
-    plans.push_back(SILK_TRY(WithContext(PlanArch(*ep, options, out.has_notify), ep->arch)));
     out.arches.push_back(ep->arch);
   }
-  Built built = SILK_TRY(Risky(plans) ? BuildGuarded(plans, options) : Build(plans, options));
-  if (built.bpf.size() % sizeof(sock_filter) != 0)
-    return Fail(ErrorCode::kInternal, "libseccomp exported a partial BPF instruction");
-  out.program.resize(built.bpf.size() / sizeof(sock_filter));
-  std::memcpy(out.program.data(), built.bpf.data(), built.bpf.size());
-  out.pfc = std::move(built.pfc);
+  const uint32_t bad = SeccompAction(options.bad_arch);
+  if (options.optimize) {
+    // silk's generator (compile_codegen.hpp), one program per architecture.
+    std::vector<internal::ArchProgram> parts;
+    for (const EffectivePolicy* ep : order) {
+      ArchToken arch = SILK_TRY(ParseArch(ep->arch));
+      auto code = SILK_TRY(WithContext(internal::GenerateArch(*ep, arch, options), ep->arch));
+      out.has_notify = out.has_notify || code.has_notify;
+      internal::ArchProgram part{arch, std::move(code.program), {}};
+      if (options.pfc) part.pfc = internal::ArchPfc(*ep, arch, options);
+      parts.push_back(std::move(part));
+    }
+    out.program = SILK_TRY(internal::Stitch(parts, bad));
+    if (options.pfc) out.pfc = internal::StitchPfc(parts, bad);
+  } else {
+    // libseccomp's own code generation (its defaults), kept for comparison.
+    std::vector<ArchPlan> plans;
+    for (const EffectivePolicy* ep : order)
+      plans.push_back(SILK_TRY(WithContext(PlanArch(*ep, options, out.has_notify), ep->arch)));
+    Built built = SILK_TRY(Risky(plans) ? BuildGuarded(plans, options) : Build(plans, options));
+    if (built.bpf.size() % sizeof(sock_filter) != 0)
+      return Fail(ErrorCode::kInternal, "libseccomp exported a partial BPF instruction");
+    out.program.resize(built.bpf.size() / sizeof(sock_filter));
+    std::memcpy(out.program.data(), built.bpf.data(), built.bpf.size());
+    out.pfc = std::move(built.pfc);
+  }
   SILK_TRY(internal::VerifyAgainstEvaluate(out.program, policies, options));
   return out;
 }

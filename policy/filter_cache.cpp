@@ -96,7 +96,7 @@ std::string FilterCacheKeyText(const Profile& p, const CompileOptions& o) {
   std::ostringstream s;
   const scmp_version* v = seccomp_version();
   s << "silk " SILK_VERSION " libseccomp " << v->major << "." << v->minor << "." << v->micro
-    << " native " << ArchName(NativeArch()) << "\n";
+    << " native " << ArchName(NativeArch()) << " compiler 2\n";
   s << "options optimize=" << o.optimize << " notify=" << o.notify_denials
     << " badarch=" << static_cast<int>(o.bad_arch.action) << "/" << o.bad_arch.errno_ret
     << " pfc=" << o.pfc << "\n";

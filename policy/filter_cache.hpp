@@ -1,9 +1,10 @@
 // A cache of compiled filters on disk, so that starting a box costs nearly nothing for
-// its profile: libseccomp needs tens of milliseconds for a Podman-sized profile, a cache
-// hit reads one small file.
+// its profile: compiling and verifying a Podman-sized profile takes milliseconds, a
+// cache hit reads one small file.
 //
 // Key: a 64-bit FNV-1a hash of a canonical text of the resolved profile, the compile
-// options, the native architecture, the libseccomp version and the silk version. Each
+// options, the native architecture, the libseccomp version, the silk version and the
+// compiler generation (bumped when the generated code changes shape). Each
 // entry also stores that whole text and a checksum, so a hash collision, a truncated or
 // corrupt file is detected; such entries are ignored and rebuilt.
 #pragma once

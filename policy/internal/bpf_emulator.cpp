@@ -2,6 +2,7 @@
 
 #include <linux/seccomp.h>
 
+#include <cstddef>
 #include <cstring>
 
 namespace silk::policy::internal {
@@ -144,6 +145,57 @@ std::optional<uint32_t> RunSeccompBpf(const std::vector<sock_filter>& program, u
     }
   }
   return std::nullopt;
+}
+
+bool KernelCachesAsAllow(const std::vector<sock_filter>& program, uint32_t arch, int nr) {
+  uint32_t reg = 0;
+  for (size_t pc = 0; pc < program.size(); ++pc) {
+    const sock_filter& in = program[pc];
+    switch (in.code) {
+      case BPF_LD | BPF_W | BPF_ABS:
+        if (in.k == offsetof(seccomp_data, nr)) {
+          reg = static_cast<uint32_t>(nr);
+        } else if (in.k == offsetof(seccomp_data, arch)) {
+          reg = arch;
+        } else {
+          return false;  // an argument or the instruction pointer: not constant
+        }
+        break;
+      case BPF_RET | BPF_K:
+        return in.k == SECCOMP_RET_ALLOW;
+      case BPF_JMP | BPF_JA:
+        pc += in.k;
+        break;
+      case BPF_JMP | BPF_JEQ | BPF_K:
+      case BPF_JMP | BPF_JGE | BPF_K:
+      case BPF_JMP | BPF_JGT | BPF_K:
+      case BPF_JMP | BPF_JSET | BPF_K: {
+        bool res = false;
+        switch (BPF_OP(in.code)) {
+          case BPF_JEQ:
+            res = reg == in.k;
+            break;
+          case BPF_JGE:
+            res = reg >= in.k;
+            break;
+          case BPF_JGT:
+            res = reg > in.k;
+            break;
+          case BPF_JSET:
+            res = (reg & in.k) != 0;
+            break;
+        }
+        pc += res ? in.jt : in.jf;
+        break;
+      }
+      case BPF_ALU | BPF_AND | BPF_K:
+        reg &= in.k;
+        break;
+      default:
+        return false;
+    }
+  }
+  return false;
 }
 
 }  // namespace silk::policy::internal

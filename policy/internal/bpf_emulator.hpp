@@ -17,4 +17,10 @@ namespace silk::policy::internal {
 std::optional<uint32_t> RunSeccompBpf(const std::vector<sock_filter>& program, uint32_t arch,
                                       int nr, const uint64_t args[6]);
 
+// True if the kernel's constant-action cache (kernel/seccomp.c, seccomp_is_const_allow,
+// 5.11+) marks syscall `nr` on audit arch `arch` as always allowed by `program`: the
+// path reads only arch and nr (loads of arguments or instruction_pointer end the
+// emulation) and returns SECCOMP_RET_ALLOW. Mirrors the kernel's instruction subset.
+bool KernelCachesAsAllow(const std::vector<sock_filter>& program, uint32_t arch, int nr);
+
 }  // namespace silk::policy::internal
