@@ -151,7 +151,7 @@ int RunPolicyLearn(const Args& all) {
   std::string from = "gen0-sliver", merge, out, name, suite, caps;
   int runs = 1;
   double timeout = 60;
-  bool no_args = false, json = false, no_isolate = false, exact = false;
+  bool no_args = false, json = false, exact = false;
   po::options_description o("Options");
   o.add_options()("from", po::value(&from),
                   "parent profile (file or built-in name; default "
@@ -167,7 +167,6 @@ int RunPolicyLearn(const Args& all) {
       "exact", po::bool_switch(&exact),
       "exactly the observed syscalls: leave out the C library's floor (malloc, locks, "
       "signal return, exit) that a few runs may not show")(
-      "no-isolate", po::bool_switch(&no_isolate), "run without new namespaces (when not root)")(
       "json", po::bool_switch(&json), "print the summary as JSON");
   po::variables_map vm;
   if (auto rc = ParseArgs("silk policy learn [options] [--suite DIR | -- CMD ARGS...]",
@@ -186,7 +185,7 @@ int RunPolicyLearn(const Args& all) {
   layers::LearnRequest req;
   req.parent = *parent;
   req.runs_per_workload = runs;
-  req.isolate = !no_isolate;
+  req.capabilities = *Caps(caps);  // LoadParent checked them
   req.propose.arg_conditions = !no_args;
   req.propose.libc_floor = !exact;
   req.propose.name = name.empty() ? StemOr(out, "learned") : name;

@@ -4,9 +4,11 @@
 #include "compat/box.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -23,6 +25,7 @@
 #include "compat/internal/cgroup.hpp"
 #include "compat/internal/child.hpp"
 #include "compat/internal/filter.hpp"
+#include "compat/internal/learn_filter.hpp"
 #include "compat/internal/mounts.hpp"
 #include "compat/internal/namespaces.hpp"
 #include "compat/internal/netlink.hpp"
@@ -30,6 +33,13 @@
 #include "compat/internal/notify.hpp"
 #include "compat/internal/state.hpp"
 #include "compat/internal/userns.hpp"
+
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
 
 namespace silk::compat {
 namespace {
@@ -258,7 +268,10 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   out.box_id = options.box_id.empty() ? NewBoxId() : options.box_id;
 
   // Everything that can fail for a reason the caller should fix comes first.
-  std::shared_ptr<const BoxFilter> filter = SILK_TRY(PrepareFilter(spec, options.profile_dir));
+  const bool learning = options.observer != nullptr;
+  std::shared_ptr<const BoxFilter> filter =
+      SILK_TRY(learning ? PrepareLearningPolicy(spec, options.profile_dir)
+                        : PrepareFilter(spec, options.profile_dir));
   BoxState state = SILK_TRY(BoxState::Create(state_root, out.box_id));
   auto mounts = SILK_TRY(MountPlanBuilder::Build(spec, state.root_dir()));
 
@@ -297,7 +310,19 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return FailErrno("socketpair for the box");
   UniqueFd parent_end(sv[0]), child_end(sv[1]);
+  if (learning) {
+    // The learning filter lets the listener handoff (sendmsg on this socket) through by
+    // fd number: a high one, which a workload is unlikely to use with the same flags.
+    int high = fcntl(child_end.get(), F_DUPFD_CLOEXEC, kLearningSyncFdFloor);
+    if (high < 0) return FailErrno("moving the box's setup socket to a high fd");
+    child_end.Reset(high);
+  }
   sock_fprog fprog = filter->compiled.Fprog();
+  std::optional<LearningFilter> learning_filter;
+  if (learning) {
+    learning_filter.emplace(child_end.get());
+    fprog = learning_filter->Fprog();
+  }
 
   ChildPlan& p = data.plan;
   p.sync_fd = child_end.get();
@@ -316,6 +341,7 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   p.keep_caps = keep;
   p.filter = &fprog;
   p.install = policy::InstallOptionsFor(filter->compiled);
+  if (learning) p.install.new_listener = true;
   p.command = spec.command.c_str();
   p.argv = data.argv.data();
   p.envp = data.envp.data();
@@ -327,7 +353,7 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   UniqueFd v2_dir = cgroup ? cgroup->OpenV2Dir() : UniqueFd();
   Cloned cloned = SILK_TRY(CloneBox(BoxCloneFlags(user_ns), v2_dir.get()));
   if (cloned.pid == 0) {
-    close(sv[0]);
+    close(parent_end.get());
     RunChild(p);
   }
   child_end.Reset();
@@ -346,13 +372,38 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   if (send(parent_end.get(), "G", 1, MSG_NOSIGNAL) != 1) return FailErrno("starting the box");
 
   UniqueFd listener;
+  std::unique_ptr<NotifyHandler> handler;
   for (;;) {
+    // Once the filter is in, the child's remaining setup calls may be notified (always
+    // in learning mode): answer them while waiting for its exec or error report.
+    if (listener) {
+      pollfd fds[2] = {{parent_end.get(), POLLIN, 0}, {listener.get(), POLLIN, 0}};
+      if (poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        return FailErrno("poll on the box during setup");
+      }
+      if (!fds[0].revents && (fds[1].revents & POLLIN)) {
+        SILK_TRY(handler->HandleOne(listener.get()));
+        continue;
+      }
+    }
     ChildMessage m = SILK_TRY(ReadChild(parent_end.get()));
     if (m.kind == ChildMessage::kListener) {
       listener = std::move(m.fd);
+      handler = SILK_TRY(NotifyHandler::Create(&filter->effective, spec.raw_sockets,
+                                               spec.report_denials, options.observer, box.pid()));
+      if (learning) {
+        // Linux 6.6+: wake the supervisor on the caller's CPU, which roughly halves a
+        // notification round trip (commit 48a1084a8b74). Older kernels refuse; harmless.
+        (void)ioctl(listener.get(), SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+                    SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+      }
       continue;
     }
     if (m.kind == ChildMessage::kExeced) break;
+    // The child _exit()s after its report; with a notifying filter nobody would answer
+    // its exit_group, so end it here.
+    if (listener) box.Kill();
     int term = 0;
     (void)box.Reap(&term);
     const ChildReport& r = m.report;
@@ -370,10 +421,6 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   }
   parent_end.Reset();
 
-  std::unique_ptr<NotifyHandler> handler;
-  if (listener)
-    handler =
-        SILK_TRY(NotifyHandler::Create(&filter->effective, spec.raw_sockets, spec.report_denials));
   auto deadline = options.timeout_ms ? t0 + std::chrono::milliseconds(options.timeout_ms)
                                      : std::chrono::steady_clock::time_point::max();
   SILK_TRY(Supervise(box, listener ? listener.get() : -1, handler.get(), options.stop_fd, deadline,

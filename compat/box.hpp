@@ -23,6 +23,7 @@
 
 #include "base/result.hpp"
 #include "compat/box_spec.hpp"
+#include "policy/effective.hpp"
 
 namespace silk::compat {
 
@@ -64,6 +65,27 @@ struct BoxOutcome {
   bool timed_out = false;    // killed because RunOptions::timeout_ms passed
 };
 
+// One syscall of the box's workload, as the supervisor saw it through seccomp user
+// notification: registers only (the box's memory is never read).
+struct SyscallEvent {
+  pid_t pid = 0;      // the calling thread, as seen from the host
+  uint32_t arch = 0;  // AUDIT_ARCH_*
+  int nr = -1;        // as the kernel reports it (x32 calls carry __X32_SYSCALL_BIT)
+  uint64_t args[6] = {};
+  // What the box answered: the profile's effective verdict (raw/packet socket() calls:
+  // allow or errno(EPERM) after the spec's raw_sockets grant). The observer cannot
+  // change it: learning never loosens the box.
+  policy::Verdict verdict;
+};
+
+// Sees every syscall of a box's workload (RunOptions::observer), on the supervisor
+// thread, while the calling thread waits for the answer: keep OnSyscall cheap.
+class SyscallObserver {
+ public:
+  virtual ~SyscallObserver() = default;
+  virtual void OnSyscall(const SyscallEvent& event) = 0;
+};
+
 struct RunOptions {
   // Per-box state (supervisor pid, cgroups, veth) lives in <state_root>/<box_id>/ for the
   // startup sweep. Empty: /run/silk/boxes as root, $XDG_RUNTIME_DIR/silk/boxes (or
@@ -90,6 +112,19 @@ struct RunOptions {
   int stdin_fd = -1;
   int stdout_fd = -1;
   int stderr_fd = -1;
+  // Learning mode (`silk policy learn`): when set, the box installs, instead of the
+  // profile's compiled filter, one that notifies every syscall, and the supervisor answers
+  // each with the profile's effective verdict (SECCOMP_USER_NOTIF_FLAG_CONTINUE for allow
+  // and log, -errno for errno, SIGKILL to the caller for kill, ENOSYS for trap/trace) and
+  // reports it to the observer. The caller owns the observer; it must outlive RunBox.
+  // Needs no CAP_SYS_ADMIN in the box (no_new_privs is set).
+  // Only the workload is reported: the box's own setup after the filter (passing the
+  // listener, close, the signal mask, execve attempts along PATH) is not. The workload
+  // starts at the first syscall of the box's init after an execve; of the execve
+  // attempts before it only the last (the one that succeeded) is reported. The listener
+  // handoff itself (sendmsg on the setup socket) is allowed by the filter un-notified.
+  // Cost: one supervisor round trip per syscall (bench/learn_bench.cpp).
+  SyscallObserver* observer = nullptr;
 };
 
 // Runs `spec` (validated here too) to completion in a new box and returns how it ended.

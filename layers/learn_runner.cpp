@@ -32,8 +32,8 @@ Result<LearnResult> Learn(const LearnRequest& request) {
       spec.argv = SILK_TRY(policy::ExpandCommand(w, run));
       spec.env = policy::RunEnvironment(w, run);
       spec.timeout_seconds = w.timeout_seconds;
-      spec.isolate = request.isolate;
       spec.stdout_fd = request.output_fd;
+      spec.capabilities = request.capabilities;
       spec.stderr_fd = request.output_fd;
       auto rec = SILK_TRY(
           WithContext(RecordSyscalls(spec, request.parent), "learning workload " + w.name));

@@ -16,9 +16,9 @@ namespace silk::layers {
 struct LearnRequest {
   policy::Profile parent;  // resolved (policy/resolve.hpp)
   std::vector<policy::Workload> workloads;
-  int runs_per_workload = 1;  // run n gets SILK_RUN=n (varied inputs)
-  bool isolate = true;        // see RecordSpec::isolate
-  int output_fd = -1;         // workload stdout/stderr go here; -1 = inherit
+  int runs_per_workload = 1;              // run n gets SILK_RUN=n (varied inputs)
+  int output_fd = -1;                     // workload stdout/stderr go here; -1 = inherit
+  std::vector<std::string> capabilities;  // granted to the boxes (parent resolved for them)
   policy::ProposeOptions propose;
 };
 

@@ -1,23 +1,20 @@
-// The syscall recorder behind `silk policy learn`: runs a command and records every
-// syscall that it, its threads and its children make (across execve too), through
-// seccomp user notification: a filter whose only instruction returns
-// SECCOMP_RET_USER_NOTIF is installed last before execve, so the recorder's own setup
-// is never attributed to the workload, and needs no CAP_SYS_ADMIN (no_new_privs is
-// enough). The supervisor answers each notification with the PARENT profile's verdict:
-// SECCOMP_USER_NOTIF_FLAG_CONTINUE when the parent allows the call (safe here: the
-// supervisor only observes, it never decides on user memory), the parent's errno when
-// it denies it (recorded as a DeniedAttempt), so the workload runs exactly as it would
-// under the parent, fallbacks (clone3 -> clone) included.
-//
-// Why not compat::RunBox: compat gives no hook to install a learning filter or to see
-// allowed calls (it reports denials only). Until it does, this recorder is its own
-// minimal runner: new pid, mount, network (lo up), ipc and uts namespaces, a private
-// tmpfs on /tmp, PR_SET_PDEATHSIG, a timeout that kills the pid namespace. It is a
-// recording harness, not a security boundary (the host file system stays visible).
+// The syscall recorder behind `silk policy learn`: runs a command in a real compatibility
+// box (compat::RunBox: pivot_root'ed minimal root, no capabilities, cgroups, its own
+// namespaces) in learning mode (compat::RunOptions::observer) and records every syscall
+// that the command, its threads and its children make, across execve too. The box
+// notifies every syscall to its supervisor (seccomp user notification; no CAP_SYS_ADMIN
+// needed), which answers with the PARENT profile's verdict: the call continues when the
+// parent allows it, gets the parent's errno when it denies it (recorded as a
+// DeniedAttempt), so the workload runs exactly as it would in a box under the parent,
+// fallbacks (clone3 -> clone) included. The box's own setup is not attributed (see
+// RunOptions::observer).
 //
 // Cost: every syscall is a round trip to the supervisor (see bench/learn_bench.cpp).
 #pragma once
 
+#include <sys/types.h>
+
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,16 +25,17 @@
 namespace silk::layers {
 
 struct RecordSpec {
-  std::vector<std::string> argv;  // argv[0] is looked up on PATH (from env, or default)
+  std::vector<std::string> argv;  // argv[0] is looked up on PATH inside the box
   std::vector<std::string> env;   // the complete environment; empty = a minimal one
-  std::string cwd = "/tmp";       // inside (after the private /tmp is mounted)
-  double timeout_seconds = 60;    // then the whole pid namespace is killed
-  int stdin_fd = -1;              // -1: inherit; otherwise dup2'ed onto 0/1/2
+  std::string cwd = "/tmp";       // inside the box (a private tmpfs)
+  double timeout_seconds = 60;    // then the box is killed
+  // Granted to the box ("CAP_NET_BIND_SERVICE"); the parent should be resolved for them.
+  std::vector<std::string> capabilities;
+  // The box's stdin, stdout, stderr: -1 inherits; otherwise an fd of the caller (3 or
+  // higher), which the caller keeps owning.
+  int stdin_fd = -1;
   int stdout_fd = -1;
   int stderr_fd = -1;
-  // New pid/mount/net/ipc/uts namespaces and a private /tmp (needs root). Off: a plain
-  // child process (timeouts then kill only the direct child).
-  bool isolate = true;
 };
 
 struct RecordOutcome {
@@ -46,13 +44,15 @@ struct RecordOutcome {
   bool timed_out = false;
   std::string exec_failure;  // set when the command could not be started
   double elapsed_ms = 0;
-  policy::Observations observations;
+  policy::Observations observations;  // pids in the host's view
+  // For each thread that made a denied attempt: host tid -> tid inside the box.
+  std::map<pid_t, pid_t> box_tids;
 };
 
-// Runs spec.argv under `parent` (a resolved profile) and records what it does.
-// Errors: kInvalidInput (empty argv), kSystem (a setup step failed: the message names
-// it), kUnsupported (no seccomp user notification). A command that is not found is not
-// an error: exit_status 127 and exec_failure say so.
+// Runs spec.argv in a box under `parent` (a resolved profile) and records what it does.
+// Errors: kInvalidInput (empty argv), the box's setup errors (kSystem, kUnsupported:
+// see compat::RunBox). A command that is not found is not an error: exit_status 127 and
+// exec_failure say so.
 Result<RecordOutcome> RecordSyscalls(const RecordSpec& spec, const policy::Profile& parent);
 
 }  // namespace silk::layers

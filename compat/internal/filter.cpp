@@ -97,4 +97,19 @@ Result<std::shared_ptr<const BoxFilter>> PrepareFilter(const BoxSpec& spec,
   return built;
 }
 
+Result<std::shared_ptr<const BoxFilter>> PrepareLearningPolicy(const BoxSpec& spec,
+                                                               const std::string& profile_dir) {
+  auto f = std::make_shared<BoxFilter>();
+  policy::Profile profile = SILK_TRY(
+      WithContext(Load(spec.profile, profile_dir), "loading profile '" + spec.profile + "'"));
+  f->profile_name = profile.meta.name.empty() ? spec.profile : profile.meta.name;
+  policy::ResolveOptions ro;
+  ro.caps = spec.capabilities;
+  policy::Profile resolved = SILK_TRY(policy::Resolve(profile, ro));
+  AddRawSocketMediation(resolved);
+  AddKeyringDenial(resolved);
+  f->effective = SILK_TRY(policy::MakeEffectiveAll(resolved));
+  return std::shared_ptr<const BoxFilter>(std::move(f));
+}
+
 }  // namespace silk::compat::internal

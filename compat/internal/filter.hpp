@@ -41,4 +41,12 @@ struct BoxFilter {
 Result<std::shared_ptr<const BoxFilter>> PrepareFilter(const BoxSpec& spec,
                                                        const std::string& profile_dir);
 
+// Learning mode (RunOptions::observer): the same effective policy as PrepareFilter's (the
+// profile resolved for the granted capabilities, the box's packet-socket and keyring
+// rules), without compiling it: the supervisor answers every syscall from it
+// (learn_filter.hpp). BoxFilter::compiled stays empty. Errors: as PrepareFilter's,
+// except the compiler's.
+Result<std::shared_ptr<const BoxFilter>> PrepareLearningPolicy(const BoxSpec& spec,
+                                                               const std::string& profile_dir);
+
 }  // namespace silk::compat::internal

@@ -35,10 +35,18 @@ const policy::EffectivePolicy* PolicyFor(const std::vector<policy::EffectivePoli
   return nullptr;
 }
 
+std::string SyscallNameFor(const seccomp_notif& n, const policy::EffectivePolicy* pol) {
+  if (!pol) return "syscall_" + std::to_string(n.data.nr) + "@arch_" + std::to_string(n.data.arch);
+  auto tok = policy::ParseArch(pol->arch);
+  auto name = tok ? policy::SyscallName(n.data.nr, *tok) : std::nullopt;
+  return name ? *name : "syscall_" + std::to_string(n.data.nr);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<NotifyHandler>> NotifyHandler::Create(
-    const std::vector<policy::EffectivePolicy>* effective, bool raw_granted, bool record) {
+    const std::vector<policy::EffectivePolicy>* effective, bool raw_granted, bool record,
+    SyscallObserver* observer, pid_t init_pid) {
   seccomp_notif_sizes sizes{};
   if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0)
     return FailErrno("SECCOMP_GET_NOTIF_SIZES");
@@ -46,13 +54,15 @@ Result<std::unique_ptr<NotifyHandler>> NotifyHandler::Create(
   h->effective_ = effective;
   h->raw_granted_ = raw_granted;
   h->record_ = record;
+  h->observer_ = observer;
+  h->init_pid_ = init_pid;
   // The kernel's structs may be larger than our headers' (newer kernel): use its sizes.
   h->req_buf_.resize(std::max<size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)));
   h->resp_buf_.resize(std::max<size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)));
   return h;
 }
 
-void NotifyHandler::Record(const seccomp_notif& n, const std::string& name,
+void NotifyHandler::Record(const seccomp_notif& n, const policy::EffectivePolicy* pol,
                            const std::string& verdict) {
   std::array<uint64_t, 6> args;
   for (int i = 0; i < 6; ++i) args[i] = n.data.args[i];
@@ -63,7 +73,7 @@ void NotifyHandler::Record(const seccomp_notif& n, const std::string& name,
     return;
   }
   Denial d;
-  d.syscall = name;
+  d.syscall = SyscallNameFor(n, pol);
   d.nr = n.data.nr;
   d.args = args;
   d.pid = static_cast<pid_t>(n.pid);
@@ -71,6 +81,31 @@ void NotifyHandler::Record(const seccomp_notif& n, const std::string& name,
   d.verdict = verdict;
   index_[key] = report_.denials.size();
   report_.denials.push_back(std::move(d));
+}
+
+void NotifyHandler::Observe(const seccomp_notif& n, const policy::Verdict& v) {
+  SyscallEvent e;
+  e.pid = static_cast<pid_t>(n.pid);
+  e.arch = n.data.arch;
+  e.nr = n.data.nr;
+  for (int i = 0; i < 6; ++i) e.args[i] = n.data.args[i];
+  e.verdict = v;
+  if (!started_) {
+    // Before the workload's program runs only the box's init exists.
+    if (e.pid != init_pid_) {
+      started_ = true;
+    } else if (e.arch == AUDIT_ARCH_X86_64 && e.nr == SYS_execve) {
+      exec_ = e;
+      return;
+    } else if (!exec_) {
+      return;  // setup: close(listener), rt_sigprocmask
+    } else {
+      started_ = true;
+    }
+    if (exec_) observer_->OnSyscall(*exec_);
+    exec_.reset();
+  }
+  observer_->OnSyscall(e);
 }
 
 Result<bool> NotifyHandler::HandleOne(int listener) {
@@ -87,14 +122,7 @@ Result<bool> NotifyHandler::HandleOne(int listener) {
 
   const policy::EffectivePolicy* pol =
       effective_ ? PolicyFor(*effective_, req->data.arch) : nullptr;
-  std::string name;
-  if (pol) {
-    auto tok = policy::ParseArch(pol->arch);
-    auto n = tok ? policy::SyscallName(req->data.nr, *tok) : std::nullopt;
-    name = n ? *n : "syscall_" + std::to_string(req->data.nr);
-  } else {
-    name = "syscall_" + std::to_string(req->data.nr) + "@arch_" + std::to_string(req->data.arch);
-  }
+  policy::Verdict observed;  // what the box answers, for the observer
 
   if (req->data.arch == AUDIT_ARCH_X86_64 && IsRawSocketRequest(*req)) {
     RawSocketDecision d;
@@ -109,9 +137,11 @@ Result<bool> NotifyHandler::HandleOne(int listener) {
             (d.allowed ? "granted" : "refused (EPERM): the box spec does not grant raw sockets"));
     if (d.allowed) {
       resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+      observed = {policy::Action::kAllow, 0};
     } else {
       resp->error = -EPERM;
-      Record(*req, name, "errno(EPERM)");
+      observed = {policy::Action::kErrno, EPERM};
+      Record(*req, pol, "errno(EPERM)");
     }
   } else {
     policy::Verdict v{policy::Action::kErrno, EPERM};
@@ -120,6 +150,7 @@ Result<bool> NotifyHandler::HandleOne(int listener) {
       for (int i = 0; i < 6; ++i) args[i] = req->data.args[i];
       v = pol->Evaluate(req->data.nr, args);
     }
+    observed = v;
     switch (v.action) {
       case policy::Action::kAllow:
       case policy::Action::kLog:
@@ -127,24 +158,28 @@ Result<bool> NotifyHandler::HandleOne(int listener) {
         break;
       case policy::Action::kErrno:
         resp->error = -static_cast<int>(v.errno_ret ? v.errno_ret : EPERM);
-        Record(*req, name, policy::VerdictToString(v));
+        Record(*req, pol, policy::VerdictToString(v));
         break;
       case policy::Action::kKillProcess:
       case policy::Action::kKillThread:
-        Record(*req, name, policy::VerdictToString(v));
+        Record(*req, pol, policy::VerdictToString(v));
         kill(static_cast<pid_t>(req->pid), SIGKILL);
         resp->error = -EPERM;
         break;
       case policy::Action::kNotify:  // a profile NOTIFY rule silk has no handler for
-        Record(*req, name, "errno(EPERM) (no supervisor handler for this notify rule)");
+        Record(*req, pol, "errno(EPERM) (no supervisor handler for this notify rule)");
         resp->error = -EPERM;
+        observed = {policy::Action::kErrno, EPERM};
         break;
       default:  // trap, trace: no tracer -> ENOSYS, as the kernel does
-        Record(*req, name, policy::VerdictToString(v));
+        Record(*req, pol, policy::VerdictToString(v));
         resp->error = -ENOSYS;
         break;
     }
   }
+  // Reported before answering: the caller is still blocked, so the event is in the
+  // order the workload made its calls (per thread).
+  if (observer_) Observe(*req, observed);
   if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp) != 0) {
     if (errno == ENOENT) return false;
     return FailErrno("SECCOMP_IOCTL_NOTIF_SEND");

@@ -9,12 +9,18 @@
 //    sockets, else EPERM. Each decision is logged.
 //  - anything else: the profile's real verdict (EffectivePolicy::Evaluate), recorded as
 //    a denial: errno(N) -> -N; kill -> SIGKILL to the caller; trap/trace -> ENOSYS.
+//
+// With an observer (learning mode, RunOptions::observer) every syscall is notified and
+// each decision above is also reported to the observer, once the workload has started:
+// the box's init is in setup until its first syscall after an execve; the last execve
+// before that is the workload's own (earlier ones are PATH probes) and is reported first.
 #pragma once
 
 #include <linux/seccomp.h>
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -29,7 +35,8 @@ class NotifyHandler {
   // `effective`: native architecture first. Errors: kSystem if the kernel cannot report
   // its notification sizes.
   static Result<std::unique_ptr<NotifyHandler>> Create(
-      const std::vector<policy::EffectivePolicy>* effective, bool raw_granted, bool record_denials);
+      const std::vector<policy::EffectivePolicy>* effective, bool raw_granted, bool record_denials,
+      SyscallObserver* observer = nullptr, pid_t init_pid = 0);
 
   // Receives and answers one notification from `listener`. Returns false when the
   // notification vanished (the caller died meanwhile) - not an error.
@@ -39,11 +46,17 @@ class NotifyHandler {
 
  private:
   NotifyHandler() = default;
-  void Record(const seccomp_notif& n, const std::string& name, const std::string& verdict);
+  void Record(const seccomp_notif& n, const policy::EffectivePolicy* pol,
+              const std::string& verdict);
+  void Observe(const seccomp_notif& n, const policy::Verdict& v);
 
   const std::vector<policy::EffectivePolicy>* effective_ = nullptr;
   bool raw_granted_ = false;
   bool record_ = false;
+  SyscallObserver* observer_ = nullptr;
+  pid_t init_pid_ = 0;
+  bool started_ = false;              // the workload's program is running
+  std::optional<SyscallEvent> exec_;  // init's last execve during setup
   std::vector<char> req_buf_, resp_buf_;
   DenialReport report_;
   std::map<std::tuple<int, std::array<uint64_t, 6>, pid_t>, size_t> index_;

@@ -1,6 +1,7 @@
-// The syscall recorder on real programs (root: it creates namespaces): threads, exec'd
-// children, denials attributed to the right thread, setup not attributed, command not
-// found, timeouts.
+// The syscall recorder on real programs in real compatibility boxes (root: boxes create
+// namespaces and cgroups): threads, exec'd children, denials attributed to the right
+// thread, the box's setup not attributed, the box is a real one, command not found,
+// timeouts.
 #include "layers/syscall_recorder.hpp"
 
 #include <fcntl.h>
@@ -63,8 +64,9 @@ TEST(Recorder, ThreadsAndExecedChildrenAreRecorded) {
   EXPECT_TRUE(Saw(o, "getppid"));
   EXPECT_TRUE(Saw(o, "clone"));  // glibc falls back from clone3 (ENOSYS under gen0-sliver)
   EXPECT_GE(o.pids.size(), 5u);  // sh, python, 3 threads
-  // The recorder's own setup (mount, seccomp, prctl) is not attributed.
+  // The box's own setup (mounts, pivot_root, seccomp) is not attributed.
   EXPECT_FALSE(Saw(o, "mount"));
+  EXPECT_FALSE(Saw(o, "pivot_root"));
   EXPECT_FALSE(Saw(o, "seccomp"));
   // clone3 was denied by the parent (clone3 policy ENOSYS) and reported as such.
   bool clone3_denied = std::any_of(o.denied.begin(), o.denied.end(),
@@ -80,12 +82,11 @@ TEST(Recorder, ThreadsAndExecedChildrenAreRecorded) {
 }
 
 TEST(Recorder, DenialIsAttributedToTheThreadThatMadeIt) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root: the recorder installs filters as root";
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: the recorder's box creates namespaces";
   int p[2];
   ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
   UniqueFd rd(p[0]), wr(p[1]);
   RecordSpec spec;
-  spec.isolate = false;  // host pids, so the thread's own id can be compared
   spec.stdout_fd = wr.get();
   // An exec'd child (python3 under sh) whose second thread tries bpf(2), which the
   // parent denies without CAP_SYS_ADMIN.
@@ -100,14 +101,63 @@ TEST(Recorder, DenialIsAttributedToTheThreadThatMadeIt) {
   wr.Reset();
   ASSERT_TRUE(r) << r.error().ToString();
   EXPECT_EQ(r->exit_status, 0);
-  pid_t tid = std::stoi(ReadAll(rd.get()));
+  pid_t tid = std::stoi(ReadAll(rd.get()));  // in the box's pid namespace
   const auto& d = r->observations.denied;
   auto it = std::find_if(d.begin(), d.end(), [](const auto& x) { return x.name == "bpf"; });
   ASSERT_NE(it, d.end());
-  EXPECT_EQ(it->pid, tid);
+  ASSERT_TRUE(r->box_tids.count(it->pid));
+  EXPECT_EQ(r->box_tids.at(it->pid), tid);
+  // Not the main thread of python3: that one made other calls before the thread started.
+  EXPECT_NE(tid, 1);
   EXPECT_EQ(it->count, 1u);
   EXPECT_EQ(policy::VerdictToString(it->verdict), "errno(EPERM)");
   EXPECT_FALSE(Saw(r->observations, "bpf"));  // denied: reported, not learned
+}
+
+// Learning runs in a real box: pivot_root'ed root without the host's /home, no
+// capabilities, its own hostname; none of the box's setup calls are attributed.
+TEST(Recorder, LearningRunsInARealBox) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: the recorder's box creates namespaces";
+  ASSERT_EQ(access("/home", F_OK), 0) << "the host has no /home to hide";
+  int p[2];
+  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+  UniqueFd rd(p[0]), wr(p[1]);
+  RecordSpec spec;
+  spec.stdout_fd = wr.get();
+  spec.argv = {"/bin/sh", "-c",
+               "test -e /home && echo home; grep '^CapEff:' /proc/self/status; "
+               "cat /proc/sys/kernel/hostname"};
+  auto r = RecordSyscalls(spec, Parent());
+  wr.Reset();
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->exit_status, 0);
+  std::string out = ReadAll(rd.get());
+  EXPECT_EQ(out.find("home"), std::string::npos) << out;
+  EXPECT_NE(out.find("CapEff:\t0000000000000000"), std::string::npos) << out;
+  EXPECT_NE(out.find("box\n"), std::string::npos) << out;
+  const auto& o = r->observations;
+  EXPECT_TRUE(Saw(o, "execve"));
+  EXPECT_TRUE(Saw(o, "clone") || Saw(o, "fork") || Saw(o, "vfork"));
+  for (const char* setup : {"pivot_root", "mount", "umount2", "sethostname", "setsid", "capset",
+                            "seccomp", "unshare", "setrlimit", "close_range", "sendmsg"})
+    EXPECT_FALSE(Saw(o, setup)) << setup << " is the box's setup, not the workload's";
+}
+
+// Of the box's execve attempts along PATH only the one that worked is the workload's.
+TEST(Recorder, OnlyTheSuccessfulExecIsAttributed) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: the recorder's box creates namespaces";
+  RecordSpec spec;
+  spec.env = {"PATH=/nonexistent:/also-missing:/usr/bin:/bin"};
+  spec.argv = {"true"};
+  auto r = RecordSyscalls(spec, Parent());
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->exit_status, 0);
+  const auto& calls = r->observations.by_arch.at(kX86_64);
+  auto it = std::find_if(calls.begin(), calls.end(),
+                         [](const auto& c) { return c.second.name == "execve"; });
+  ASSERT_NE(it, calls.end());
+  EXPECT_EQ(it->second.count, 1u);
+  EXPECT_FALSE(Saw(r->observations, "rt_sigprocmask"));  // the box's, before execve
 }
 
 TEST(Recorder, CommandNotFound) {
