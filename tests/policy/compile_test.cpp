@@ -275,7 +275,9 @@ TEST_P(CompileAgreement, RandomArgumentRulesMatchEvaluate) {
   EXPECT_GE(compiled, 16) << compiled << " compiled, " << unsupported << " refused";
   // silk's own generator (optimize) implements every rule set exactly; only libseccomp's
   // generator (optimize = false) refuses some.
-  if (GetParam()) EXPECT_EQ(unsupported, 0) << unsupported << " refused by silk's generator";
+  if (GetParam()) {
+    EXPECT_EQ(unsupported, 0) << unsupported << " refused by silk's generator";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Optimize, CompileAgreement, ::testing::Bool());
