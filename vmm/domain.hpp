@@ -51,8 +51,10 @@ class TransientDomain {
   const std::string& name() const { return name_; }
   virDomainPtr get() const { return dom_.get(); }
 
-  // Waits until the guest has ended (a "shutdown" or "stopped" lifecycle event).
-  // Acts on the event: does not wait for libvirt to finish reaping QEMU. Errors: kTimeout.
+  // Waits until the guest has ended (a "shutdown" lifecycle event of any detail, or
+  // "stopped", or "crashed"). Acts on the first of them: does not wait for libvirt to
+  // kill and reap QEMU, so the domain may still be listed for a moment after this
+  // returns (libvirt removes it, and its taps, on its own). Errors: kTimeout.
   Result<LifecycleEvent> WaitEnded(std::chrono::steady_clock::time_point deadline);
   // Asks the guest to power off (ACPI power button), waits up to `timeout` for it to
   // end, then destroys it. Returns true if the guest ended on its own.

@@ -41,6 +41,12 @@ rm -f /tmp/silk-demo-vm1.json /tmp/silk-demo-vm2.json
 
 echo
 echo "== silk vm list (nothing left behind)"
+# silk returns on the guest's shutdown event; libvirt then kills and reaps QEMU and
+# removes the domain on its own (~2 s here, where PID 1 reaps slowly).
+for _ in $(seq 1 100); do
+  [ "$("$SILK" vm list --json)" = "[]" ] && break
+  sleep 0.1
+done
 "$SILK" vm list
 
 echo
