@@ -5,8 +5,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "base/file.hpp"
+#include "base/strings.hpp"
 #include "layers/box_runner.hpp"
 #include "layers/learn_runner.hpp"
 #include "layers/minimize_runner.hpp"
@@ -17,6 +20,27 @@ namespace silk::layers {
 namespace {
 
 namespace fs = std::filesystem;
+
+// Directories named after this process's boxes ("learn<pid>-N", layers/box_runner.cpp)
+// under the box state root and in every mounted cgroup hierarchy (v1 and v2).
+std::vector<std::string> BoxLeftovers() {
+  const std::string prefix = "learn" + std::to_string(getpid()) + "-";
+  std::vector<std::string> roots = {compat::DefaultStateRoot()};
+  auto mounts = ReadFile("/proc/self/mounts");
+  EXPECT_TRUE(mounts);
+  for (const auto& line : Split(mounts ? *mounts : "", '\n')) {
+    auto f = Split(line, ' ');
+    if (f.size() > 2 && (f[2] == "cgroup" || f[2] == "cgroup2")) roots.push_back(f[1]);
+  }
+  std::vector<std::string> left;
+  for (const auto& root : roots) {
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec))
+      if (it->is_directory(ec) && it->path().filename().string().rfind(prefix, 0) == 0)
+        left.push_back(it->path());
+  }
+  return left;
+}
 
 policy::Workload SqliteCli() {
   auto s = policy::LoadSuite(std::string(SILK_SOURCE_DIR) + "/tests/workloads/sqlite3-cli");
@@ -95,16 +119,21 @@ TEST(Minimize, BadOracles) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kInvalidInput);
   EXPECT_NE(r.error().message().find("nothing to preserve"), std::string::npos);
-  // Hangs: timeout reported, box cleaned (no state directory left).
+  // Empty suite: no oracle workload at all.
+  mr.oracle = {};
+  r = MinimizeAgainstWorkloads(mr);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_NE(r.error().message().find("no oracle workload"), std::string::npos);
+  // Hangs: timeout reported (naming the workload and the limit), box cleaned: no state
+  // directory under the state root and no cgroup in any hierarchy is left.
   mr.oracle = {policy::ShellWorkload("hang", "sleep 1000", 1)};
   r = MinimizeAgainstWorkloads(mr);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message().find("timed out"), std::string::npos);
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(compat::DefaultStateRoot(), ec))
-    EXPECT_EQ(e.path().filename().string().rfind("learn" + std::to_string(getpid()), 0),
-              std::string::npos)
-        << e.path();
+  EXPECT_NE(r.error().message().find("timed out after 1"), std::string::npos)
+      << r.error().message();
+  EXPECT_NE(r.error().message().find("'hang'"), std::string::npos) << r.error().message();
+  EXPECT_EQ(BoxLeftovers(), std::vector<std::string>{});
 }
 
 }  // namespace
