@@ -1,7 +1,10 @@
-// learn_bench: (1) a workload under the learning recorder vs the same workload in a
-// plain compatibility box, same run, same parent profile (target: <= 3x for
-// syscall-heavy work); (2) ddmin oracle runs vs allow-set size n and result size k on a
-// synthetic oracle (ddmin's log behaviour). Usage: learn_bench [SUITE_DIR] [REPEATS]
+// learn_bench: (1) learning overhead: each workload under `silk policy learn`'s recorder
+// (a compatibility box in learning mode: every syscall notified and answered by the
+// supervisor with podman-default's verdict) vs the same workload in a plain box under
+// the profile learned for it, same run, interleaved, best of REPEATS, for every shipped
+// workload and two syscall-heavy micro workloads (target: <= 3x for syscall-heavy
+// work); (2) ddmin oracle runs vs allow-set size n and result size k on a synthetic
+// oracle (ddmin's log behaviour). Usage: learn_bench [SUITE_DIR] [REPEATS]
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -20,6 +23,70 @@
 
 using namespace silk;
 
+namespace {
+
+policy::Workload Micro(const std::string& name, std::vector<std::string> command) {
+  policy::Workload w;
+  w.name = name;
+  w.command = std::move(command);
+  w.timeout_seconds = 120;
+  return w;
+}
+
+// One row: learned profile first (one learning run), then REPEATS interleaved pairs.
+void MeasureOverhead(const policy::Workload& w, const policy::Profile& parent, int repeats,
+                     int devnull) {
+  layers::LearnRequest lr;
+  lr.parent = parent;
+  lr.workloads = {w};
+  lr.output_fd = devnull;
+  auto learned = layers::Learn(lr);
+  if (!learned) {
+    std::printf("%-26s (learning failed: %s)\n", w.name.c_str(),
+                learned.error().ToString().c_str());
+    return;
+  }
+  auto file = layers::TempProfileFile::Create(learned->proposal.profile);
+  if (!file) {
+    std::printf("%-26s (%s)\n", w.name.c_str(), file.error().ToString().c_str());
+    return;
+  }
+  double box = 1e18, learn = 1e18;
+  uint64_t calls = 0;
+  std::string failure;
+  for (int i = 0; i < repeats; ++i) {
+    auto b = layers::RunWorkloadInBox(w, 0, file->path(), {.output_fd = devnull});
+    layers::RecordSpec spec;
+    spec.argv = *policy::ExpandCommand(w, 0);
+    spec.env = policy::RunEnvironment(w, 0);
+    spec.timeout_seconds = w.timeout_seconds;
+    spec.stdout_fd = spec.stderr_fd = devnull;
+    auto l = layers::RecordSyscalls(spec, parent);
+    if (!b || !l) {
+      failure = (!b ? b.error() : l.error()).ToString();
+      continue;
+    }
+    if (!b->pass || l->exit_status != w.expect_exit) {
+      failure = "exit " + std::to_string(b->exit_status) + " in the box, " +
+                std::to_string(l->exit_status) + " under learn" +
+                (b->first_denial.empty() ? "" : ", " + b->first_denial);
+      continue;
+    }
+    box = std::min(box, b->ms);
+    learn = std::min(learn, l->elapsed_ms);
+    calls = l->observations.total;
+  }
+  if (calls == 0) {
+    std::printf("%-26s (did not pass: %s)\n", w.name.c_str(), failure.c_str());
+    return;
+  }
+  std::printf("%-26s %10.1f %10.1f %6.2fx %10llu %8.2f\n", w.name.c_str(), box, learn, learn / box,
+              (unsigned long long)calls, (learn - box) * 1000.0 / double(calls));
+  std::fflush(stdout);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   const std::string suite_dir =
       argc > 1 ? argv[1] : std::string(SILK_SOURCE_DIR_BENCH) + "/tests/workloads";
@@ -32,43 +99,18 @@ int main(int argc, char** argv) {
     return 1;
   }
   int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-  {
-    std::printf("%-26s %10s %10s %7s %10s\n", "workload", "box ms", "learn ms",
-            "ratio", "syscalls");
-    for (const auto& w : suite->workloads) {
-      // The plain box runs under the profile learned for the workload (podman-default
-      // itself does not compile for boxes in this build; see the report).
-      layers::LearnRequest lr;
-      lr.parent = *parent;
-      lr.workloads = {w};
-      lr.output_fd = devnull;
-      auto learned = layers::Learn(lr);
-      if (!learned) continue;
-      auto file = layers::TempProfileFile::Create(learned->proposal.profile);
-      if (!file) continue;
-      double box = 1e18, learn = 1e18;
-      uint64_t calls = 0;
-      for (int i = 0; i < repeats; ++i) {
-        auto b = layers::RunWorkloadInBox(w, 0, file->path(), {.output_fd = devnull});
-        layers::RecordSpec spec;
-        spec.argv = *policy::ExpandCommand(w, 0);
-        spec.env = policy::RunEnvironment(w, 0);
-        spec.timeout_seconds = w.timeout_seconds;
-        spec.stdout_fd = spec.stderr_fd = devnull;
-        auto l = layers::RecordSyscalls(spec, *parent);
-        if (!b || !l || !b->pass) continue;
-        box = std::min(box, b->ms);
-        learn = std::min(learn, l->elapsed_ms);
-        calls = l->observations.total;
-      }
-      if (calls == 0) {
-        std::printf("%-26s (did not pass in a box)\n", w.name.c_str());
-        continue;
-      }
-      std::printf("%-26s %10.1f %10.1f %6.2fx %10llu\n", w.name.c_str(), box, learn,
-              learn / box, (unsigned long long)calls);
-    }
-  }
+  std::printf("learning overhead: best of %d, box = plain box under the learned profile\n",
+              repeats);
+  std::printf("%-26s %10s %10s %7s %10s %8s\n", "workload", "box ms", "learn ms", "ratio",
+              "syscalls", "us/call");
+  for (const auto& w : suite->workloads) MeasureOverhead(w, *parent, repeats, devnull);
+  // Syscall-heavy micro workloads: nearly all time is spent in syscalls.
+  MeasureOverhead(Micro("micro-dd-bs1-100k",
+                        {"busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=100000"}),
+                  *parent, repeats, devnull);
+  MeasureOverhead(Micro("micro-python-getpid-100k",
+                        {"python3", "-c", "import os\nfor _ in range(100000): os.getpid()"}),
+                  *parent, repeats, devnull);
   std::printf("\nddmin oracle runs (synthetic oracle: k needed items among n)\n");
   std::printf("%6s %4s %8s\n", "n", "k", "runs");
   std::mt19937 rng(7);
