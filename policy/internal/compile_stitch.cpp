@@ -114,7 +114,7 @@ Result<std::vector<sock_filter>> Stitch(const std::vector<ArchProgram>& parts, u
 std::string StitchPfc(const std::vector<ArchProgram>& parts, uint32_t bad_arch) {
   char head[256];
   snprintf(head, sizeof(head),
-           "#\n# silk: one libseccomp program per architecture, joined by a dispatcher on\n"
+           "#\n# silk: one program per architecture, joined by a dispatcher on\n"
            "# seccomp_data.arch (x86_64 numbers below 0x%x, x32 at or above it);\n"
            "# any other architecture: action 0x%x\n#\n",
            kX32Bit, bad_arch);

@@ -1,9 +1,9 @@
 // Stitching per-architecture seccomp programs behind one architecture dispatcher.
 //
-// libseccomp 2.5.4 builds a wrong program for x32 when x86_64, x86 and x32 share one
-// filter context (Podman's archMap; seen as socket() on x32 getting another rule's
-// errno). The compiler therefore builds each architecture in its own context and joins
-// the programs here:
+// Each architecture is compiled alone (by silk's generator, compile_codegen.hpp, or by
+// libseccomp in a context holding only that architecture) and the programs are joined
+// here. x32 shares AUDIT_ARCH_X86_64 with x86_64 and is told apart by the x32 bit of
+// the syscall number, so the dispatcher routes on both:
 //
 //   ld arch
 //   jeq AUDIT_ARCH_X86_64 -> ld nr; jge __X32_SYSCALL_BIT ? ja x32 : ja x86_64
@@ -12,10 +12,10 @@
 //   ret bad_arch
 //   <x86_64 program> <x32 program> <x86 program> ...
 //
-// Every libseccomp program ends each path in a return, so no program falls through into
-// the next; long jumps use BPF_JA (32-bit offsets). A side of the x86_64/x32 split that
-// the profile does not list returns bad_arch. The dispatcher reads only arch and nr, so
-// the kernel's constant-action cache still sees argument-free verdicts as constant.
+// Every program (silk's or libseccomp's) ends each path in a return, so none falls
+// through into the next; long jumps use BPF_JA (32-bit offsets). A side of the x86_64/x32 split
+// that the profile does not list returns bad_arch. The dispatcher reads only arch and nr, so the
+// kernel's constant-action cache still sees argument-free verdicts as constant.
 #pragma once
 
 #include <linux/filter.h>
