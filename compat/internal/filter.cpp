@@ -59,11 +59,7 @@ Result<BoxFilter> Build(const BoxSpec& spec, const std::string& profile_dir) {
   policy::ResolveOptions ro;
   ro.caps = spec.capabilities;
   policy::Profile resolved = SILK_TRY(policy::Resolve(profile, ro));
-  // policy's compiler currently refuses the packet rule next to gen0-sliver's socket
-  // rules when every denial is notified (its BPF self-check finds libseccomp disagreeing
-  // on socket(AF_NETLINK, .., NETLINK_AUDIT)); with report_denials the packet socket is
-  // then refused by the kernel (no CAP_NET_RAW unless granted) instead of mediated.
-  if (!spec.report_denials) AddRawSocketMediation(resolved);
+  AddRawSocketMediation(resolved);
   AddKeyringDenial(resolved);
   f.effective = SILK_TRY(policy::MakeEffectiveAll(resolved));
   policy::CompileOptions co;

@@ -189,6 +189,16 @@ TEST_F(BoxTest, PacketSocketsOnlyWhenGranted) {
   EXPECT_EQ(granted.outcome->exit_status, 0) << granted.out;
   ASSERT_EQ(granted.outcome->denials.raw_socket_decisions.size(), 1u);
   EXPECT_TRUE(granted.outcome->denials.raw_socket_decisions[0].allowed);
+  // Also mediated when every denial is notified for the report.
+  s.report_denials = true;
+  s.raw_sockets = false;
+  auto reported = RunCaptured(s, opts_);
+  ASSERT_TRUE(reported.outcome) << reported.outcome.error().ToString();
+  EXPECT_EQ(reported.outcome->exit_status, 1);
+  ASSERT_EQ(reported.outcome->denials.raw_socket_decisions.size(), 1u);
+  EXPECT_FALSE(reported.outcome->denials.raw_socket_decisions[0].allowed);
+  ASSERT_EQ(reported.outcome->denials.denials.size(), 1u) << reported.outcome->denials.ToText();
+  EXPECT_EQ(reported.outcome->denials.denials[0].syscall, "socket");
 }
 
 TEST_F(BoxTest, BadInputIsAClearErrorAndLeavesNothing) {
