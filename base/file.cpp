@@ -29,7 +29,34 @@ Result<std::string> ReadFile(const std::string& path) {
   return out;
 }
 
+namespace {
+
+Result<void> WriteAll(int fd, const std::string& contents) {
+  size_t off = 0;
+  while (off < contents.size()) {
+    ssize_t n = ::write(fd, contents.data() + off, contents.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return FailErrno("cannot write");
+    }
+    off += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<void> WriteFileAtomic(const std::string& path, const std::string& contents, int mode) {
+  // A device, fifo or socket (--out /dev/null, /dev/stdout) is written to, never replaced:
+  // renaming over it would turn /dev/null into a regular file for the whole host.
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (S_ISDIR(st.st_mode))
+      return Fail(ErrorCode::kInvalidInput, path + " is a directory; give a file name");
+    UniqueFd out(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOCTTY));
+    if (!out) return FailErrno("cannot open " + path);
+    return WithContext(WriteAll(out.get(), contents), path);
+  }
   std::string tmp = path + ".tmp.XXXXXX";
   UniqueFd fd(::mkostemp(tmp.data(), O_CLOEXEC));
   if (!fd) return FailErrno("cannot create a temporary file next to " + path);
@@ -38,14 +65,9 @@ Result<void> WriteFileAtomic(const std::string& path, const std::string& content
     ::unlink(tmp.c_str());
     return FailErrno(what + " " + path, err);
   };
-  size_t off = 0;
-  while (off < contents.size()) {
-    ssize_t n = ::write(fd.get(), contents.data() + off, contents.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail("cannot write");
-    }
-    off += static_cast<size_t>(n);
+  if (auto w = WriteAll(fd.get(), contents); !w) {
+    errno = w.error().sys_errno();
+    return fail("cannot write");
   }
   if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) return fail("cannot chmod");
   if (::fsync(fd.get()) != 0) return fail("cannot fsync");

@@ -13,6 +13,8 @@ Result<std::string> ReadFile(const std::string& path);
 
 // Writes `contents` to `path` atomically: a temporary file in the same directory,
 // fsync, rename. On failure the old file (if any) is untouched and no temporary is left.
+// An existing device, fifo or socket (/dev/null, /dev/stdout) is written to in place,
+// never replaced; a directory is an error.
 Result<void> WriteFileAtomic(const std::string& path, const std::string& contents, int mode = 0644);
 
 }  // namespace silk
