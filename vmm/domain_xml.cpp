@@ -2,34 +2,9 @@
 
 #include <sstream>
 
-namespace silk::vmm {
+#include "base/strings.hpp"
 
-std::string XmlEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+namespace silk::vmm {
 
 Result<std::string> DomainXml(const VmSpec& spec) {
   SILK_TRY(spec.Validate());

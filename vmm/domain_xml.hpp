@@ -18,7 +18,4 @@ namespace silk::vmm {
 // Validates `spec` and renders it. Errors: kInvalidInput from VmSpec::Validate().
 Result<std::string> DomainXml(const VmSpec& spec);
 
-// Escapes &, <, >, ' and " for XML text and attribute values.
-std::string XmlEscape(std::string_view s);
-
 }  // namespace silk::vmm
