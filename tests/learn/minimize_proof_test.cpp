@@ -86,17 +86,30 @@ TEST_P(MinimizeProof, MinimisedProfilePassesIsOneMinimalAndNarrowsTheLineage) {
             << ", one run " << r->ms << " ms\n";
 }
 
+std::string TestName(const ::testing::TestParamInfo<std::string>& info) {
+  std::string n = info.param;
+  for (char& c : n)
+    if (c == '-') c = '_';
+  return n;
+}
+
+// Measured here (one worker, 2 shared cores): minimisation takes 6-73 s for these, about
+// 2.2 minutes together (bench/README.md, "minimize").
 INSTANTIATE_TEST_SUITE_P(Workloads, MinimizeProof,
                          ::testing::Values("busybox-applets", "python-json", "python-sqlite3",
-                                           "python-ssl", "python-http", "sqlite3-cli",
-                                           "lighttpd-http", "stress-ng-cpu-fork-pipe",
-                                           "stress-ng-sock-mmap-sem"),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (char& c : n)
-                             if (c == '-') c = '_';
-                           return n;
-                         });
+                                           "python-ssl", "sqlite3-cli"),
+                         TestName);
+
+// Too slow for ci/test: python-http had not finished after 110 s, lighttpd-http not
+// within 300 s (a candidate that
+// breaks the server leaves the client waiting until the candidate timeout, 10x the
+// slowest passing run), and each stress-ng run takes seconds with timeouts up to 40 s.
+// Disabled (CTest reports them as not run, never as passed); run them by hand with
+// --gtest_also_run_disabled_tests --gtest_filter='DISABLED_Slow*'.
+INSTANTIATE_TEST_SUITE_P(DISABLED_SlowWorkloads, MinimizeProof,
+                         ::testing::Values("python-http", "lighttpd-http",
+                                           "stress-ng-cpu-fork-pipe", "stress-ng-sock-mmap-sem"),
+                         TestName);
 
 }  // namespace
 }  // namespace silk::layers
