@@ -101,9 +101,9 @@ INSTANTIATE_TEST_SUITE_P(Workloads, MinimizeProof,
                          TestName);
 
 // Too slow for ci/test: python-http had not finished after 110 s, lighttpd-http not
-// within 300 s (a candidate that
-// breaks the server leaves the client waiting until the candidate timeout, 10x the
-// slowest passing run), and each stress-ng run takes seconds with timeouts up to 40 s.
+// within 300 s (a candidate that breaks the server leaves the client waiting until the
+// candidate timeout, 10x the slowest passing run); the stress-ng workloads were not
+// timed (each run takes seconds, and their candidate timeouts reach 40 s).
 // Disabled (CTest reports them as not run, never as passed); run them by hand with
 // --gtest_also_run_disabled_tests --gtest_filter='DISABLED_Slow*'.
 INSTANTIATE_TEST_SUITE_P(DISABLED_SlowWorkloads, MinimizeProof,
