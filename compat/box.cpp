@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -132,45 +133,74 @@ void BuildExecData(const BoxSpec& spec, ChildData& d) {
     d.rlimits.push_back({RlimitNumber(r.resource), r.soft, r.hard});
 }
 
-// Receives one message from the child: a listener fd, an error report, or EOF (exec).
+// Receives one message from the child: where its listener will be, an error report, or
+// EOF (it exec'd or exited).
 struct ChildMessage {
-  enum Kind { kExeced, kListener, kError } kind = kExeced;
-  UniqueFd fd;
+  enum Kind { kEof, kListenerAt, kError } kind = kEof;
+  int listener_fd = -1;
   ChildReport report;
 };
 
 Result<ChildMessage> ReadChild(int sock) {
   ChildMessage m;
-  char buf[sizeof(ChildReport)];
-  iovec iov{buf, sizeof buf};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
+  char buf[std::max(sizeof(ChildReport), sizeof(ListenerAt))];
   ssize_t n;
-  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  do n = recv(sock, buf, sizeof buf, 0);
   while (n < 0 && errno == EINTR);
   if (n < 0) return FailErrno("reading from the box during setup");
   if (n == 0) return m;
-  if (buf[0] == kMsgListener) {
-    m.kind = ChildMessage::kListener;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-        int fd;
-        memcpy(&fd, CMSG_DATA(c), sizeof fd);
-        m.fd.Reset(fd);
-      }
-    if (!m.fd) return Fail(ErrorCode::kInternal, "the box sent no seccomp listener fd");
+  if (buf[0] == kMsgListenerAt && static_cast<size_t>(n) == sizeof(ListenerAt)) {
+    ListenerAt at;
+    memcpy(&at, buf, sizeof at);
+    m.kind = ChildMessage::kListenerAt;
+    m.listener_fd = at.fd;
     return m;
   }
-  if (static_cast<size_t>(n) != sizeof(ChildReport))
-    return Fail(ErrorCode::kInternal, "short message from the box during setup");
+  if (buf[0] != kMsgError || static_cast<size_t>(n) != sizeof(ChildReport))
+    return Fail(ErrorCode::kInternal, "malformed message from the box during setup");
   m.kind = ChildMessage::kError;
   memcpy(&m.report, buf, sizeof m.report);
   return m;
 }
+
+// Takes the child's seccomp listener (fd `fd` in the child) with pidfd_getfd. Empty
+// while the child has not installed its filter yet (EBADF).
+Result<UniqueFd> TakeListener(int pidfd, int fd) {
+  int got = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0));
+  if (got < 0) {
+    if (errno == EBADF || errno == ESRCH) return UniqueFd();
+    return FailErrno("taking the box's seccomp listener (pidfd_getfd; Linux 5.6+)");
+  }
+  UniqueFd listener(got);
+  char link[64] = {};
+  std::string self = "/proc/self/fd/" + std::to_string(got);
+  if (readlink(self.c_str(), link, sizeof link - 1) < 0 ||
+      std::string_view(link) != "anon_inode:seccomp notify")
+    return Fail(ErrorCode::kInternal, "fd " + std::to_string(fd) +
+                                          " of the box is not its seccomp listener (" + link + ")");
+  return listener;
+}
+
+// A MAP_SHARED page for ChildHandoff, unmapped with the object.
+class HandoffPage {
+ public:
+  static Result<HandoffPage> Create() {
+    void* p = mmap(nullptr, sizeof(ChildHandoff), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return FailErrno("mapping the box's handoff page");
+    return HandoffPage(new (p) ChildHandoff());
+  }
+  HandoffPage(HandoffPage&& o) noexcept : page_(std::exchange(o.page_, nullptr)) {}
+  HandoffPage& operator=(HandoffPage&&) = delete;
+  ~HandoffPage() {
+    if (page_) munmap(page_, sizeof(ChildHandoff));
+  }
+  ChildHandoff* get() const { return page_; }
+
+ private:
+  explicit HandoffPage(ChildHandoff* p) : page_(p) {}
+  ChildHandoff* page_;
+};
 
 std::string StageDescription(uint32_t stage, const MountPlanBuilder& mounts,
                              const std::string& staging) {
@@ -310,22 +340,17 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return FailErrno("socketpair for the box");
   UniqueFd parent_end(sv[0]), child_end(sv[1]);
-  if (learning) {
-    // The learning filter lets the listener handoff (sendmsg on this socket) through by
-    // fd number: a high one, which a workload is unlikely to use with the same flags.
-    int high = fcntl(child_end.get(), F_DUPFD_CLOEXEC, kLearningSyncFdFloor);
-    if (high < 0) return FailErrno("moving the box's setup socket to a high fd");
-    child_end.Reset(high);
-  }
   sock_fprog fprog = filter->compiled.Fprog();
   std::optional<LearningFilter> learning_filter;
   if (learning) {
-    learning_filter.emplace(child_end.get());
+    learning_filter.emplace();
     fprog = learning_filter->Fprog();
   }
 
+  HandoffPage handoff = SILK_TRY(HandoffPage::Create());
   ChildPlan& p = data.plan;
   p.sync_fd = child_end.get();
+  p.handoff = handoff.get();
   p.unshare_cgroup = true;
   p.hostname = spec.hostname.c_str();
   p.loopback_up = true;
@@ -373,10 +398,33 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
 
   UniqueFd listener;
   std::unique_ptr<NotifyHandler> handler;
+  int listener_at = -1;  // announced by the child, not taken yet
+  unsigned tries = 0;
   for (;;) {
-    // Once the filter is in, the child's remaining setup calls may be notified (always
-    // in learning mode): answer them while waiting for its exec or error report.
-    if (listener) {
+    if (listener_at >= 0) {
+      // The child spins after installing its filter until we hold the listener.
+      listener = SILK_TRY(TakeListener(box.pidfd(), listener_at));
+      if (listener) {
+        listener_at = -1;
+        handoff.get()->listener_taken.store(1, std::memory_order_release);
+        handler = SILK_TRY(NotifyHandler::Create(&filter->effective, spec.raw_sockets,
+                                                 spec.report_denials, options.observer,
+                                                 box.pid()));
+        if (learning) {
+          // Linux 6.6+: wake the supervisor on the caller's CPU, which roughly halves a
+          // notification round trip (commit 48a1084a8b74). Older kernels refuse; harmless.
+          (void)ioctl(listener.get(), SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+                      SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+        }
+        continue;
+      }
+      // Not installed yet, or the child failed before: look for its report.
+      pollfd pf = {parent_end.get(), POLLIN, 0};
+      if (++tries < 64) sched_yield();
+      if (poll(&pf, 1, tries < 64 ? 0 : 1) <= 0) continue;
+    } else if (listener) {
+      // Once the filter is in, execve may be notified (always in learning mode): answer
+      // while waiting for the exec (EOF on the socket, which is CLOEXEC).
       pollfd fds[2] = {{parent_end.get(), POLLIN, 0}, {listener.get(), POLLIN, 0}};
       if (poll(fds, 2, -1) < 0) {
         if (errno == EINTR) continue;
@@ -388,33 +436,28 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
       }
     }
     ChildMessage m = SILK_TRY(ReadChild(parent_end.get()));
-    if (m.kind == ChildMessage::kListener) {
-      listener = std::move(m.fd);
-      handler = SILK_TRY(NotifyHandler::Create(&filter->effective, spec.raw_sockets,
-                                               spec.report_denials, options.observer, box.pid()));
-      if (learning) {
-        // Linux 6.6+: wake the supervisor on the caller's CPU, which roughly halves a
-        // notification round trip (commit 48a1084a8b74). Older kernels refuse; harmless.
-        (void)ioctl(listener.get(), SECCOMP_IOCTL_NOTIF_SET_FLAGS,
-                    SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
-      }
+    if (m.kind == ChildMessage::kListenerAt) {
+      listener_at = m.listener_fd;
       continue;
     }
-    if (m.kind == ChildMessage::kExeced) break;
-    // The child _exit()s after its report; with a notifying filter nobody would answer
-    // its exit_group, so end it here.
+    if (m.kind == ChildMessage::kEof) {
+      const int err = handoff.get()->exec_errno.load(std::memory_order_acquire);
+      if (err == 0) break;  // exec'd (or killed: the reap below tells)
+      int term = 0;
+      (void)box.Reap(&term);
+      if (handler) out.denials = handler->TakeReport();
+      out.exit_status = err == ENOENT ? 127 : 126;
+      out.exec_failure =
+          "'" + spec.command + "': " +
+          (err == ENOENT ? std::string("command not found in the box (PATH=") + data.path + ")"
+                         : std::string(strerror(err)));
+      return out;
+    }
+    // An error report before the filter: the child _exit()s after it.
     if (listener) box.Kill();
     int term = 0;
     (void)box.Reap(&term);
     const ChildReport& r = m.report;
-    if (r.stage == kStageExec) {
-      out.exit_status = r.err == ENOENT ? 127 : 126;
-      out.exec_failure =
-          "'" + spec.command + "': " +
-          (r.err == ENOENT ? std::string("command not found in the box (PATH=") + data.path + ")"
-                           : std::string(strerror(r.err)));
-      return out;
-    }
     return Fail(Error(ErrorCode::kSystem,
                       "box setup failed " + StageDescription(r.stage, mounts, state.root_dir()),
                       r.err));

@@ -8,10 +8,11 @@
 // This is the public entry point for other modules (node manager, `silk policy
 // learn/regress`) and for `silk box run`.
 //
-// After installing the filter and before the command's execve, the box's child makes
-// only these syscalls (stable; profiles learned from a workload need them): sendmsg and
-// close (the seccomp listener, when the filter notifies), rt_sigprocmask, execve (once
-// per PATH entry tried).
+// After installing the filter the box's child makes no syscall but execve (once per
+// PATH entry tried): it announces its seccomp listener's fd number before the filter,
+// waits in user space while the supervisor takes the listener with pidfd_getfd, and
+// reports an exec failure through a shared page. A profile need not allow anything for
+// the box runtime beyond execve.
 #pragma once
 
 #include <sys/types.h>
@@ -118,11 +119,9 @@ struct RunOptions {
   // and log, -errno for errno, SIGKILL to the caller for kill, ENOSYS for trap/trace) and
   // reports it to the observer. The caller owns the observer; it must outlive RunBox.
   // Needs no CAP_SYS_ADMIN in the box (no_new_privs is set).
-  // Only the workload is reported: the box's own setup after the filter (passing the
-  // listener, close, the signal mask, execve attempts along PATH) is not. The workload
-  // starts at the first syscall of the box's init after an execve; of the execve
-  // attempts before it only the last (the one that succeeded) is reported. The listener
-  // handoff itself (sendmsg on the setup socket) is allowed by the filter un-notified.
+  // Only the workload is reported: of the execve attempts along PATH, the box's only
+  // calls after the filter, just the last (the one that succeeded) is; the workload
+  // starts at the first syscall of the box's init after it.
   // Cost: one supervisor round trip per syscall (bench/learn_bench.cpp).
   SyscallObserver* observer = nullptr;
 };

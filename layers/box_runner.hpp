@@ -16,11 +16,9 @@
 namespace silk::layers {
 
 // The syscalls compat::RunBox's child makes after installing the profile's filter and
-// before the workload's execve (passing the seccomp listener to the supervisor, closing
-// it, resetting the signal mask, execve itself). A profile learned from the workload
-// alone lacks them, so learning adds them (when the parent allows them).
-inline const std::vector<std::string> kBoxRuntimeSyscalls = {"sendmsg", "close", "rt_sigprocmask",
-                                                             "execve"};
+// before the workload's execve: execve itself (the supervisor takes the seccomp
+// listener with pidfd_getfd). Learning adds them when the parent allows them.
+inline const std::vector<std::string> kBoxRuntimeSyscalls = {"execve"};
 
 struct BoxRun {
   bool pass = false;  // exit status as expected, no timeout, command started

@@ -28,22 +28,12 @@ namespace {
   _exit(127);
 }
 
-// Sends the seccomp listener fd to the supervisor.
-int SendFd(int sock, int fd) {
-  char kind = kMsgListener;
-  iovec iov{&kind, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
 }
 
 // execvp semantics without allocation: try each PATH entry, remember the most telling
@@ -108,9 +98,12 @@ void RunChild(const ChildPlan& p) {
   // untouched thanks to SECBIT_NO_SETUID_FIXUP), then the final sets.
   if (LockCapabilities(p.keep_caps) != 0) Die(fd, kStageCaps, errno);
   if (p.set_ids) {
-    if (p.set_groups && setgroups(0, nullptr) != 0) Die(fd, kStageSetIds, errno);
-    if (setresgid(p.gid, p.gid, p.gid) != 0) Die(fd, kStageSetIds, errno);
-    if (setresuid(p.uid, p.uid, p.uid) != 0) Die(fd, kStageSetIds, errno);
+    // Raw syscalls, not glibc's wrappers: those broadcast the change to every thread of
+    // the process (__nptl_setxid), and this child of a multithreaded supervisor inherits
+    // a thread list whose threads do not exist here; it would wait on them forever.
+    if (p.set_groups && syscall(SYS_setgroups, 0, nullptr) != 0) Die(fd, kStageSetIds, errno);
+    if (syscall(SYS_setresgid, p.gid, p.gid, p.gid) != 0) Die(fd, kStageSetIds, errno);
+    if (syscall(SYS_setresuid, p.uid, p.uid, p.uid) != 0) Die(fd, kStageSetIds, errno);
   }
   if (SetCapabilities(p.keep_caps) != 0) Die(fd, kStageCaps, errno);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Die(fd, kStageNoNewPrivs, errno);
@@ -119,20 +112,39 @@ void RunChild(const ChildPlan& p) {
     if (p.stdio[i] >= 0 && p.stdio[i] != i && dup2(p.stdio[i], i) < 0) Die(fd, kStageStdio, errno);
   // Every inherited fd but stdin/stdout/stderr closes at execve.
   syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
-  if (p.filter) {
-    int lfd = policy::InstallFilter(*p.filter, p.install);
-    if (lfd < 0) Die(fd, kStageSeccomp, -lfd);
-    if (p.install.new_listener) {
-      if (SendFd(fd, lfd) != 0) Die(fd, kStageSendListener, errno);
-      close(lfd);
-    }
-  }
   // The supervisor may block signals it handles through a signalfd; the box starts clean.
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (p.filter) {
+    int expect = -1;
+    if (p.install.new_listener) {
+      // seccomp() returns the lowest free fd: find it and announce it while the socket
+      // is still ours to use (after the filter, sendmsg may be denied or notified).
+      expect = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+      if (expect < 0) Die(fd, kStageSendListener, errno);
+      close(expect);
+      ListenerAt at;
+      at.fd = expect;
+      if (send(fd, &at, sizeof at, MSG_NOSIGNAL) != sizeof at) Die(fd, kStageSendListener, errno);
+    }
+    int lfd = policy::InstallFilter(*p.filter, p.install);
+    if (lfd < 0) Die(fd, kStageSeccomp, -lfd);
+    if (p.install.new_listener) {
+      if (lfd != expect) {  // cannot happen: nothing opened an fd in between
+        p.handoff->exec_errno.store(EBADF);
+        _exit(127);
+      }
+      // Wait without a syscall until the supervisor has taken the listener (CLOEXEC:
+      // execve drops this copy).
+      while (!p.handoff->listener_taken.load(std::memory_order_acquire))
+        CpuRelax();
+    }
+  }
+  // From here on only execve: a failure is told through the shared page.
   int err = Exec(p);
-  Die(fd, kStageExec, err);
+  p.handoff->exec_errno.store(err, std::memory_order_release);
+  _exit(127);
 }
 
 const char* ChildStageName(uint32_t stage) {

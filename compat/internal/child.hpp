@@ -8,6 +8,7 @@
 #include <linux/filter.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -37,9 +38,24 @@ enum ChildStage : uint32_t {
   kMountBase = 1000,
 };
 
-// Message kinds on the sync socket (child -> supervisor).
-inline constexpr char kMsgListener = 'L';  // carries the seccomp listener fd (SCM_RIGHTS)
-inline constexpr char kMsgError = 'E';     // followed by a ChildReport
+// Message kinds on the sync socket (child -> supervisor), all sent before the filter.
+inline constexpr char kMsgListenerAt = 'L';  // a ListenerAt: where the listener will be
+inline constexpr char kMsgError = 'E';       // a ChildReport
+
+// The seccomp listener fd number the child's filter install is about to return (the
+// lowest free fd); the supervisor takes it with pidfd_getfd once it exists.
+struct ListenerAt {
+  char kind = kMsgListenerAt;
+  int32_t fd = -1;
+};
+
+// A page shared by the supervisor and the child (MAP_SHARED before clone). After the
+// filter is in, the child may make no syscall but execve -- the profile may deny or
+// notify any other -- so it says what it needs to through memory:
+struct ChildHandoff {
+  std::atomic<uint32_t> listener_taken{0};  // supervisor -> child: stop waiting
+  std::atomic<int32_t> exec_errno{0};       // child -> supervisor: execve failed so
+};
 
 struct ChildReport {
   char kind = kMsgError;
@@ -54,6 +70,7 @@ struct RlimitOp {
 
 struct ChildPlan {
   int sync_fd = -1;             // SOCK_SEQPACKET, CLOEXEC: waits for 'G', reports errors
+  ChildHandoff* handoff = nullptr;  // shared page, never null
   bool unshare_cgroup = false;  // after the supervisor placed us in the box cgroup
   const char* hostname = nullptr;
   bool loopback_up = true;

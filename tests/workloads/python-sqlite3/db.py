@@ -25,5 +25,21 @@ threads = [threading.Thread(target=reader) for _ in range(2)]
 for t in threads: t.start()
 for t in threads: t.join()
 assert results[0] == results[1] and sum(r[1] for r in results[0]) == total
+
+# Lock contention on purpose, in every run: a writer meets a held write lock, waits in
+# sqlite's busy handler (which sleeps and re-checks the lock) and gives up. The two
+# readers above meet that path only by chance; a profile learned without it fails
+# about one run in twenty.
+holder = sqlite3.connect(path, isolation_level=None)
+holder.execute("BEGIN EXCLUSIVE")
+waiter = sqlite3.connect(path, timeout=0.05)
+try:
+    waiter.execute("INSERT INTO t (k, v) VALUES ('x', 0)")
+    raise SystemExit("expected 'database is locked'")
+except sqlite3.OperationalError as e:
+    assert "locked" in str(e), e
+holder.execute("ROLLBACK")
+waiter.close()
+holder.close()
 con.close()
 print("sqlite3 ok", total)
