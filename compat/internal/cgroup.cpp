@@ -114,6 +114,13 @@ Result<void> RemoveCgroupDir(const std::string& dir) {
   return FailErrno("removing cgroup " + dir + " (still busy after 1 s)", EBUSY);
 }
 
+// The shared silk/ parent of a box's cgroup goes with the last box: rmdir fails with
+// EBUSY/ENOTEMPTY while other boxes live there, and a box starting meanwhile re-creates
+// it (CreateCgroupV1/V2 retry on ENOENT).
+void RemoveParentIfEmpty(const std::string& box_dir) {
+  rmdir(box_dir.substr(0, box_dir.rfind('/')).c_str());
+}
+
 namespace {
 
 std::string Join2(const std::string& a, const std::string& b) {
@@ -148,7 +155,11 @@ class CleanupCgroup : public CgroupBackend {
     }
     return Fail(ErrorCode::kTimeout, "processes in " + path_ + " survived SIGKILL for 1 s");
   }
-  Result<void> Remove() override { return RemoveCgroupDir(path_); }
+  Result<void> Remove() override {
+    SILK_TRY(RemoveCgroupDir(path_));
+    RemoveParentIfEmpty(path_);
+    return {};
+  }
 
  private:
   std::string path_;
@@ -224,6 +235,7 @@ Result<void> BoxCgroup::Destroy() {
     auto r = p->Remove();
     if (first && !k) first = std::move(k);
     if (first && !r) first = std::move(r);
+    if (r) RemoveParentIfEmpty(p->path());
   }
   parts_.clear();
   return first;

@@ -99,10 +99,15 @@ class CgroupV1 : public CgroupBackend {
 Result<std::unique_ptr<CgroupBackend>> CreateCgroupV1(const std::string& parent,
                                                       const std::string& name,
                                                       const std::vector<Controller>& ctrls) {
-  if (mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST)
-    return FailErrno("creating cgroup " + parent);
   std::string path = parent + "/" + name;
-  if (mkdir(path.c_str(), 0755) != 0) return FailErrno("creating cgroup " + path);
+  // The last box to go removes the shared parent; a box starting at that moment sees
+  // its mkdir fail with ENOENT and makes the parent again.
+  for (int attempt = 0;; ++attempt) {
+    if (mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST)
+      return FailErrno("creating cgroup " + parent);
+    if (mkdir(path.c_str(), 0755) == 0) break;
+    if (errno != ENOENT || attempt == 8) return FailErrno("creating cgroup " + path);
+  }
   return std::unique_ptr<CgroupBackend>(new CgroupV1(path, ctrls));
 }
 

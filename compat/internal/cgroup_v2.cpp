@@ -107,18 +107,29 @@ Result<std::unique_ptr<CgroupBackend>> CreateCgroupV2(const std::string& mount,
                                                       const std::string& parent,
                                                       const std::string& name,
                                                       const std::vector<Controller>& ctrls) {
-  if (mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST)
-    return FailErrno("creating cgroup " + parent);
   // Enable the controllers on the way down from the mount to `parent`.
   std::vector<std::string> chain;
   for (std::string d = parent; d.size() >= mount.size(); d = d.substr(0, d.rfind('/'))) {
     chain.insert(chain.begin(), d);
     if (d == mount) break;
   }
-  for (Controller c : ctrls)
-    for (const auto& d : chain) SILK_TRY(EnableController(d, c));
   std::string path = parent + "/" + name;
-  if (mkdir(path.c_str(), 0755) != 0) return FailErrno("creating cgroup " + path);
+  // The last box to go removes the shared parent; a box starting at that moment sees
+  // ENOENT and makes the parent (and its controllers) again.
+  for (int attempt = 0;; ++attempt) {
+    if (mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST)
+      return FailErrno("creating cgroup " + parent);
+    Result<void> enabled;
+    for (Controller c : ctrls)
+      for (const auto& d : chain)
+        if (enabled) enabled = EnableController(d, c);
+    if (enabled && mkdir(path.c_str(), 0755) == 0) break;
+    const int err = enabled ? errno : enabled.error().sys_errno();
+    if (err != ENOENT || attempt == 8) {
+      if (!enabled) return Fail(std::move(enabled.error()));
+      return FailErrno("creating cgroup " + path, err);
+    }
+  }
   return std::unique_ptr<CgroupBackend>(new CgroupV2(path, ctrls));
 }
 
