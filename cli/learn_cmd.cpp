@@ -166,8 +166,8 @@ int RunPolicyLearn(const Args& all) {
       "no-arg-conditions", po::bool_switch(&no_args), "learn plain allow rules only")(
       "exact", po::bool_switch(&exact),
       "exactly the observed syscalls: leave out the C library's floor (malloc, locks, "
-      "signal return, exit) that a few runs may not show")(
-      "json", po::bool_switch(&json), "print the summary as JSON");
+      "signal return, exit) that a few runs may not show")("json", po::bool_switch(&json),
+                                                           "print the summary as JSON");
   po::variables_map vm;
   if (auto rc = ParseArgs("silk policy learn [options] [--suite DIR | -- CMD ARGS...]",
                           "Runs CMD (or a suite) under PARENT, records every syscall of all its "

@@ -283,9 +283,9 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   for (int i = 0; i < 3; ++i) {
     // dup2 onto 0..2 in order must not overwrite a later source.
     if (stdio[i] >= 0 && stdio[i] < 3 && stdio[i] != i)
-      return Fail(ErrorCode::kInvalidInput,
-                  "RunOptions: stdio fd " + std::to_string(stdio[i]) + " for " +
-                      std::to_string(i) + " must be 3 or higher, or " + std::to_string(i));
+      return Fail(ErrorCode::kInvalidInput, "RunOptions: stdio fd " + std::to_string(stdio[i]) +
+                                                " for " + std::to_string(i) +
+                                                " must be 3 or higher, or " + std::to_string(i));
   }
   const bool root = geteuid() == 0;
   const bool user_ns = spec.user_namespace == UserNamespaceMode::kAlways ||
@@ -408,8 +408,7 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
         listener_at = -1;
         handoff.get()->listener_taken.store(1, std::memory_order_release);
         handler = SILK_TRY(NotifyHandler::Create(&filter->effective, spec.raw_sockets,
-                                                 spec.report_denials, options.observer,
-                                                 box.pid()));
+                                                 spec.report_denials, options.observer, box.pid()));
         if (learning) {
           // Linux 6.6+: wake the supervisor on the caller's CPU, which roughly halves a
           // notification round trip (commit 48a1084a8b74). Older kernels refuse; harmless.

@@ -360,7 +360,8 @@ Result<void> Validate(const BoxSpec& s) {
   for (size_t i = 0; i < s.capabilities.size(); ++i)
     if (CapabilityNumber(s.capabilities[i]) < 0) {
       return bad("capabilities[" + std::to_string(i) + "]",
-                 "unknown capability '" + s.capabilities[i] + "'" + DidYouMean(s.capabilities[i], caps, 1));
+                 "unknown capability '" + s.capabilities[i] + "'" +
+                     DidYouMean(s.capabilities[i], caps, 1));
     }
   if (s.user_namespace == UserNamespaceMode::kNever && geteuid() != 0)
     return bad("user_namespace", "\"never\" needs root; unprivileged boxes need a user namespace");

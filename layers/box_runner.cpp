@@ -7,8 +7,8 @@
 #include <cstdio>
 
 #include "base/file.hpp"
-#include "base/unique_fd.hpp"
 #include "base/strings.hpp"
+#include "base/unique_fd.hpp"
 #include "policy/profile_json.hpp"
 
 namespace silk::layers {

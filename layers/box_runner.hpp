@@ -25,8 +25,8 @@ struct BoxRun {
   int exit_status = 0;
   bool timed_out = false;
   std::string exec_failure;
-  std::string first_denial;  // "name(args) pid P -> verdict"; empty if none
-  size_t denials = 0;        // distinct denied calls
+  std::string first_denial;                 // "name(args) pid P -> verdict"; empty if none
+  size_t denials = 0;                       // distinct denied calls
   std::vector<compat::Denial> denial_list;  // every distinct denied call, first seen first
   double ms = 0;
 };

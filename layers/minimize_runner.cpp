@@ -60,7 +60,10 @@ Result<policy::MinimizeResult> MinimizeAgainstWorkloads(const MinimizeRequest& r
                         kBoxRuntimeSyscalls.end());
   options.ddmin.assume_full_passes = true;
   return policy::MinimizeProfile(
-      request.profile, [&](const policy::Profile& candidate) { return AllPass(oracle, candidate, request.output_fd); },
+      request.profile,
+      [&](const policy::Profile& candidate) {
+        return AllPass(oracle, candidate, request.output_fd);
+      },
       options);
 }
 

@@ -14,9 +14,9 @@ namespace silk::layers {
 struct RegressRequest {
   std::string profiles_dir;  // a lineage directory (policy/lineage.hpp)
   policy::Suite suite;
-  unsigned jobs = 1;  // boxes in parallel
-  int run = 0;        // SILK_RUN for every workload
-  int output_fd = -1; // the workloads' stdout/stderr go here; -1 = inherit
+  unsigned jobs = 1;   // boxes in parallel
+  int run = 0;         // SILK_RUN for every workload
+  int output_fd = -1;  // the workloads' stdout/stderr go here; -1 = inherit
 };
 
 // Generations in lineage order: roots (a built-in parent included) first, then children

@@ -229,12 +229,13 @@ size_t Observations::DistinctAllowed() const {
 
 const std::vector<std::string>& LibcFloorSyscalls() {
   static const std::vector<std::string> floor = {
-      "brk",          "madvise",       "mprotect",    "mremap",          "munmap",  // malloc
-      "futex",        "sched_yield",                                                // locks
-      "rt_sigreturn", "rt_sigprocmask", "restart_syscall",                          // signals
-      "sysinfo",                                                                    // qsort
-      "clock_gettime", "gettimeofday", "time",  // when the clock source has no vDSO path
-      "exit",         "exit_group",                                                 // the end
+      "brk",           "madvise",        "mprotect",
+      "mremap",        "munmap",                             // malloc
+      "futex",         "sched_yield",                        // locks
+      "rt_sigreturn",  "rt_sigprocmask", "restart_syscall",  // signals
+      "sysinfo",                                             // qsort
+      "clock_gettime", "gettimeofday",   "time",  // when the clock source has no vDSO path
+      "exit",          "exit_group",              // the end
   };
   return floor;
 }

@@ -12,7 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-
 std::string CellWhy(const RegressCell& c) {
   if (c.pass) return "";
   std::string why = c.timed_out ? "timed out" : "exit " + std::to_string(c.exit_status);
@@ -148,7 +147,8 @@ std::string RenderHtml(const RegressMatrix& m) {
 
   os << "<h2>Matrix</h2>\n<table>\n<tr><th>workload</th>";
   for (const auto& g : m.generations)
-    os << "<th>" << XmlEscape(g.name) << "<br><small>" << g.allow_set_size << " syscalls</small></th>";
+    os << "<th>" << XmlEscape(g.name) << "<br><small>" << g.allow_set_size
+       << " syscalls</small></th>";
   os << "<th>first break</th></tr>\n";
   for (size_t w = 0; w < m.workloads.size(); ++w) {
     os << "<tr><td class=\"name\">" << XmlEscape(m.workloads[w]) << "</td>";

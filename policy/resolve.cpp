@@ -44,8 +44,7 @@ Result<std::vector<std::string>> ParseCapList(std::string_view list) {
     if (cap.rfind("CAP_", 0) != 0) cap = "CAP_" + cap;
     if (!Contains(KnownCapabilities(), cap)) {
       return Fail(ErrorCode::kInvalidInput,
-                  "unknown capability '" + Trim(part) + "'" +
-                      DidYouMean(cap, KnownCapabilities()) +
+                  "unknown capability '" + Trim(part) + "'" + DidYouMean(cap, KnownCapabilities()) +
                       " (expected a comma-separated list such as CAP_NET_ADMIN,CAP_SYS_ADMIN, "
                       "'default', 'all' or 'none')");
     }

@@ -137,8 +137,7 @@ void RunChild(const ChildPlan& p) {
       }
       // Wait without a syscall until the supervisor has taken the listener (CLOEXEC:
       // execve drops this copy).
-      while (!p.handoff->listener_taken.load(std::memory_order_acquire))
-        CpuRelax();
+      while (!p.handoff->listener_taken.load(std::memory_order_acquire)) CpuRelax();
     }
   }
   // From here on only execve: a failure is told through the shared page.

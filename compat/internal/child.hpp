@@ -69,9 +69,9 @@ struct RlimitOp {
 };
 
 struct ChildPlan {
-  int sync_fd = -1;             // SOCK_SEQPACKET, CLOEXEC: waits for 'G', reports errors
+  int sync_fd = -1;                 // SOCK_SEQPACKET, CLOEXEC: waits for 'G', reports errors
   ChildHandoff* handoff = nullptr;  // shared page, never null
-  bool unshare_cgroup = false;  // after the supervisor placed us in the box cgroup
+  bool unshare_cgroup = false;      // after the supervisor placed us in the box cgroup
   const char* hostname = nullptr;
   bool loopback_up = true;
   MountPlan mounts;

@@ -4,8 +4,6 @@
 
 namespace silk::compat::internal {
 
-LearningFilter::LearningFilter() {
-  insns_ = {{BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF)}};
-}
+LearningFilter::LearningFilter() { insns_ = {{BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF)}}; }
 
 }  // namespace silk::compat::internal

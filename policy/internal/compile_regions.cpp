@@ -271,7 +271,8 @@ std::vector<ArgCondition> Negate(const ArgCondition& c) {
       for (int i = 0; i < 64; ++i) {
         uint64_t bit = uint64_t{1} << i;
         if (!(c.value & bit)) continue;
-        out.push_back(ArgCondition{c.index, below | bit, (c.value_two & below) | (~c.value_two & bit),
+        out.push_back(ArgCondition{c.index, below | bit,
+                                   (c.value_two & below) | (~c.value_two & bit),
                                    ArgOp::kMaskedEqual});
         below |= bit;
       }
