@@ -98,7 +98,7 @@ void NotifyHandler::Observe(const seccomp_notif& n, const policy::Verdict& v) {
       exec_ = e;
       return;
     } else if (!exec_) {
-      return;  // setup: close(listener), rt_sigprocmask
+      return;  // not the workload yet (the box makes only execve after its filter)
     } else {
       started_ = true;
     }
