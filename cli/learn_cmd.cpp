@@ -55,8 +55,7 @@ void PrintLearnSummary(const layers::LearnResult& r, std::ostream& os) {
   for (const auto& run : r.runs) failed += !run.pass;
   os << "learned " << o.DistinctAllowed() << " syscalls (" << r.proposal.conditioned.size()
      << " with argument conditions: " << Join(r.proposal.conditioned, ", ") << ") from "
-     << r.runs.size() << " runs, " << o.total << " syscalls, " << o.pids.size()
-     << " threads/processes\n";
+     << r.runs.size() << " runs, " << o.total << " syscalls\n";
   if (!r.proposal.floor_added.empty())
     os << "added " << r.proposal.floor_added.size()
        << " unobserved from the C library's floor (--exact leaves them out): "
@@ -73,6 +72,10 @@ void PrintLearnSummary(const layers::LearnResult& r, std::ostream& os) {
     for (const auto& d : o.denied) os << "  " << pol::DeniedAttemptToString(d) << "\n";
   }
   if (failed) os << failed << " of " << r.runs.size() << " runs failed\n";
+  if (!r.counting_unavailable.empty())
+    os << "note: every syscall went through the supervisor (slower), because frequent ones "
+          "could not be counted in the kernel: "
+       << r.counting_unavailable << "\n";
 }
 
 ordered_json LearnJson(const layers::LearnResult& r) {
@@ -81,6 +84,7 @@ ordered_json LearnJson(const layers::LearnResult& r) {
   j["conditioned"] = r.proposal.conditioned;
   j["floor_added"] = r.proposal.floor_added;
   j["total_calls"] = r.observations.total;
+  j["counting_unavailable"] = r.counting_unavailable;
   j["runs"] = ordered_json::array();
   for (const auto& run : r.runs)
     j["runs"].push_back({{"workload", run.workload},
@@ -89,7 +93,8 @@ ordered_json LearnJson(const layers::LearnResult& r) {
                          {"exit_status", run.exit_status},
                          {"timed_out", run.timed_out},
                          {"ms", run.elapsed_ms},
-                         {"syscalls", run.syscalls}});
+                         {"syscalls", run.syscalls},
+                         {"counted_in_kernel", run.counted_syscalls}});
   j["denied"] = ordered_json::array();
   for (const auto& d : r.observations.denied)
     j["denied"].push_back({{"syscall", d.name},
@@ -151,7 +156,7 @@ int RunPolicyLearn(const Args& all) {
   std::string from = "gen0-sliver", merge, out, name, suite, caps;
   int runs = 1;
   double timeout = 60;
-  bool no_args = false, json = false, exact = false;
+  bool no_args = false, json = false, exact = false, notify_all = false;
   po::options_description o("Options");
   o.add_options()("from", po::value(&from),
                   "parent profile (file or built-in name; default "
@@ -166,8 +171,11 @@ int RunPolicyLearn(const Args& all) {
       "no-arg-conditions", po::bool_switch(&no_args), "learn plain allow rules only")(
       "exact", po::bool_switch(&exact),
       "exactly the observed syscalls: leave out the C library's floor (malloc, locks, "
-      "signal return, exit) that a few runs may not show")("json", po::bool_switch(&json),
-                                                           "print the summary as JSON");
+      "signal return, exit) that a few runs may not show")(
+      "notify-all", po::bool_switch(&notify_all),
+      "send every syscall to the supervisor, also the frequent ones that are otherwise "
+      "counted in the kernel (slower; for comparison)")("json", po::bool_switch(&json),
+                                                        "print the summary as JSON");
   po::variables_map vm;
   if (auto rc = ParseArgs("silk policy learn [options] [--suite DIR | -- CMD ARGS...]",
                           "Runs CMD (or a suite) under PARENT, records every syscall of all its "
@@ -188,6 +196,7 @@ int RunPolicyLearn(const Args& all) {
   req.capabilities = *Caps(caps);  // LoadParent checked them
   req.propose.arg_conditions = !no_args;
   req.propose.libc_floor = !exact;
+  req.count_in_kernel = !notify_all;
   req.propose.name = name.empty() ? StemOr(out, "learned") : name;
   if (!suite.empty()) {
     auto s = pol::LoadSuite(suite);

@@ -33,6 +33,7 @@
 #include "compat/internal/network.hpp"
 #include "compat/internal/notify.hpp"
 #include "compat/internal/state.hpp"
+#include "compat/internal/syscall_counters.hpp"
 #include "compat/internal/userns.hpp"
 
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
@@ -342,8 +343,24 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   UniqueFd parent_end(sv[0]), child_end(sv[1]);
   sock_fprog fprog = filter->compiled.Fprog();
   std::optional<LearningFilter> learning_filter;
+  std::optional<SyscallCounters> counters;
+  UniqueFd v2_dir = cgroup ? cgroup->OpenV2Dir() : UniqueFd();
   if (learning) {
-    learning_filter.emplace();
+    std::vector<int> counted;
+    if (options.count_in_kernel) {
+      counted = CountableSyscalls(filter->effective.front(), *options.observer);
+      auto opened = counted.empty() ? Fail(ErrorCode::kUnsupported,
+                                           "counting is implemented for x86_64 boxes only")
+                                    : SyscallCounters::Open(v2_dir.get());
+      if (opened) {
+        counters = std::move(*opened);
+      } else {
+        out.counting_unavailable = opened.error().ToString();
+        counted.clear();
+      }
+    }
+    learning_filter.emplace(std::move(counted));
+    out.counted_syscalls = learning_filter->counted().size();
     fprog = learning_filter->Fprog();
   }
 
@@ -375,7 +392,6 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   p.exec_buf_size = data.exec_buf.size();
 
   auto t0 = std::chrono::steady_clock::now();
-  UniqueFd v2_dir = cgroup ? cgroup->OpenV2Dir() : UniqueFd();
   Cloned cloned = SILK_TRY(CloneBox(BoxCloneFlags(user_ns), v2_dir.get()));
   if (cloned.pid == 0) {
     close(parent_end.get());
@@ -406,6 +422,8 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
       listener = SILK_TRY(TakeListener(box.pidfd(), listener_at));
       if (listener) {
         listener_at = -1;
+        // The box makes no syscall but execve from here on: count from now.
+        if (counters) SILK_TRY(counters->Enable());
         handoff.get()->listener_taken.store(1, std::memory_order_release);
         handler = SILK_TRY(NotifyHandler::Create(&filter->effective, spec.raw_sockets,
                                                  spec.report_denials, options.observer, box.pid()));
@@ -470,7 +488,20 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   out.exit_status = SILK_TRY(box.Reap(&out.term_signal));
   out.elapsed_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  if (handler) out.denials = handler->TakeReport();
+  if (handler) {
+    handler->Finish();
+    out.denials = handler->TakeReport();
+  }
+  if (counters) {
+    auto totals = SILK_TRY(counters->Read(learning_filter->counted()));
+    for (auto [nr, count] : totals) {
+      if (handler) {
+        auto it = handler->I386Continued().find(nr);
+        if (it != handler->I386Continued().end()) count -= std::min(count, it->second);
+      }
+      if (count) options.observer->OnCounted(nr, count);
+    }
+  }
   if (cgroup) SILK_TRY(WithContext(cgroup->Destroy(), "removing the box's cgroups"));
   return out;
 }

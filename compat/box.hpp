@@ -64,6 +64,10 @@ struct BoxOutcome {
   DenialReport denials;      // filled when spec.report_denials (raw decisions always)
   double elapsed_ms = 0;     // clone to reap
   bool timed_out = false;    // killed because RunOptions::timeout_ms passed
+  // Learning mode: how many syscalls were counted in the kernel (RunOptions::
+  // count_in_kernel), or why none could be (then every syscall was notified).
+  size_t counted_syscalls = 0;
+  std::string counting_unavailable;
 };
 
 // One syscall of the box's workload, as the supervisor saw it through seccomp user
@@ -85,6 +89,20 @@ class SyscallObserver {
  public:
   virtual ~SyscallObserver() = default;
   virtual void OnSyscall(const SyscallEvent& event) = 0;
+  // Counted learning (RunOptions::count_in_kernel): whether the observer needs the
+  // arguments of native syscall `nr` (socket family, clone flags, ...). Frequent syscalls
+  // it does not need them for, and that the profile allows whatever their arguments, are
+  // counted in the kernel instead of notified (compat/internal/syscall_counters.hpp).
+  virtual bool NeedsArguments(int nr) const {
+    (void)nr;
+    return true;
+  }
+  // The totals of the counted syscalls the workload made (native arch, non-zero only),
+  // once the box has exited: they were allowed, and never passed OnSyscall.
+  virtual void OnCounted(int nr, uint64_t count) {
+    (void)nr;
+    (void)count;
+  }
 };
 
 struct RunOptions {
@@ -122,8 +140,16 @@ struct RunOptions {
   // Only the workload is reported: of the execve attempts along PATH, the box's only
   // calls after the filter, just the last (the one that succeeded) is; the workload
   // starts at the first syscall of the box's init after it.
-  // Cost: one supervisor round trip per syscall (bench/learn_bench.cpp).
+  // Cost: one supervisor round trip per notified syscall (bench/learn_bench.cpp), which
+  // count_in_kernel avoids for the frequent ones.
   SyscallObserver* observer = nullptr;
+  // Learning mode: count the frequent syscalls that the profile allows unconditionally
+  // and whose arguments the observer does not need in the kernel (per-syscall tracepoint
+  // counters on the box's cgroup, compat/internal/syscall_counters.hpp) instead of
+  // notifying each call. Where that is unavailable (no root/CAP_PERFMON, no tracefs, no
+  // cgroup v2 directory for the box), every syscall is notified and
+  // BoxOutcome::counting_unavailable says why.
+  bool count_in_kernel = true;
 };
 
 // Runs `spec` (validated here too) to completion in a new box and returns how it ended.

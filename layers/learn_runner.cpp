@@ -35,6 +35,7 @@ Result<LearnResult> Learn(const LearnRequest& request) {
       spec.stdout_fd = request.output_fd;
       spec.capabilities = request.capabilities;
       spec.stderr_fd = request.output_fd;
+      spec.count_in_kernel = request.count_in_kernel;
       auto rec = SILK_TRY(
           WithContext(RecordSyscalls(spec, request.parent), "learning workload " + w.name));
       LearnRun r;
@@ -47,6 +48,9 @@ Result<LearnResult> Learn(const LearnRequest& request) {
       r.elapsed_ms = rec.elapsed_ms;
       r.syscalls = rec.observations.total;
       r.denied = rec.observations.denied.size();
+      r.counted_syscalls = rec.counted_syscalls;
+      if (result.counting_unavailable.empty())
+        result.counting_unavailable = rec.counting_unavailable;
       LogInfo("learn: " + w.name + " run " + std::to_string(run) + ": " +
               (r.pass ? "ok" : "FAILED (exit " + std::to_string(r.exit_status) + ")") + ", " +
               std::to_string(r.syscalls) + " syscalls, " +

@@ -19,6 +19,9 @@ struct LearnRequest {
   int runs_per_workload = 1;              // run n gets SILK_RUN=n (varied inputs)
   int output_fd = -1;                     // workload stdout/stderr go here; -1 = inherit
   std::vector<std::string> capabilities;  // granted to the boxes (parent resolved for them)
+  // Count frequent syscalls in the kernel (RecordSpec::count_in_kernel); false notifies
+  // every syscall to the supervisor.
+  bool count_in_kernel = true;
   policy::ProposeOptions propose;
 };
 
@@ -32,12 +35,16 @@ struct LearnRun {
   double elapsed_ms = 0;
   uint64_t syscalls = 0;
   size_t denied = 0;  // distinct denied attempts in this run
+  size_t counted_syscalls = 0;  // syscalls counted in the kernel (the rest were notified)
 };
 
 struct LearnResult {
   policy::Observations observations;  // merged over every run
   std::vector<LearnRun> runs;
   policy::Proposal proposal;
+  // Why syscalls could not be counted in the kernel (every syscall was notified, which is
+  // slower); empty when they were or when the request asked for notification.
+  std::string counting_unavailable;
   bool all_passed() const;
 };
 

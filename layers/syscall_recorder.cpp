@@ -54,6 +54,14 @@ class Recorder : public compat::SyscallObserver {
         break;
     }
   }
+  bool NeedsArguments(int nr) const override {
+    auto name = policy::SyscallName(nr, policy::NativeArch());
+    return !name || !policy::KeyArgIndices(*name).empty();
+  }
+  void OnCounted(int nr, uint64_t count) override {
+    Arch& arch = ArchFor(policy::NativeArch());
+    obs_.AddCounted(arch.name, nr, Name(arch, nr), count);
+  }
   policy::Observations TakeObservations() { return std::move(obs_); }
   std::map<pid_t, pid_t> TakeBoxTids() { return std::move(box_tids_); }
 
@@ -112,6 +120,7 @@ Result<RecordOutcome> RecordSyscalls(const RecordSpec& spec, const policy::Profi
   options.stdout_fd = spec.stdout_fd;
   options.stderr_fd = spec.stderr_fd;
   options.observer = &recorder;
+  options.count_in_kernel = spec.count_in_kernel;
   auto outcome = SILK_TRY(WithContext(compat::RunBox(box, options), "learn: running the box"));
 
   RecordOutcome out;
@@ -120,6 +129,8 @@ Result<RecordOutcome> RecordSyscalls(const RecordSpec& spec, const policy::Profi
   out.timed_out = outcome.timed_out;
   out.exec_failure = outcome.exec_failure;
   out.elapsed_ms = outcome.elapsed_ms;
+  out.counted_syscalls = outcome.counted_syscalls;
+  out.counting_unavailable = outcome.counting_unavailable;
   out.observations = recorder.TakeObservations();
   out.box_tids = recorder.TakeBoxTids();
   return out;

@@ -2,14 +2,17 @@
 // box (compat::RunBox: pivot_root'ed minimal root, no capabilities, cgroups, its own
 // namespaces) in learning mode (compat::RunOptions::observer) and records every syscall
 // that the command, its threads and its children make, across execve too. The box
-// notifies every syscall to its supervisor (seccomp user notification; no CAP_SYS_ADMIN
+// notifies syscalls to its supervisor (seccomp user notification; no CAP_SYS_ADMIN
 // needed), which answers with the PARENT profile's verdict: the call continues when the
 // parent allows it, gets the parent's errno when it denies it (recorded as a
 // DeniedAttempt), so the workload runs exactly as it would in a box under the parent,
 // fallbacks (clone3 -> clone) included. The box's own setup is not attributed (see
 // RunOptions::observer).
 //
-// Cost: every syscall is a round trip to the supervisor (see bench/learn_bench.cpp).
+// Cost: frequent syscalls the parent allows whatever their arguments, and whose arguments
+// make no rules, are counted in the kernel (RecordSpec::count_in_kernel, compat's
+// counted learning); every other syscall is a round trip to the supervisor (see
+// bench/learn_bench.cpp).
 #pragma once
 
 #include <sys/types.h>
@@ -36,6 +39,9 @@ struct RecordSpec {
   int stdin_fd = -1;
   int stdout_fd = -1;
   int stderr_fd = -1;
+  // Count frequent syscalls in the kernel (compat::RunOptions::count_in_kernel); false
+  // notifies every syscall (slower; for comparison).
+  bool count_in_kernel = true;
 };
 
 struct RecordOutcome {
@@ -44,6 +50,8 @@ struct RecordOutcome {
   bool timed_out = false;
   std::string exec_failure;  // set when the command could not be started
   double elapsed_ms = 0;
+  size_t counted_syscalls = 0;       // syscalls counted in the kernel
+  std::string counting_unavailable;  // why none were (every syscall was notified)
   policy::Observations observations;  // pids in the host's view
   // For each thread that made a denied attempt: host tid -> tid inside the box.
   std::map<pid_t, pid_t> box_tids;

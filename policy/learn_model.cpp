@@ -163,6 +163,14 @@ void Observations::AddAllowed(const std::string& arch, int nr, const std::string
   }
 }
 
+void Observations::AddCounted(const std::string& arch, int nr, const std::string& name,
+                              uint64_t count) {
+  total += count;
+  auto& o = by_arch[arch][nr];
+  if (o.name.empty()) o.name = name;
+  o.count += count;
+}
+
 void Observations::AddDenied(const std::string& arch, int nr, const std::string& name,
                              const uint64_t args[6], pid_t pid, const Verdict& verdict) {
   ++total;

@@ -58,10 +58,15 @@ struct Observations {
   // First-seen order, aggregated by (arch, nr, key arguments); args/pid of the first.
   std::vector<DeniedAttempt> denied;
   uint64_t total = 0;    // syscalls seen, allowed and denied
-  std::set<pid_t> pids;  // every process/thread that made a syscall
+  // Every process/thread seen making a notified syscall (calls counted in the kernel,
+  // see layers/syscall_recorder.hpp, carry no thread).
+  std::set<pid_t> pids;
 
   // Records one allowed call. `args` are the six argument registers.
   void AddAllowed(const std::string& arch, int nr, const std::string& name, const uint64_t args[6]);
+  // Records `count` allowed calls of a syscall without key arguments (KeyArgIndices is
+  // empty for `name`), counted without seeing them one by one (counted learning).
+  void AddCounted(const std::string& arch, int nr, const std::string& name, uint64_t count);
   // Records one denied call (aggregated with an earlier one of the same syscall and key
   // arguments).
   void AddDenied(const std::string& arch, int nr, const std::string& name, const uint64_t args[6],

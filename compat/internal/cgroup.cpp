@@ -212,7 +212,7 @@ BoxCgroup::~BoxCgroup() { (void)Destroy(); }
 
 UniqueFd BoxCgroup::OpenV2Dir() const {
   for (auto& p : parts_)
-    if (p->IsV2()) return UniqueFd(open(p->path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (p->IsV2()) return UniqueFd(open(p->path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   return UniqueFd();
 }
 

@@ -108,6 +108,12 @@ void NotifyHandler::Observe(const seccomp_notif& n, const policy::Verdict& v) {
   observer_->OnSyscall(e);
 }
 
+void NotifyHandler::Finish() {
+  if (observer_ && !started_ && exec_) observer_->OnSyscall(*exec_);
+  started_ = true;
+  exec_.reset();
+}
+
 Result<bool> NotifyHandler::HandleOne(int listener) {
   memset(req_buf_.data(), 0, req_buf_.size());
   auto* req = reinterpret_cast<seccomp_notif*>(req_buf_.data());
@@ -177,6 +183,7 @@ Result<bool> NotifyHandler::HandleOne(int listener) {
         break;
     }
   }
+  if (req->data.arch == AUDIT_ARCH_I386 && policy::Allows(observed)) ++i386_continued_[req->data.nr];
   // Reported before answering: the caller is still blocked, so the event is in the
   // order the workload made its calls (per thread).
   if (observer_) Observe(*req, observed);

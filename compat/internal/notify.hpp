@@ -42,7 +42,15 @@ class NotifyHandler {
   // notification vanished (the caller died meanwhile) - not an error.
   Result<bool> HandleOne(int listener);
 
+  // After the box exited (its program ran): reports init's execve if no notified syscall
+  // followed it (counted learning: everything after it may have been counted).
+  void Finish();
+
   DenialReport TakeReport() { return std::move(report_); }
+
+  // i386 calls let continue, per number: counted learning subtracts them from the
+  // kernel's per-number counts, which include them (syscall_counters.hpp).
+  const std::map<int, uint64_t>& I386Continued() const { return i386_continued_; }
 
  private:
   NotifyHandler() = default;
@@ -59,6 +67,7 @@ class NotifyHandler {
   std::optional<SyscallEvent> exec_;  // init's last execve during setup
   std::vector<char> req_buf_, resp_buf_;
   DenialReport report_;
+  std::map<int, uint64_t> i386_continued_;
   std::map<std::tuple<int, std::array<uint64_t, 6>, pid_t>, size_t> index_;
 };
 
