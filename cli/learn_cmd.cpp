@@ -85,6 +85,10 @@ ordered_json LearnJson(const layers::LearnResult& r) {
   j["floor_added"] = r.proposal.floor_added;
   j["total_calls"] = r.observations.total;
   j["counting_unavailable"] = r.counting_unavailable;
+  // Calls per syscall and architecture, over every run.
+  j["calls"] = ordered_json::object();
+  for (const auto& [arch, calls] : r.observations.by_arch)
+    for (const auto& [nr, s] : calls) j["calls"][arch][s.name] = s.count;
   j["runs"] = ordered_json::array();
   for (const auto& run : r.runs)
     j["runs"].push_back({{"workload", run.workload},
