@@ -349,9 +349,13 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
     std::vector<int> counted;
     if (options.count_in_kernel) {
       counted = CountableSyscalls(filter->effective.front(), *options.observer);
+      std::vector<KeyedSyscall> keyed;
+      for (int nr : counted)
+        if (auto args = options.observer->CountedArguments(nr); args && !args->empty())
+          keyed.push_back({nr, *args});
       auto opened = counted.empty() ? Fail(ErrorCode::kUnsupported,
                                            "counting is implemented for x86_64 boxes only")
-                                    : SyscallCounters::Open(v2_dir.get());
+                                    : SyscallCounters::Open(v2_dir.get(), keyed);
       if (opened) {
         counters = std::move(*opened);
       } else {
@@ -501,6 +505,9 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
       }
       if (count) options.observer->OnCounted(nr, count);
     }
+    bool complete = true;
+    for (const auto& t : SILK_TRY(counters->ReadKeys(&complete)))
+      if (totals.count(t.nr)) options.observer->OnCountedArguments(t.nr, t.values, complete);
   }
   if (cgroup) SILK_TRY(WithContext(cgroup->Destroy(), "removing the box's cgroups"));
   return out;

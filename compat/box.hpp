@@ -19,6 +19,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -89,19 +90,27 @@ class SyscallObserver {
  public:
   virtual ~SyscallObserver() = default;
   virtual void OnSyscall(const SyscallEvent& event) = 0;
-  // Counted learning (RunOptions::count_in_kernel): whether the observer needs the
-  // arguments of native syscall `nr` (socket family, clone flags, ...). Frequent syscalls
-  // it does not need them for, and that the profile allows whatever their arguments, are
-  // counted in the kernel instead of notified (compat/internal/syscall_counters.hpp).
-  virtual bool NeedsArguments(int nr) const {
+  // Counted learning (RunOptions::count_in_kernel): which argument registers of native
+  // syscall `nr` the observer needs. nullopt: the whole call, one by one (it is notified).
+  // Otherwise the syscall, when the profile allows it whatever its arguments, is counted
+  // in the kernel (compat/internal/syscall_counters.hpp) with the distinct values of at
+  // most two registers (for example {1}: ioctl's request), reported after the box exits.
+  virtual std::optional<std::vector<unsigned>> CountedArguments(int nr) const {
     (void)nr;
-    return true;
+    return std::nullopt;
   }
-  // The totals of the counted syscalls the workload made (native arch, non-zero only),
-  // once the box has exited: they were allowed, and never passed OnSyscall.
+  // The total of a counted syscall the workload made (native arch, non-zero only), once
+  // the box has exited: these calls were allowed and never passed OnSyscall.
   virtual void OnCounted(int nr, uint64_t count) {
     (void)nr;
     (void)count;
+  }
+  // One distinct value tuple of CountedArguments(nr) (in that order) seen in the kernel.
+  // `complete` is false once the kernel's table of tuples was full: values may be missing.
+  virtual void OnCountedArguments(int nr, const std::vector<uint64_t>& values, bool complete) {
+    (void)nr;
+    (void)values;
+    (void)complete;
   }
 };
 

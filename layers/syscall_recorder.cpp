@@ -54,13 +54,18 @@ class Recorder : public compat::SyscallObserver {
         break;
     }
   }
-  bool NeedsArguments(int nr) const override {
+  std::optional<std::vector<unsigned>> CountedArguments(int nr) const override {
     auto name = policy::SyscallName(nr, policy::NativeArch());
-    return !name || !policy::KeyArgIndices(*name).empty();
+    if (!name) return std::nullopt;
+    return policy::KeyArgIndices(*name);
   }
   void OnCounted(int nr, uint64_t count) override {
     Arch& arch = ArchFor(policy::NativeArch());
     obs_.AddCounted(arch.name, nr, Name(arch, nr), count);
+  }
+  void OnCountedArguments(int nr, const std::vector<uint64_t>& values, bool complete) override {
+    Arch& arch = ArchFor(policy::NativeArch());
+    obs_.AddCountedArguments(arch.name, nr, Name(arch, nr), values, complete);
   }
   policy::Observations TakeObservations() { return std::move(obs_); }
   std::map<pid_t, pid_t> TakeBoxTids() { return std::move(box_tids_); }

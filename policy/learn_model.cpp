@@ -171,6 +171,22 @@ void Observations::AddCounted(const std::string& arch, int nr, const std::string
   o.count += count;
 }
 
+void Observations::AddCountedArguments(const std::string& arch, int nr, const std::string& name,
+                                       const std::vector<uint64_t>& tuple, bool complete) {
+  auto& o = by_arch[arch][nr];
+  if (o.name.empty()) o.name = name;
+  if (!complete || tuple.size() != KeyArgIndices(name).size()) o.args_overflow = true;
+  if (o.args_overflow) {
+    o.key_args.clear();
+    return;
+  }
+  o.key_args.insert(tuple);
+  if (o.key_args.size() > kMaxKeyTuples) {
+    o.key_args.clear();
+    o.args_overflow = true;
+  }
+}
+
 void Observations::AddDenied(const std::string& arch, int nr, const std::string& name,
                              const uint64_t args[6], pid_t pid, const Verdict& verdict) {
   ++total;

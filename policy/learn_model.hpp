@@ -64,9 +64,13 @@ struct Observations {
 
   // Records one allowed call. `args` are the six argument registers.
   void AddAllowed(const std::string& arch, int nr, const std::string& name, const uint64_t args[6]);
-  // Records `count` allowed calls of a syscall without key arguments (KeyArgIndices is
-  // empty for `name`), counted without seeing them one by one (counted learning).
+  // Records `count` allowed calls of a syscall, counted without seeing them one by one
+  // (counted learning); their key arguments come through AddCountedArguments.
   void AddCounted(const std::string& arch, int nr, const std::string& name, uint64_t count);
+  // Records one distinct tuple of a counted syscall's key arguments (KeyArgIndices order).
+  // `complete` false: tuples may be missing, so the syscall gets no argument conditions.
+  void AddCountedArguments(const std::string& arch, int nr, const std::string& name,
+                           const std::vector<uint64_t>& tuple, bool complete);
   // Records one denied call (aggregated with an earlier one of the same syscall and key
   // arguments).
   void AddDenied(const std::string& arch, int nr, const std::string& name, const uint64_t args[6],

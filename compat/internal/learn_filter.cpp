@@ -84,7 +84,9 @@ std::vector<int> CountableSyscalls(const policy::EffectivePolicy& native,
   std::vector<int> out;
   for (const auto& name : policy::SyscallNames(*arch)) {
     auto nr = policy::SyscallNumber(name, *arch);
-    if (!nr || *nr < 0 || name == "execve" || observer.NeedsArguments(*nr)) continue;
+    // execve: the box's own call; socket: the supervisor mediates raw and packet sockets.
+    if (!nr || *nr < 0 || name == "execve" || name == "socket" || !observer.CountedArguments(*nr))
+      continue;
     bool allows = policy::Allows(native.default_verdict);
     if (auto it = native.syscalls.find(*nr); it != native.syscalls.end()) {
       // Allowed whatever the arguments: no rule denies, and one always matches (or the

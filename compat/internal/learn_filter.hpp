@@ -43,9 +43,10 @@ class LearningFilter {
 };
 
 // The native syscalls a learning box can count instead of notifying: those `native`
-// (the profile's effective x86_64 policy) allows whatever their arguments, whose
-// arguments `observer` does not need, except execve (the box's own call, whose last
-// attempt is reported as the workload's start). Empty when native is not x86_64.
+// (the profile's effective x86_64 policy) allows whatever their arguments and that
+// `observer` accepts counted (SyscallObserver::CountedArguments), except execve (the
+// box's own call, whose last attempt is reported as the workload's start) and socket
+// (the supervisor mediates raw and packet sockets). Empty when native is not x86_64.
 std::vector<int> CountableSyscalls(const policy::EffectivePolicy& native,
                                    const SyscallObserver& observer);
 

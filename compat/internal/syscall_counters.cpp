@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -97,51 +98,122 @@ bpf_insn Insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) 
   return i;
 }
 
+// Just enough of an assembler for the counting program: instructions, forward labels.
+class Asm {
+ public:
+  void Op(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
+    p_.push_back(Insn(code, dst, src, off, imm));
+  }
+  void Mov(uint8_t dst, int32_t imm) { Op(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm); }
+  void MovReg(uint8_t dst, uint8_t src) { Op(BPF_ALU64 | BPF_MOV | BPF_X, dst, src, 0, 0); }
+  void LoadImm64(uint8_t dst, uint8_t pseudo, uint64_t v) {
+    Op(BPF_LD | BPF_DW | BPF_IMM, dst, pseudo, 0, static_cast<int32_t>(v));
+    Op(0, 0, 0, 0, static_cast<int32_t>(v >> 32));
+  }
+  void StackPtr(uint8_t dst, int16_t off) {
+    MovReg(dst, BPF_REG_10);
+    Op(BPF_ALU64 | BPF_ADD | BPF_K, dst, 0, 0, off);
+  }
+  void Call(int32_t helper) { Op(BPF_JMP | BPF_CALL, 0, 0, 0, helper); }
+  void Exit0() {
+    Mov(BPF_REG_0, 0);
+    Op(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+  }
+  int NewLabel() {
+    at_.push_back(-1);
+    return static_cast<int>(at_.size()) - 1;
+  }
+  void Bind(int label) { at_[static_cast<size_t>(label)] = static_cast<int>(p_.size()); }
+  // A jump to `label`: `op` is BPF_JA, or BPF_Jxx with BPF_K (imm) or BPF_X (src).
+  void Jump(uint8_t op, uint8_t dst, uint8_t src, int32_t imm, int label) {
+    fixups_.push_back({p_.size(), label});
+    Op(BPF_JMP | op, dst, src, 0, imm);
+  }
+  std::vector<bpf_insn> Finish() {
+    for (const auto& [pos, label] : fixups_)
+      p_[pos].off = static_cast<int16_t>(at_[static_cast<size_t>(label)] - static_cast<int>(pos) - 1);
+    return std::move(p_);
+  }
+
+ private:
+  std::vector<bpf_insn> p_;
+  std::vector<int> at_;
+  std::vector<std::pair<size_t, int>> fixups_;
+};
+
+// Offset of argument register i in the raw_syscalls:sys_enter record ("unsigned long
+// args[6]; offset:16").
+int16_t ArgOffset(unsigned i) { return static_cast<int16_t>(kIdOffset + 8 + 8 * i); }
+
 // The counting program, for a box whose cgroup has id `cgroup_id` and lies at an
 // absolute level in [level_lo, level_hi]:
-//   for each level: if ancestor_cgroup_id(level) == cgroup_id goto count
-//   return 0
-//   count: nr = ctx->id; if nr >= kCountedSlots return 0
-//          slot = map_lookup_elem(counters, &nr); if slot: *slot += 1 (per CPU)
-//   return 0 (never a perf sample)
-std::vector<bpf_insn> CountingProgram(int map_fd, uint64_t cgroup_id, int level_lo, int level_hi) {
-  std::vector<bpf_insn> p;
-  p.push_back(Insn(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0));  // r6 = ctx
+//   if no ancestor_cgroup_id(level) == cgroup_id: return 0
+//   nr = ctx->id; if nr >= kCountedSlots: return 0
+//   counts[nr] += 1                                    (per-CPU array)
+//   if nr is keyed: key = {nr, args[i], args[j]}
+//     keys[key] += 1 (atomic), or insert 1 if absent   (hash; a full table drops it)
+//   return 0                                           (never a perf sample)
+// Stack: fp-40 u32 array key; fp-32 {u32 nr, u32 0, u64 a, u64 b} hash key; fp-8 value 1.
+std::vector<bpf_insn> CountingProgram(int counts_fd, int keys_fd, uint64_t cgroup_id,
+                                      int level_lo, int level_hi,
+                                      const std::vector<KeyedSyscall>& keyed) {
+  Asm a;
+  const int ours = a.NewLabel(), keyed_l = a.NewLabel(), hash = a.NewLabel(),
+            insert = a.NewLabel(), out = a.NewLabel();
+  a.MovReg(BPF_REG_6, BPF_REG_1);  // r6 = ctx
   for (int level = level_lo; level <= level_hi; ++level) {
-    p.push_back(Insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, level));
-    p.push_back(Insn(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_get_current_ancestor_cgroup_id));
-    p.push_back(Insn(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, 0, 0, static_cast<int32_t>(cgroup_id)));
-    p.push_back(Insn(0, 0, 0, 0, static_cast<int32_t>(cgroup_id >> 32)));
-    // Jump to "count", fixed up below.
-    p.push_back(Insn(BPF_JMP | BPF_JEQ | BPF_X, BPF_REG_0, BPF_REG_1, 0, 0));
+    a.Mov(BPF_REG_1, level);
+    a.Call(BPF_FUNC_get_current_ancestor_cgroup_id);
+    a.LoadImm64(BPF_REG_1, 0, cgroup_id);
+    a.Jump(BPF_JEQ | BPF_X, BPF_REG_0, BPF_REG_1, 0, ours);
   }
-  const size_t not_ours = p.size();
-  p.push_back(Insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0));
-  p.push_back(Insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
-  const size_t count = p.size();
-  for (size_t i = 0; i < not_ours; ++i)
-    if (p[i].code == (BPF_JMP | BPF_JEQ | BPF_X))
-      p[i].off = static_cast<int16_t>(count - i - 1);
-  p.push_back(Insn(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_2, BPF_REG_6, kIdOffset, 0));
-  const size_t range_check = p.size();
-  p.push_back(Insn(BPF_JMP | BPF_JGE | BPF_K, BPF_REG_2, 0, 0, kCountedSlots));  // -> out
-  p.push_back(Insn(BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_2, -4, 0));    // key
-  p.push_back(Insn(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0));
-  p.push_back(Insn(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -4));
-  p.push_back(Insn(BPF_LD | BPF_DW | BPF_IMM, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, map_fd));
-  p.push_back(Insn(0, 0, 0, 0, 0));
-  p.push_back(Insn(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem));
-  const size_t null_check = p.size();
-  p.push_back(Insn(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0));  // -> out
-  p.push_back(Insn(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_1, BPF_REG_0, 0, 0));
-  p.push_back(Insn(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_1, 0, 0, 1));
-  p.push_back(Insn(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_0, BPF_REG_1, 0, 0));
-  const size_t out = p.size();
-  p.push_back(Insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0));
-  p.push_back(Insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
-  p[range_check].off = static_cast<int16_t>(out - range_check - 1);
-  p[null_check].off = static_cast<int16_t>(out - null_check - 1);
-  return p;
+  a.Exit0();
+  a.Bind(ours);
+  a.Op(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_7, BPF_REG_6, kIdOffset, 0);  // r7 = nr
+  a.Jump(BPF_JGE | BPF_K, BPF_REG_7, 0, kCountedSlots, out);
+  a.Op(BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_7, -40, 0);
+  a.LoadImm64(BPF_REG_1, BPF_PSEUDO_MAP_FD, static_cast<uint64_t>(counts_fd));
+  a.StackPtr(BPF_REG_2, -40);
+  a.Call(BPF_FUNC_map_lookup_elem);
+  a.Jump(BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, keyed_l);
+  a.Op(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_1, BPF_REG_0, 0, 0);
+  a.Op(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_1, 0, 0, 1);
+  a.Op(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_0, BPF_REG_1, 0, 0);
+  a.Bind(keyed_l);
+  for (const auto& k : keyed) {
+    const int next = a.NewLabel();
+    a.Jump(BPF_JNE | BPF_K, BPF_REG_7, 0, k.nr, next);
+    for (size_t slot = 0; slot < 2; ++slot) {
+      if (slot < k.args.size())
+        a.Op(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_1, BPF_REG_6, ArgOffset(k.args[slot]), 0);
+      else
+        a.Mov(BPF_REG_1, 0);
+      a.Op(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_1, static_cast<int16_t>(-24 + 8 * slot), 0);
+    }
+    a.Jump(BPF_JA, 0, 0, 0, hash);
+    a.Bind(next);
+  }
+  a.Jump(BPF_JA, 0, 0, 0, out);
+  a.Bind(hash);
+  a.Op(BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_7, -32, 0);
+  a.Op(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -28, 0);
+  a.LoadImm64(BPF_REG_1, BPF_PSEUDO_MAP_FD, static_cast<uint64_t>(keys_fd));
+  a.StackPtr(BPF_REG_2, -32);
+  a.Call(BPF_FUNC_map_lookup_elem);
+  a.Jump(BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, insert);
+  a.Mov(BPF_REG_1, 1);
+  a.Op(BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_0, BPF_REG_1, 0, BPF_ADD);
+  a.Jump(BPF_JA, 0, 0, 0, out);
+  a.Bind(insert);
+  a.Op(BPF_ST | BPF_MEM | BPF_DW, BPF_REG_10, 0, -8, 1);
+  a.LoadImm64(BPF_REG_1, BPF_PSEUDO_MAP_FD, static_cast<uint64_t>(keys_fd));
+  a.StackPtr(BPF_REG_2, -32);
+  a.StackPtr(BPF_REG_3, -8);
+  a.Mov(BPF_REG_4, BPF_NOEXIST);
+  a.Call(BPF_FUNC_map_update_elem);
+  a.Bind(out);
+  a.Exit0();
+  return a.Finish();
 }
 
 // The cgroup's depth as seen here: ".." steps up to the cgroup2 root (id 1), or, in a
@@ -187,38 +259,58 @@ Error Unsupported(const std::string& what, int err) {
                err);
 }
 
+// Key of the hash table (the program's fp-32 layout).
+struct HashKey {
+  uint32_t nr;
+  uint32_t pad;
+  uint64_t values[2];
+};
+
+Result<UniqueFd> CreateMap(bpf_map_type type, uint32_t key_size, uint32_t max_entries,
+                           const char* name) {
+  bpf_attr attr{};
+  attr.map_type = type;
+  attr.key_size = key_size;
+  attr.value_size = sizeof(uint64_t);
+  attr.max_entries = max_entries;
+  strncpy(attr.map_name, name, sizeof attr.map_name - 1);
+  UniqueFd fd(static_cast<int>(Bpf(BPF_MAP_CREATE, &attr)));
+  if (!fd) return Fail(Unsupported(std::string("creating the BPF table ") + name + " refused", errno));
+  return fd;
+}
+
 }  // namespace
 
-Result<SyscallCounters> SyscallCounters::Open(int cgroup_dir_fd) {
+Result<SyscallCounters> SyscallCounters::Open(int cgroup_dir_fd,
+                                              const std::vector<KeyedSyscall>& keyed) {
   if (cgroup_dir_fd < 0)
     return Fail(ErrorCode::kUnsupported, "the box has no cgroup v2 directory to count in");
+  SyscallCounters c;
+  for (const auto& k : keyed) {
+    if (k.args.size() > 2 || std::any_of(k.args.begin(), k.args.end(), [](unsigned i) { return i > 5; }))
+      return Fail(ErrorCode::kInvalidInput,
+                  "syscall " + std::to_string(k.nr) + ": at most two key arguments, indices 0-5");
+    c.arity_[k.nr] = k.args.size();
+  }
   const int tracepoint = SILK_TRY(SysEnterTracepoint());
   struct stat st{};
   if (fstat(cgroup_dir_fd, &st) != 0) return FailErrno("stat of the box's cgroup");
   bool exact = false;
   const int level = SILK_TRY(CgroupLevel(cgroup_dir_fd, &exact));
 
-  SyscallCounters c;
-  bpf_attr attr{};
-  attr.map_type = BPF_MAP_TYPE_PERCPU_ARRAY;
-  attr.key_size = sizeof(uint32_t);
-  attr.value_size = sizeof(uint64_t);
-  attr.max_entries = kCountedSlots;
-  strncpy(attr.map_name, "silk_counts", sizeof attr.map_name - 1);
-  c.map_.Reset(static_cast<int>(Bpf(BPF_MAP_CREATE, &attr)));
-  if (!c.map_) return Fail(Unsupported("creating the BPF counter array refused", errno));
-
-  const auto insns =
-      CountingProgram(c.map_.get(), st.st_ino, level, exact ? level : level + kNamespacedLevels);
+  c.map_ = SILK_TRY(CreateMap(BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(uint32_t), kCountedSlots, "silk_counts"));
+  c.keys_ = SILK_TRY(CreateMap(BPF_MAP_TYPE_HASH, sizeof(HashKey), kKeySlots, "silk_keys"));
+  const auto insns = CountingProgram(c.map_.get(), c.keys_.get(), st.st_ino, level,
+                                     exact ? level : level + kNamespacedLevels, keyed);
   static const char kLicense[] = "GPL";
-  char log[4096] = {};
-  attr = {};
+  std::vector<char> log(1 << 16);
+  bpf_attr attr{};
   attr.prog_type = BPF_PROG_TYPE_TRACEPOINT;
   attr.insn_cnt = static_cast<uint32_t>(insns.size());
   attr.insns = reinterpret_cast<uint64_t>(insns.data());
   attr.license = reinterpret_cast<uint64_t>(kLicense);
-  attr.log_buf = reinterpret_cast<uint64_t>(log);
-  attr.log_size = sizeof log;
+  attr.log_buf = reinterpret_cast<uint64_t>(log.data());
+  attr.log_size = static_cast<uint32_t>(log.size());
   attr.log_level = 1;
   strncpy(attr.prog_name, "silk_count", sizeof attr.prog_name - 1);
   c.prog_.Reset(static_cast<int>(Bpf(BPF_PROG_LOAD, &attr)));
@@ -226,8 +318,10 @@ Result<SyscallCounters> SyscallCounters::Open(int cgroup_dir_fd) {
     const int err = errno;
     if (err == EPERM || err == EACCES)
       return Fail(Unsupported("loading the BPF counting program refused", err));
+    std::string text(log.data());
+    if (text.size() > 2000) text = "..." + text.substr(text.size() - 2000);
     return Fail(Error(ErrorCode::kUnsupported,
-                      "the kernel refused the BPF counting program: " + std::string(log), err));
+                      "the kernel refused the BPF counting program: " + text, err));
   }
 
   perf_event_attr pa{};
@@ -268,6 +362,32 @@ Result<std::map<int, uint64_t>> SyscallCounters::Read(const std::vector<int>& nr
     if (sum) totals[nr] = sum;
   }
   return totals;
+}
+
+Result<std::vector<KeyTuple>> SyscallCounters::ReadKeys(bool* complete) const {
+  std::vector<KeyTuple> out;
+  HashKey key{}, next{};
+  bool first = true;
+  size_t entries = 0;
+  for (;;) {
+    bpf_attr attr{};
+    attr.map_fd = static_cast<uint32_t>(keys_.get());
+    attr.key = first ? 0 : reinterpret_cast<uint64_t>(&key);
+    attr.next_key = reinterpret_cast<uint64_t>(&next);
+    if (Bpf(BPF_MAP_GET_NEXT_KEY, &attr) != 0) {
+      if (errno == ENOENT) break;
+      return FailErrno("reading the key-argument table");
+    }
+    first = false;
+    key = next;
+    ++entries;
+    auto it = arity_.find(static_cast<int>(key.nr));
+    if (it == arity_.end()) continue;
+    out.push_back({static_cast<int>(key.nr),
+                   std::vector<uint64_t>(key.values, key.values + it->second)});
+  }
+  *complete = entries < kKeySlots;
+  return out;
 }
 
 }  // namespace silk::compat::internal

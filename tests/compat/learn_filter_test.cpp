@@ -20,12 +20,14 @@ namespace {
 
 constexpr uint32_t kX32Bit = 0x40000000u;
 
-// Needs the arguments of socket, clone, ioctl, prctl and fcntl, as the recorder does.
+// Counts everything; the values of ioctl's request; needs personality's calls whole.
 class KeyArgObserver : public SyscallObserver {
  public:
   void OnSyscall(const SyscallEvent&) override {}
-  bool NeedsArguments(int nr) const override {
-    return nr == 41 || nr == 56 || nr == 16 || nr == 157 || nr == 72;
+  std::optional<std::vector<unsigned>> CountedArguments(int nr) const override {
+    if (nr == 135) return std::nullopt;  // personality
+    if (nr == 16) return std::vector<unsigned>{1};
+    return std::vector<unsigned>{};
   }
 };
 
@@ -73,9 +75,10 @@ TEST(LearningFilter, PodmanDefaultCountsWhatItAllowsWithoutConditions) {
   EXPECT_TRUE(has("getppid"));
   EXPECT_TRUE(has("set_robust_list"));
   EXPECT_FALSE(has("execve"));       // the box's own call
-  EXPECT_FALSE(has("socket"));       // its arguments make rules
-  EXPECT_FALSE(has("clone"));        // its arguments make rules
-  EXPECT_FALSE(has("personality"));  // allowed only for some arguments
+  EXPECT_TRUE(has("ioctl"));         // counted with its request values
+  EXPECT_FALSE(has("socket"));       // the supervisor mediates raw and packet sockets
+  EXPECT_TRUE(has("clone"));         // Podman allows every clone: counted (flags too)
+  EXPECT_FALSE(has("personality"));  // the observer wants each call
   EXPECT_FALSE(has("init_module"));  // denied without CAP_SYS_MODULE
   EXPECT_FALSE(has("kexec_load"));   // denied without CAP_SYS_BOOT
   EXPECT_TRUE(has("mount"));         // Podman allows it (capabilities decide)

@@ -5,6 +5,7 @@
 #include "layers/syscall_recorder.hpp"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -120,8 +121,12 @@ TEST(Recorder, CountedLearningSeesWhatNotifyAllSees) {
       "code.write(bytes([0xb8, 20, 0, 0, 0, 0xcd, 0x80, 0xc3]))  # eax=20; int 0x80; ret\n"
       "getpid32 = ctypes.CFUNCTYPE(ctypes.c_long)(ctypes.addressof(ctypes.c_char.from_buffer(code)))\n"
       "assert all(getpid32() == os.getpid() for _ in range(100))\n"
-      "r, w = os.pipe(); os.write(w, b\"x\" * 100); os.read(r, 100)' | cat"};
+      "import fcntl, termios, struct\n"
+      "r, w = os.pipe(); os.write(w, b\"x\" * 100)\n"
+      "for _ in range(50): fcntl.fcntl(r, fcntl.F_GETFL); fcntl.ioctl(r, termios.FIONREAD, b\"1234\")\n"
+      "os.read(r, 100)' | cat"};
   std::map<std::string, uint64_t> counts[2];
+  std::map<std::string, std::set<std::vector<uint64_t>>> keys[2];
   for (int counted = 0; counted < 2; ++counted) {
     RecordSpec spec;
     spec.argv = argv;
@@ -130,7 +135,10 @@ TEST(Recorder, CountedLearningSeesWhatNotifyAllSees) {
     ASSERT_TRUE(r) << r.error().ToString();
     ASSERT_EQ(r->exit_status, 0);
     ASSERT_TRUE(r->counting_unavailable.empty()) << r->counting_unavailable;
-    for (const auto& [nr, s] : r->observations.by_arch.at(kX86_64)) counts[counted][s.name] = s.count;
+    for (const auto& [nr, s] : r->observations.by_arch.at(kX86_64)) {
+      counts[counted][s.name] = s.count;
+      keys[counted][s.name] = s.key_args;
+    }
     auto i386 = r->observations.by_arch.find("SCMP_ARCH_X86");
     ASSERT_NE(i386, r->observations.by_arch.end());
     ASSERT_TRUE(i386->second.count(20));
@@ -141,6 +149,10 @@ TEST(Recorder, CountedLearningSeesWhatNotifyAllSees) {
   for (int i = 0; i < 2; ++i)
     for (const auto& [name, n] : counts[i]) names[i].insert(name);
   EXPECT_EQ(names[0], names[1]);
+  // The key arguments (ioctl requests, fcntl commands, clone flags) are the same too.
+  EXPECT_EQ(keys[0], keys[1]);
+  EXPECT_TRUE(keys[1]["ioctl"].count({FIONREAD}));
+  EXPECT_TRUE(keys[1]["fcntl"].count({F_GETFL}));
   // Calls whose number depends only on the script.
   for (const char* name : {"getppid", "newfstatat", "pipe2"}) {
     EXPECT_EQ(counts[0][name], counts[1][name]) << name;
