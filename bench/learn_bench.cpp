@@ -78,7 +78,8 @@ void MeasureOverhead(const policy::Workload& w, const policy::Profile& parent, i
       spec.count_in_kernel = mode == 0;
       auto l = layers::RecordSyscalls(spec, parent);
       if (!l || l->exit_status != w.expect_exit) {
-        failure = l ? "exit " + std::to_string(l->exit_status) + " under learn" : l.error().ToString();
+        failure =
+            l ? "exit " + std::to_string(l->exit_status) + " under learn" : l.error().ToString();
         continue;
       }
       if (mode == 0 && !l->counting_unavailable.empty())
@@ -125,9 +126,10 @@ int main(int argc, char** argv) {
                         {"python3", "-c", "import os\nfor _ in range(100000): os.getpid()"}),
                   *parent, repeats, devnull);
   // Many short processes: what each fork and exec costs under learning.
-  MeasureOverhead(Micro("micro-sh-300-execs",
-                        {"/bin/sh", "-c", "i=0; while [ $i -lt 300 ]; do /bin/true; i=$((i+1)); done"}),
-                  *parent, repeats, devnull);
+  MeasureOverhead(
+      Micro("micro-sh-300-execs",
+            {"/bin/sh", "-c", "i=0; while [ $i -lt 300 ]; do /bin/true; i=$((i+1)); done"}),
+      *parent, repeats, devnull);
   std::printf("\nddmin oracle runs (synthetic oracle: k needed items among n)\n");
   std::printf("%6s %4s %8s\n", "n", "k", "runs");
   std::mt19937 rng(7);

@@ -34,7 +34,7 @@ struct LearnRun {
   bool pass = false;  // exit status as expected and no timeout
   double elapsed_ms = 0;
   uint64_t syscalls = 0;
-  size_t denied = 0;  // distinct denied attempts in this run
+  size_t denied = 0;            // distinct denied attempts in this run
   size_t counted_syscalls = 0;  // syscalls counted in the kernel (the rest were notified)
 };
 

@@ -50,8 +50,8 @@ struct RecordOutcome {
   bool timed_out = false;
   std::string exec_failure;  // set when the command could not be started
   double elapsed_ms = 0;
-  size_t counted_syscalls = 0;       // syscalls counted in the kernel
-  std::string counting_unavailable;  // why none were (every syscall was notified)
+  size_t counted_syscalls = 0;        // syscalls counted in the kernel
+  std::string counting_unavailable;   // why none were (every syscall was notified)
   policy::Observations observations;  // pids in the host's view
   // For each thread that made a denied attempt: host tid -> tid inside the box.
   std::map<pid_t, pid_t> box_tids;

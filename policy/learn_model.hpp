@@ -57,7 +57,7 @@ struct Observations {
   std::map<std::string, std::map<int, ObservedSyscall>> by_arch;
   // First-seen order, aggregated by (arch, nr, key arguments); args/pid of the first.
   std::vector<DeniedAttempt> denied;
-  uint64_t total = 0;    // syscalls seen, allowed and denied
+  uint64_t total = 0;  // syscalls seen, allowed and denied
   // Every process/thread seen making a notified syscall (calls counted in the kernel,
   // see layers/syscall_recorder.hpp, carry no thread).
   std::set<pid_t> pids;

@@ -46,7 +46,8 @@ std::vector<sock_filter> Search(const std::vector<Range>& ranges, size_t lo, siz
 LearningFilter::LearningFilter(std::vector<int> counted) {
   std::sort(counted.begin(), counted.end());
   counted.erase(std::unique(counted.begin(), counted.end()), counted.end());
-  std::erase_if(counted, [](int nr) { return nr < 0 || static_cast<uint32_t>(nr) >= kX32SyscallBit; });
+  std::erase_if(counted,
+                [](int nr) { return nr < 0 || static_cast<uint32_t>(nr) >= kX32SyscallBit; });
   const sock_filter notify = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
   if (counted.empty()) {
     insns_ = {notify};

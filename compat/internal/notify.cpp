@@ -183,7 +183,8 @@ Result<bool> NotifyHandler::HandleOne(int listener) {
         break;
     }
   }
-  if (req->data.arch == AUDIT_ARCH_I386 && policy::Allows(observed)) ++i386_continued_[req->data.nr];
+  if (req->data.arch == AUDIT_ARCH_I386 && policy::Allows(observed))
+    ++i386_continued_[req->data.nr];
   // Reported before answering: the caller is still blocked, so the event is in the
   // order the workload made its calls (per thread).
   if (observer_) Observe(*req, observed);

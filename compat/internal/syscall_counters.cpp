@@ -68,12 +68,13 @@ Result<int> ReadSysEnterTracepoint() {
   }
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
   if (code == 2)
-    return Fail(ErrorCode::kUnsupported, std::string("cannot mount tracefs for the tracepoint id: ") +
-                                             strerror(n > 0 ? buf[0] : EPERM));
-  if (code != 0 || n <= 0)
     return Fail(ErrorCode::kUnsupported,
-                std::string("this kernel has no raw_syscalls:sys_enter tracepoint (") + kSysEnterId +
-                    ")");
+                std::string("cannot mount tracefs for the tracepoint id: ") +
+                    strerror(n > 0 ? buf[0] : EPERM));
+  if (code != 0 || n <= 0)
+    return Fail(
+        ErrorCode::kUnsupported,
+        std::string("this kernel has no raw_syscalls:sys_enter tracepoint (") + kSysEnterId + ")");
   return std::atoi(buf);
 }
 
@@ -84,9 +85,7 @@ Result<int> SysEnterTracepoint() {
   return id;
 }
 
-long Bpf(int cmd, bpf_attr* attr) {
-  return syscall(SYS_bpf, cmd, attr, sizeof *attr);
-}
+long Bpf(int cmd, bpf_attr* attr) { return syscall(SYS_bpf, cmd, attr, sizeof *attr); }
 
 bpf_insn Insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
   bpf_insn i{};
@@ -131,7 +130,8 @@ class Asm {
   }
   std::vector<bpf_insn> Finish() {
     for (const auto& [pos, label] : fixups_)
-      p_[pos].off = static_cast<int16_t>(at_[static_cast<size_t>(label)] - static_cast<int>(pos) - 1);
+      p_[pos].off =
+          static_cast<int16_t>(at_[static_cast<size_t>(label)] - static_cast<int>(pos) - 1);
     return std::move(p_);
   }
 
@@ -154,12 +154,11 @@ int16_t ArgOffset(unsigned i) { return static_cast<int16_t>(kIdOffset + 8 + 8 * 
 //     keys[key] += 1 (atomic), or insert 1 if absent   (hash; a full table drops it)
 //   return 0                                           (never a perf sample)
 // Stack: fp-40 u32 array key; fp-32 {u32 nr, u32 0, u64 a, u64 b} hash key; fp-8 value 1.
-std::vector<bpf_insn> CountingProgram(int counts_fd, int keys_fd, uint64_t cgroup_id,
-                                      int level_lo, int level_hi,
-                                      const std::vector<KeyedSyscall>& keyed) {
+std::vector<bpf_insn> CountingProgram(int counts_fd, int keys_fd, uint64_t cgroup_id, int level_lo,
+                                      int level_hi, const std::vector<KeyedSyscall>& keyed) {
   Asm a;
-  const int ours = a.NewLabel(), keyed_l = a.NewLabel(), hash = a.NewLabel(),
-            insert = a.NewLabel(), out = a.NewLabel();
+  const int ours = a.NewLabel(), keyed_l = a.NewLabel(), hash = a.NewLabel(), insert = a.NewLabel(),
+            out = a.NewLabel();
   a.MovReg(BPF_REG_6, BPF_REG_1);  // r6 = ctx
   for (int level = level_lo; level <= level_hi; ++level) {
     a.Mov(BPF_REG_1, level);
@@ -188,7 +187,8 @@ std::vector<bpf_insn> CountingProgram(int counts_fd, int keys_fd, uint64_t cgrou
         a.Op(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_1, BPF_REG_6, ArgOffset(k.args[slot]), 0);
       else
         a.Mov(BPF_REG_1, 0);
-      a.Op(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_1, static_cast<int16_t>(-24 + 8 * slot), 0);
+      a.Op(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_1, static_cast<int16_t>(-24 + 8 * slot),
+           0);
     }
     a.Jump(BPF_JA, 0, 0, 0, hash);
     a.Bind(next);
@@ -222,7 +222,8 @@ Result<int> CgroupLevel(int dir_fd, bool* exact) {
   UniqueFd cur(fcntl(dir_fd, F_DUPFD_CLOEXEC, 0));
   if (!cur) return FailErrno("duplicating the box's cgroup fd");
   for (int level = 0; level < 64; ++level) {
-    struct stat here{}, up{};
+    struct stat here {
+    }, up{};
     if (fstat(cur.get(), &here) != 0) return FailErrno("stat of the box's cgroup");
     if (here.st_ino == 1) {
       *exact = true;
@@ -246,8 +247,9 @@ size_t PossibleCpus() {
   if (text) {
     for (const auto& part : Split(Trim(*text), ',')) {
       size_t dash = part.find('-');
-      n = std::max<size_t>(n, std::strtoul(part.c_str() + (dash == std::string::npos ? 0 : dash + 1),
-                                           nullptr, 10) + 1);
+      n = std::max<size_t>(
+          n,
+          std::strtoul(part.c_str() + (dash == std::string::npos ? 0 : dash + 1), nullptr, 10) + 1);
     }
   }
   return std::max<size_t>(n, static_cast<size_t>(std::max(sysconf(_SC_NPROCESSORS_CONF), 1L)));
@@ -275,7 +277,8 @@ Result<UniqueFd> CreateMap(bpf_map_type type, uint32_t key_size, uint32_t max_en
   attr.max_entries = max_entries;
   strncpy(attr.map_name, name, sizeof attr.map_name - 1);
   UniqueFd fd(static_cast<int>(Bpf(BPF_MAP_CREATE, &attr)));
-  if (!fd) return Fail(Unsupported(std::string("creating the BPF table ") + name + " refused", errno));
+  if (!fd)
+    return Fail(Unsupported(std::string("creating the BPF table ") + name + " refused", errno));
   return fd;
 }
 
@@ -287,18 +290,20 @@ Result<SyscallCounters> SyscallCounters::Open(int cgroup_dir_fd,
     return Fail(ErrorCode::kUnsupported, "the box has no cgroup v2 directory to count in");
   SyscallCounters c;
   for (const auto& k : keyed) {
-    if (k.args.size() > 2 || std::any_of(k.args.begin(), k.args.end(), [](unsigned i) { return i > 5; }))
+    if (k.args.size() > 2 ||
+        std::any_of(k.args.begin(), k.args.end(), [](unsigned i) { return i > 5; }))
       return Fail(ErrorCode::kInvalidInput,
                   "syscall " + std::to_string(k.nr) + ": at most two key arguments, indices 0-5");
     c.arity_[k.nr] = k.args.size();
   }
   const int tracepoint = SILK_TRY(SysEnterTracepoint());
-  struct stat st{};
+  struct stat st {};
   if (fstat(cgroup_dir_fd, &st) != 0) return FailErrno("stat of the box's cgroup");
   bool exact = false;
   const int level = SILK_TRY(CgroupLevel(cgroup_dir_fd, &exact));
 
-  c.map_ = SILK_TRY(CreateMap(BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(uint32_t), kCountedSlots, "silk_counts"));
+  c.map_ = SILK_TRY(
+      CreateMap(BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(uint32_t), kCountedSlots, "silk_counts"));
   c.keys_ = SILK_TRY(CreateMap(BPF_MAP_TYPE_HASH, sizeof(HashKey), kKeySlots, "silk_keys"));
   const auto insns = CountingProgram(c.map_.get(), c.keys_.get(), st.st_ino, level,
                                      exact ? level : level + kNamespacedLevels, keyed);
@@ -332,8 +337,8 @@ Result<SyscallCounters> SyscallCounters::Open(int cgroup_dir_fd,
   pa.sample_type = PERF_SAMPLE_RAW;
   // This thread's own event: the program runs for the tracepoint on every task anyway,
   // and returns 0, so the event never records anything.
-  c.event_.Reset(static_cast<int>(
-      syscall(SYS_perf_event_open, &pa, 0, -1, -1, PERF_FLAG_FD_CLOEXEC)));
+  c.event_.Reset(
+      static_cast<int>(syscall(SYS_perf_event_open, &pa, 0, -1, -1, PERF_FLAG_FD_CLOEXEC)));
   if (!c.event_) return Fail(Unsupported("perf_event_open(raw_syscalls:sys_enter) refused", errno));
   return c;
 }
@@ -383,8 +388,8 @@ Result<std::vector<KeyTuple>> SyscallCounters::ReadKeys(bool* complete) const {
     ++entries;
     auto it = arity_.find(static_cast<int>(key.nr));
     if (it == arity_.end()) continue;
-    out.push_back({static_cast<int>(key.nr),
-                   std::vector<uint64_t>(key.values, key.values + it->second)});
+    out.push_back(
+        {static_cast<int>(key.nr), std::vector<uint64_t>(key.values, key.values + it->second)});
   }
   *complete = entries < kKeySlots;
   return out;

@@ -5,10 +5,11 @@
 // per-CPU array slot indexed by the syscall number when the calling task is in the box's
 // cgroup v2 subtree (bpf_get_current_ancestor_cgroup_id), and returns 0 (no sample is
 // written). For syscalls whose key arguments make rules (ioctl's request, fcntl's
-// command, ...) it also records each distinct value tuple in a hash table. A counted syscall then costs the workload tens of nanoseconds instead of a
-// supervisor round trip (10-18 µs), so syscall-heavy work learns at close to full speed
-// (bench/learn_bench.cpp). While the program is attached, every task of the host takes
-// the tracepoint path on its syscalls (tens of nanoseconds more each).
+// command, ...) it also records each distinct value tuple in a hash table. A counted syscall then
+// costs the workload tens of nanoseconds instead of a supervisor round trip (10-18 µs), so
+// syscall-heavy work learns at close to full speed (bench/learn_bench.cpp). While the program is
+// attached, every task of the host takes the tracepoint path on its syscalls (tens of nanoseconds
+// more each).
 //
 // What the counts mean: the tracepoint fires for every syscall the kernel runs, of
 // every architecture, after seccomp. The learning filter (learn_filter.hpp) lets only the

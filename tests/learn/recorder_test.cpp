@@ -5,8 +5,8 @@
 #include "layers/syscall_recorder.hpp"
 
 #include <fcntl.h>
-#include <sys/ioctl.h>
 #include <gtest/gtest.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -119,11 +119,13 @@ TEST(Recorder, CountedLearningSeesWhatNotifyAllSees) {
       "[t.start() for t in ts]; [t.join() for t in ts]\n"
       "code = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)\n"
       "code.write(bytes([0xb8, 20, 0, 0, 0, 0xcd, 0x80, 0xc3]))  # eax=20; int 0x80; ret\n"
-      "getpid32 = ctypes.CFUNCTYPE(ctypes.c_long)(ctypes.addressof(ctypes.c_char.from_buffer(code)))\n"
+      "getpid32 = "
+      "ctypes.CFUNCTYPE(ctypes.c_long)(ctypes.addressof(ctypes.c_char.from_buffer(code)))\n"
       "assert all(getpid32() == os.getpid() for _ in range(100))\n"
       "import fcntl, termios, struct\n"
       "r, w = os.pipe(); os.write(w, b\"x\" * 100)\n"
-      "for _ in range(50): fcntl.fcntl(r, fcntl.F_GETFL); fcntl.ioctl(r, termios.FIONREAD, b\"1234\")\n"
+      "for _ in range(50): fcntl.fcntl(r, fcntl.F_GETFL); fcntl.ioctl(r, termios.FIONREAD, "
+      "b\"1234\")\n"
       "os.read(r, 100)' | cat"};
   std::map<std::string, uint64_t> counts[2];
   std::map<std::string, std::set<std::vector<uint64_t>>> keys[2];
