@@ -193,24 +193,26 @@ std::vector<bpf_insn> CountingProgram(int counts_fd, int keys_fd, uint64_t cgrou
     a.Jump(BPF_JA, 0, 0, 0, hash);
     a.Bind(next);
   }
-  a.Jump(BPF_JA, 0, 0, 0, out);
-  a.Bind(hash);
-  a.Op(BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_7, -32, 0);
-  a.Op(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -28, 0);
-  a.LoadImm64(BPF_REG_1, BPF_PSEUDO_MAP_FD, static_cast<uint64_t>(keys_fd));
-  a.StackPtr(BPF_REG_2, -32);
-  a.Call(BPF_FUNC_map_lookup_elem);
-  a.Jump(BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, insert);
-  a.Mov(BPF_REG_1, 1);
-  a.Op(BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_0, BPF_REG_1, 0, BPF_ADD);
-  a.Jump(BPF_JA, 0, 0, 0, out);
-  a.Bind(insert);
-  a.Op(BPF_ST | BPF_MEM | BPF_DW, BPF_REG_10, 0, -8, 1);
-  a.LoadImm64(BPF_REG_1, BPF_PSEUDO_MAP_FD, static_cast<uint64_t>(keys_fd));
-  a.StackPtr(BPF_REG_2, -32);
-  a.StackPtr(BPF_REG_3, -8);
-  a.Mov(BPF_REG_4, BPF_NOEXIST);
-  a.Call(BPF_FUNC_map_update_elem);
+  if (!keyed.empty()) {  // else the table code would be unreachable, which the verifier refuses
+    a.Jump(BPF_JA, 0, 0, 0, out);
+    a.Bind(hash);
+    a.Op(BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_7, -32, 0);
+    a.Op(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -28, 0);
+    a.LoadImm64(BPF_REG_1, BPF_PSEUDO_MAP_FD, static_cast<uint64_t>(keys_fd));
+    a.StackPtr(BPF_REG_2, -32);
+    a.Call(BPF_FUNC_map_lookup_elem);
+    a.Jump(BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, insert);
+    a.Mov(BPF_REG_1, 1);
+    a.Op(BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_0, BPF_REG_1, 0, BPF_ADD);
+    a.Jump(BPF_JA, 0, 0, 0, out);
+    a.Bind(insert);
+    a.Op(BPF_ST | BPF_MEM | BPF_DW, BPF_REG_10, 0, -8, 1);
+    a.LoadImm64(BPF_REG_1, BPF_PSEUDO_MAP_FD, static_cast<uint64_t>(keys_fd));
+    a.StackPtr(BPF_REG_2, -32);
+    a.StackPtr(BPF_REG_3, -8);
+    a.Mov(BPF_REG_4, BPF_NOEXIST);
+    a.Call(BPF_FUNC_map_update_elem);
+  }
   a.Bind(out);
   a.Exit0();
   return a.Finish();
@@ -323,10 +325,11 @@ Result<SyscallCounters> SyscallCounters::Open(int cgroup_dir_fd,
     const int err = errno;
     if (err == EPERM || err == EACCES)
       return Fail(Unsupported("loading the BPF counting program refused", err));
+    // The verifier's verdict is the log's first line ("unreachable insn 21").
     std::string text(log.data());
-    if (text.size() > 2000) text = "..." + text.substr(text.size() - 2000);
+    text = text.substr(0, text.find('\n'));
     return Fail(Error(ErrorCode::kUnsupported,
-                      "the kernel refused the BPF counting program: " + text, err));
+                      "the kernel refused the BPF counting program (" + text + ")", err));
   }
 
   perf_event_attr pa{};

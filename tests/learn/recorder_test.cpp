@@ -162,6 +162,24 @@ TEST(Recorder, CountedLearningSeesWhatNotifyAllSees) {
   EXPECT_GE(counts[1]["getppid"], 1000u);  // the threads' calls (sh makes one more)
 }
 
+// Counting works whatever the parent allows (with and without counted key arguments:
+// gen0-sliver allows ioctl and fcntl only for some arguments, so none is keyed there).
+TEST(Recorder, CountsUnderEveryBuiltinParent) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: the recorder creates namespaces";
+  for (const char* name : {"gen0-sliver", "podman-default"}) {
+    auto parent = LoadResolvedProfile(name);
+    ASSERT_TRUE(parent) << parent.error().ToString();
+    RecordSpec spec;
+    spec.argv = {"/bin/sh", "-c", "ls / > /dev/null"};
+    auto r = RecordSyscalls(spec, *parent);
+    ASSERT_TRUE(r) << name << ": " << r.error().ToString();
+    EXPECT_EQ(r->exit_status, 0) << name;
+    EXPECT_TRUE(r->counting_unavailable.empty()) << name << ": " << r->counting_unavailable;
+    EXPECT_GT(r->counted_syscalls, 50u) << name;
+    EXPECT_TRUE(Saw(r->observations, "getdents64")) << name;
+  }
+}
+
 TEST(Recorder, DenialIsAttributedToTheThreadThatMadeIt) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root: the recorder's box creates namespaces";
   int p[2];
