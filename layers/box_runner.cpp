@@ -36,8 +36,12 @@ Result<BoxRun> RunWorkloadInBox(const policy::Workload& w, int run, const std::s
   spec.cwd = "/tmp";
   spec.profile = profile_path;
   spec.report_denials = run_options.report_denials;
-  spec.pids_max = 512;
-  spec.memory_max = 1ull << 30;
+  // Limits need cgroups, which only root (or a delegated user) can create: an
+  // unprivileged user's boxes run without them (syscalls are the same).
+  if (geteuid() == 0) {
+    spec.pids_max = 512;
+    spec.memory_max = 1ull << 30;
+  }
   UniqueFd null(open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!null) return FailErrno("opening /dev/null for the workload's stdin");
   compat::RunOptions options;

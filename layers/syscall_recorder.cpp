@@ -112,8 +112,12 @@ Result<RecordOutcome> RecordSyscalls(const RecordSpec& spec, const policy::Profi
   box.capabilities = spec.capabilities;
   box.profile = profile.path();
   // As RunWorkloadInBox: the boxes the learned profile is meant for.
-  box.pids_max = 512;
-  box.memory_max = 1ull << 30;
+  // Limits need cgroups, which only root (or a delegated user) can create: an
+  // unprivileged user's boxes run without them (syscalls are the same).
+  if (geteuid() == 0) {
+    box.pids_max = 512;
+    box.memory_max = 1ull << 30;
+  }
 
   Recorder recorder;
   compat::RunOptions options;

@@ -289,7 +289,9 @@ Result<UniqueFd> CreateMap(bpf_map_type type, uint32_t key_size, uint32_t max_en
 Result<SyscallCounters> SyscallCounters::Open(int cgroup_dir_fd,
                                               const std::vector<KeyedSyscall>& keyed) {
   if (cgroup_dir_fd < 0)
-    return Fail(ErrorCode::kUnsupported, "the box has no cgroup v2 directory to count in");
+    return Fail(ErrorCode::kUnsupported,
+                "the box has no cgroup v2 directory to count in (boxes get one as root, or "
+                "where a cgroup is delegated to the user)");
   SyscallCounters c;
   for (const auto& k : keyed) {
     if (k.args.size() > 2 ||
