@@ -5,8 +5,11 @@
 #include "layers/syscall_recorder.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -178,6 +181,46 @@ TEST(Recorder, CountsUnderEveryBuiltinParent) {
     EXPECT_GT(r->counted_syscalls, 50u) << name;
     EXPECT_TRUE(Saw(r->observations, "getdents64")) << name;
   }
+}
+
+// An unprivileged user learns too: the box runs in a user namespace without cgroups,
+// nothing can be counted in the kernel, so every syscall is notified, and the outcome says
+// why. Runs as "nobody" in a forked process.
+TEST(Recorder, UnprivilegedLearningNotifiesEverySyscallAndSaysWhy) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to become another user";
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  const policy::Profile parent = Parent();
+  pid_t child = fork();
+  if (child == 0) {
+    close(p[0]);
+    if (setgroups(0, nullptr) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+      _exit(90);
+    // A process that changed uid from root is non-dumpable (its /proc files stay root's);
+    // a login of this user would be dumpable.
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    unsetenv("XDG_RUNTIME_DIR");
+    RecordSpec spec;
+    spec.argv = {"busybox", "dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=1000"};
+    UniqueFd null(open("/dev/null", O_WRONLY | O_CLOEXEC));
+    spec.stdout_fd = spec.stderr_fd = null.get();
+    auto r = RecordSyscalls(spec, parent);
+    std::string line = !r ? "error: " + r.error().ToString()
+                          : "exit " + std::to_string(r->exit_status) + " counted " +
+                                std::to_string(r->counted_syscalls) + " read " +
+                                std::to_string(Saw(r->observations, "read")) + " why " +
+                                r->counting_unavailable;
+    (void)!write(p[1], line.data(), line.size());
+    _exit(0);
+  }
+  close(p[1]);
+  UniqueFd rd(p[0]);
+  const std::string out = ReadAll(rd.get());
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  EXPECT_EQ(out.rfind("exit 0 counted 0 read 1 why ", 0), 0u) << out;
+  EXPECT_NE(out.find("no cgroup v2 directory"), std::string::npos) << out;
 }
 
 TEST(Recorder, DenialIsAttributedToTheThreadThatMadeIt) {
