@@ -4,6 +4,8 @@
 // exits as expected.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -13,16 +15,30 @@
 
 namespace silk::layers {
 
+// Where a minimisation's time goes: every oracle workload run under a candidate (the
+// input profile's checks not included), counted by outcome. Updated from the ddmin
+// workers' threads.
+struct OracleRunStats {
+  std::atomic<size_t> passed{0}, failed{0}, timed_out{0};
+  std::atomic<uint64_t> passed_ms{0}, failed_ms{0}, timed_out_ms{0};
+  std::atomic<uint64_t> slowest_pass_ms{0};       // under the input profile (the timeout's base)
+  std::atomic<uint64_t> candidate_timeout_ms{0};  // the first oracle workload's
+};
+
 struct MinimizeRequest {
   policy::Profile profile;  // resolved
   std::vector<policy::Workload> oracle;
   policy::MinimizeOptions options;
   // A candidate that breaks the dynamic loader (no mmap, no exit_group) often spins
   // until killed, so candidates get max(min_candidate_timeout, factor x the slowest
-  // run under the input profile), capped by the workload's own timeout.
+  // run under the input profile), capped by the workload's own timeout. The input
+  // profile is run max(confirm_runs + 1, jobs) times, jobs at a time like the
+  // candidates, so the slowest run is measured under the same contention. A candidate
+  // that times out fails; too small a factor turns slow passes into flaky verdicts.
   double candidate_timeout_factor = 10;
   double min_candidate_timeout = 2;
-  int output_fd = -1;  // the workloads' stdout/stderr go here; -1 = inherit
+  int output_fd = -1;               // the workloads' stdout/stderr go here; -1 = inherit
+  OracleRunStats* stats = nullptr;  // optional, owned by the caller
 };
 
 // Errors: kInvalidInput (no oracle workload), kNotFound (an oracle command is not found

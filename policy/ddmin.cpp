@@ -17,33 +17,60 @@ class Tester {
   Tester(const DdminOracle& oracle, const DdminOptions& options)
       : oracle_(oracle), options_(options) {}
 
-  // Tests `candidates` in order, `jobs` at a time; returns the index of the first that
-  // passes, or nullopt if none does.
+  // Tests `candidates` in order on `jobs` workers; returns the index of the first that
+  // passes, or nullopt if none does. Each worker takes the next untested candidate as
+  // soon as it is free (a slow passing run does not hold up the other workers); no
+  // candidate after a known pass is started, and the answer is the lowest passing index
+  // once every candidate before it has failed, as the sequential algorithm would find.
+  // Candidates tested beyond it only fill the cache.
   Result<std::optional<size_t>> FirstPassing(const std::vector<Subset>& candidates) {
-    const size_t jobs = std::max(1u, options_.jobs);
-    for (size_t start = 0; start < candidates.size(); start += jobs) {
-      const size_t end = std::min(candidates.size(), start + jobs);
-      std::vector<std::optional<Result<bool>>> verdicts(end - start);
-      std::vector<std::thread> workers;
-      for (size_t i = start; i < end; ++i) {
-        if (auto cached = Lookup(candidates[i])) {
-          verdicts[i - start] = *cached;
-          continue;
+    const size_t jobs = std::min<size_t>(std::max(1u, options_.jobs), candidates.size());
+    std::vector<std::optional<Result<bool>>> verdicts(candidates.size());
+    std::mutex mu;
+    size_t next = 0;
+    size_t stop_at = candidates.size();  // no candidate from here on needs testing
+    auto work = [&] {
+      for (;;) {
+        size_t i;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (next >= stop_at) return;
+          i = next++;
         }
-        if (end - start == 1) {
-          verdicts[0] = Test(candidates[i]);
-        } else {
-          workers.emplace_back([&, i] { verdicts[i - start] = Test(candidates[i]); });
-        }
+        auto cached = Lookup(candidates[i]);
+        Result<bool> v = cached ? Result<bool>(*cached) : Test(candidates[i]);
+        std::lock_guard<std::mutex> lock(mu);
+        if (!v || *v) stop_at = std::min(stop_at, i + 1);
+        verdicts[i] = std::move(v);
       }
-      for (auto& w : workers) w.join();
-      for (size_t i = start; i < end; ++i) {
-        auto& v = *verdicts[i - start];
-        if (!v) return tl::unexpected<Error>(v.error());
-        if (*v) return std::optional<size_t>(i);
-      }
+    };
+    if (jobs <= 1) {
+      work();
+    } else {
+      std::vector<std::jthread> workers;
+      for (size_t j = 0; j < jobs; ++j) workers.emplace_back(work);
+    }
+    for (size_t i = 0; i < candidates.size() && verdicts[i]; ++i) {
+      auto& v = *verdicts[i];
+      if (!v) return tl::unexpected<Error>(v.error());
+      if (*v) return std::optional<size_t>(i);
     }
     return std::optional<size_t>();
+  }
+
+  // Tests every candidate (cache first) on `jobs` workers; the verdicts in order.
+  Result<std::vector<bool>> TestAll(const std::vector<Subset>& candidates) {
+    std::vector<bool> out(candidates.size(), false);
+    // FirstPassing stops at a pass; call it again for what comes after.
+    size_t base = 0;
+    while (base < candidates.size()) {
+      std::vector<Subset> tail(candidates.begin() + static_cast<long>(base), candidates.end());
+      auto hit = SILK_TRY(FirstPassing(tail));
+      if (!hit) break;
+      out[base + *hit] = true;
+      base += *hit + 1;
+    }
+    return out;
   }
 
   Result<bool> TestOne(const Subset& s) {
@@ -170,10 +197,10 @@ Result<DdminResult> Ddmin(size_t n, const DdminOracle& oracle, const DdminOption
   // 1-minimality: every single-item removal must fail (mostly answered by the cache).
   DdminResult result;
   result.one_minimal = true;
-  for (size_t item : c) {
-    bool pass = SILK_TRY(tester.TestOne(Minus(c, {item})));
+  std::vector<Subset> removals;
+  for (size_t item : c) removals.push_back(Minus(c, {item}));
+  for (bool pass : SILK_TRY(tester.TestAll(removals)))
     if (pass) result.one_minimal = false;
-  }
 
   result.kept = c;
   Subset all(n);

@@ -5,9 +5,11 @@
 //
 // Properties the callers rely on:
 // - Deterministic: the same oracle gives the same result for any number of workers.
-//   Candidates are tested in a fixed order, in chunks of `jobs` in parallel, and the
-//   lowest-index passing candidate of the first chunk that has one is taken, exactly as
-//   the sequential algorithm would.
+//   Candidates are tested in a fixed order on `jobs` workers, each taking the next
+//   untested candidate when it is free, and the lowest-index passing candidate is taken
+//   once every candidate before it has failed, exactly as the sequential algorithm
+//   would. (Oracle run counts may differ between runs: a worker may test a candidate
+//   after the one that passes; its verdict only fills the cache.)
 // - Every subset is tested at most once (a cache keyed by the subset).
 // - A passing verdict (the one that shrinks the set, so the one that can do harm if it
 //   is wrong) is confirmed by re-running the oracle `confirm_runs` times; a candidate
