@@ -157,6 +157,7 @@ Result<MinimizeResult> MinimizeProfile(const Profile& profile, const ProfileOrac
     for (size_t start = 0; start < items.size() && result.one_minimal; start += jobs) {
       const size_t end = std::min(items.size(), start + jobs);
       std::vector<std::optional<Result<bool>>> verdicts(end - start);
+      std::vector<size_t> runs(end - start, 0), flaky(end - start, 0);
       std::vector<std::thread> workers;
       for (size_t i = start; i < end; ++i) {
         workers.emplace_back([&, i] {
@@ -164,11 +165,28 @@ Result<MinimizeResult> MinimizeProfile(const Profile& profile, const ProfileOrac
           std::erase(kept, items[i]);
           std::vector<std::string> enosys = result.removed_enosys;
           enosys.push_back(items[i]);
-          verdicts[i - start] = oracle(RestrictProfile(profile, kept, enosys));
+          const Profile candidate = RestrictProfile(profile, kept, enosys);
+          auto& v = verdicts[i - start];
+          v = oracle(candidate);
+          ++runs[i - start];
+          // A pass here disproves 1-minimality: as in ddmin, it is believed only when
+          // confirm_runs re-runs agree; a disagreement is flaky and counts as failing.
+          for (unsigned c = 0; *v && **v && c < options.ddmin.confirm_runs; ++c) {
+            auto again = oracle(candidate);
+            ++runs[i - start];
+            if (again && !*again) ++flaky[i - start];
+            if (!again || !*again) {
+              v = std::move(again);
+              break;
+            }
+          }
         });
       }
       for (auto& w : workers) w.join();
-      result.oracle_runs += end - start;
+      for (size_t i = 0; i < runs.size(); ++i) {
+        result.oracle_runs += runs[i];
+        result.flaky_candidates += flaky[i];
+      }
       for (auto& v : verdicts) {
         if (!*v) return tl::unexpected<Error>(v->error());
         if (**v) result.one_minimal = false;
