@@ -4,6 +4,11 @@
 # "fail:" or "error:" line, and its own metrics (--yaml) show that every stressor did
 # all its bogo operations. --timeout bounds a stressor that a profile slows down.
 set -eu
+# stress-ng stops its stressors with kill(2), but whether a run calls it depends on
+# timing (a sock client or a switch child that exits before it is killed): without kill
+# some runs hang and others pass, which no oracle can judge. So the run makes the need
+# explicit: it sends signal 0 to itself first, and a profile without kill fails at once.
+kill -0 $$
 stress-ng -v --metrics-brief --yaml /tmp/metrics.yaml --timeout 10s \
   --cpu 1 --cpu-ops 100 \
   --fork 1 --fork-ops 100 \

@@ -9,6 +9,11 @@
 # System V semaphores: the POSIX sem stressor of Debian 12's stress-ng 0.15.06 does not
 # stop at --sem-ops and always runs to --timeout.
 set -eu
+# stress-ng stops its stressors with kill(2), but whether a run calls it depends on
+# timing (a sock client or a switch child that exits before it is killed): without kill
+# some runs hang and others pass, which no oracle can judge. So the run makes the need
+# explicit: it sends signal 0 to itself first, and a profile without kill fails at once.
+kill -0 $$
 sock_ops=50
 stress-ng -v --metrics-brief --yaml /tmp/metrics.yaml --timeout 10s \
   --sock 1 --sock-ops $sock_ops \
