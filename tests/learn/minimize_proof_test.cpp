@@ -3,7 +3,11 @@
 // confirmed), and check that the minimised profile passes a fresh run, is proven
 // 1-minimal, and that podman-default ⊇ learned ⊇ minimised by the policy engine.
 // Learning adds the C library floor (policy::LibcFloorSyscalls); the minimiser may
-// remove it again. Slow; wall times per workload are printed.
+// remove it again. Slow; per workload it prints n -> k, oracle runs and where the time
+// went (candidate runs that passed, failed, timed out). Measured with ctest -j2 on 2
+// shared cores: all nine in 257 s wall; per instance 5-51 s for the first five,
+// python-http 32 s, stress-ng-cpu-fork-pipe 35 s, stress-ng-sock-mmap-sem 101 s and
+// lighttpd-http 151 s (bench/README.md, "minimize").
 #include <gtest/gtest.h>
 #include <unistd.h>
 
