@@ -25,15 +25,14 @@
 #include "compat/internal/caps.hpp"
 #include "compat/internal/cgroup.hpp"
 #include "compat/internal/child.hpp"
+#include "compat/internal/counted_learning.hpp"
 #include "compat/internal/filter.hpp"
-#include "compat/internal/learn_filter.hpp"
 #include "compat/internal/mounts.hpp"
 #include "compat/internal/namespaces.hpp"
 #include "compat/internal/netlink.hpp"
 #include "compat/internal/network.hpp"
 #include "compat/internal/notify.hpp"
 #include "compat/internal/state.hpp"
-#include "compat/internal/syscall_counters.hpp"
 #include "compat/internal/userns.hpp"
 
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
@@ -342,30 +341,14 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
     return FailErrno("socketpair for the box");
   UniqueFd parent_end(sv[0]), child_end(sv[1]);
   sock_fprog fprog = filter->compiled.Fprog();
-  std::optional<LearningFilter> learning_filter;
-  std::optional<SyscallCounters> counters;
   UniqueFd v2_dir = cgroup ? cgroup->OpenV2Dir() : UniqueFd();
+  std::optional<CountedLearning> counting;
   if (learning) {
-    std::vector<int> counted;
-    if (options.count_in_kernel) {
-      counted = CountableSyscalls(filter->effective.front(), *options.observer);
-      std::vector<KeyedSyscall> keyed;
-      for (int nr : counted)
-        if (auto args = options.observer->CountedArguments(nr); args && !args->empty())
-          keyed.push_back({nr, *args});
-      auto opened = counted.empty() ? Fail(ErrorCode::kUnsupported,
-                                           "counting is implemented for x86_64 boxes only")
-                                    : SyscallCounters::Open(v2_dir.get(), keyed);
-      if (opened) {
-        counters = std::move(*opened);
-      } else {
-        out.counting_unavailable = opened.error().ToString();
-        counted.clear();
-      }
-    }
-    learning_filter.emplace(std::move(counted));
-    out.counted_syscalls = learning_filter->counted().size();
-    fprog = learning_filter->Fprog();
+    counting.emplace(filter->effective.front(), *options.observer, v2_dir.get(),
+                     options.count_in_kernel);
+    out.counted_syscalls = counting->filter().counted().size();
+    out.counting_unavailable = counting->unavailable();
+    fprog = counting->filter().Fprog();
   }
 
   HandoffPage handoff = SILK_TRY(HandoffPage::Create());
@@ -427,7 +410,7 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
       if (listener) {
         listener_at = -1;
         // The box makes no syscall but execve from here on: count from now.
-        if (counters) SILK_TRY(counters->Enable());
+        if (counting) SILK_TRY(counting->Enable());
         handoff.get()->listener_taken.store(1, std::memory_order_release);
         handler = SILK_TRY(NotifyHandler::Create(&filter->effective, spec.raw_sockets,
                                                  spec.report_denials, options.observer, box.pid()));
@@ -496,19 +479,7 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
     handler->Finish();
     out.denials = handler->TakeReport();
   }
-  if (counters) {
-    auto totals = SILK_TRY(counters->Read(learning_filter->counted()));
-    for (auto [nr, count] : totals) {
-      if (handler) {
-        auto it = handler->I386Continued().find(nr);
-        if (it != handler->I386Continued().end()) count -= std::min(count, it->second);
-      }
-      if (count) options.observer->OnCounted(nr, count);
-    }
-    bool complete = true;
-    for (const auto& t : SILK_TRY(counters->ReadKeys(&complete)))
-      if (totals.count(t.nr)) options.observer->OnCountedArguments(t.nr, t.values, complete);
-  }
+  if (counting) SILK_TRY(counting->Report(handler.get(), *options.observer));
   if (cgroup) SILK_TRY(WithContext(cgroup->Destroy(), "removing the box's cgroups"));
   return out;
 }

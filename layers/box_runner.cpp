@@ -26,6 +26,12 @@ std::string DenialText(const compat::Denial& d) {
 
 }  // namespace
 
+void SetWorkloadBoxLimits(compat::BoxSpec& spec) {
+  if (geteuid() != 0) return;
+  spec.pids_max = 512;
+  spec.memory_max = 1ull << 30;
+}
+
 Result<BoxRun> RunWorkloadInBox(const policy::Workload& w, int run, const std::string& profile_path,
                                 const BoxRunOptions& run_options) {
   auto argv = SILK_TRY(policy::ExpandCommand(w, run));
@@ -36,12 +42,7 @@ Result<BoxRun> RunWorkloadInBox(const policy::Workload& w, int run, const std::s
   spec.cwd = "/tmp";
   spec.profile = profile_path;
   spec.report_denials = run_options.report_denials;
-  // Limits need cgroups, which only root (or a delegated user) can create: an
-  // unprivileged user's boxes run without them (syscalls are the same).
-  if (geteuid() == 0) {
-    spec.pids_max = 512;
-    spec.memory_max = 1ull << 30;
-  }
+  SetWorkloadBoxLimits(spec);
   UniqueFd null(open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!null) return FailErrno("opening /dev/null for the workload's stdin");
   compat::RunOptions options;

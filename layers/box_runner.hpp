@@ -40,6 +40,11 @@ struct BoxRunOptions {
 
 // Runs run number `run` of `w` in a box under the profile file `profile_path`.
 // Errors: box setup failures from compat::RunBox (kSystem, kNotFound, ...).
+// The limits of every workload box (learning, minimisation, regression): 512 pids, 1 GiB
+// of memory. Limits need cgroups, which only root (or a delegated user) can create, so an
+// unprivileged user's boxes run without them (the syscalls they make are the same).
+void SetWorkloadBoxLimits(compat::BoxSpec& spec);
+
 Result<BoxRun> RunWorkloadInBox(const policy::Workload& w, int run, const std::string& profile_path,
                                 const BoxRunOptions& options = {});
 

@@ -111,13 +111,7 @@ Result<RecordOutcome> RecordSyscalls(const RecordSpec& spec, const policy::Profi
   box.cwd = spec.cwd;
   box.capabilities = spec.capabilities;
   box.profile = profile.path();
-  // As RunWorkloadInBox: the boxes the learned profile is meant for.
-  // Limits need cgroups, which only root (or a delegated user) can create: an
-  // unprivileged user's boxes run without them (syscalls are the same).
-  if (geteuid() == 0) {
-    box.pids_max = 512;
-    box.memory_max = 1ull << 30;
-  }
+  SetWorkloadBoxLimits(box);  // the boxes the learned profile is meant for
 
   Recorder recorder;
   compat::RunOptions options;
