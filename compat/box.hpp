@@ -141,7 +141,8 @@ struct RunOptions {
   int stdout_fd = -1;
   int stderr_fd = -1;
   // Learning mode (`silk policy learn`): when set, the box installs, instead of the
-  // profile's compiled filter, one that notifies every syscall, and the supervisor answers
+  // profile's compiled filter, one that notifies every syscall (but those counted in the
+  // kernel, see count_in_kernel), and the supervisor answers
   // each with the profile's effective verdict (SECCOMP_USER_NOTIF_FLAG_CONTINUE for allow
   // and log, -errno for errno, SIGKILL to the caller for kill, ENOSYS for trap/trace) and
   // reports it to the observer. The caller owns the observer; it must outlive RunBox.
@@ -150,14 +151,14 @@ struct RunOptions {
   // calls after the filter, just the last (the one that succeeded) is; the workload
   // starts at the first syscall of the box's init after it.
   // Cost: one supervisor round trip per notified syscall (bench/learn_bench.cpp), which
-  // count_in_kernel avoids for the frequent ones.
+  // count_in_kernel avoids for most.
   SyscallObserver* observer = nullptr;
-  // Learning mode: count the frequent syscalls that the profile allows unconditionally
-  // and whose arguments the observer does not need in the kernel (per-syscall tracepoint
-  // counters on the box's cgroup, compat/internal/syscall_counters.hpp) instead of
-  // notifying each call. Where that is unavailable (no root/CAP_PERFMON, no tracefs, no
-  // cgroup v2 directory for the box), every syscall is notified and
-  // BoxOutcome::counting_unavailable says why.
+  // Learning mode: count in the kernel, instead of notifying each call, the syscalls the
+  // profile allows whatever their arguments and the observer accepts counted
+  // (SyscallObserver::CountedArguments; an eBPF program on raw_syscalls:sys_enter for the
+  // box's cgroup, compat/internal/syscall_counters.hpp). Where that is unavailable (no
+  // root/CAP_PERFMON, no tracefs, no cgroup v2 directory for the box), every syscall is notified
+  // and BoxOutcome::counting_unavailable says why.
   bool count_in_kernel = true;
 };
 
