@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "base/unique_fd.hpp"
 
 namespace silk {
@@ -26,6 +28,65 @@ Result<std::string> ReadFile(const std::string& path) {
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
   }
+  return out;
+}
+
+namespace {
+
+// "a FIFO", "a character device", ... for st_mode.
+const char* FileKind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+std::string SizeText(size_t bytes) {
+  if (bytes % (size_t{1} << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  return std::to_string(bytes) + " bytes";
+}
+
+}  // namespace
+
+Result<std::string> ReadRegularFile(const std::string& path, size_t max_bytes) {
+  // O_NONBLOCK: open(2) of a FIFO without a writer would otherwise wait forever.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd) {
+    int err = errno;
+    if (err == ENOENT) return Fail(Error(ErrorCode::kNotFound, path + ": no such file", err));
+    return FailErrno("cannot open " + path, err);
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return FailErrno("cannot stat " + path);
+  if (!S_ISREG(st.st_mode)) {
+    return Fail(ErrorCode::kInvalidInput,
+                path + " is " + FileKind(st.st_mode) + "; expected a regular file");
+  }
+  if (static_cast<uint64_t>(st.st_size) > max_bytes)
+    return Fail(ErrorCode::kInvalidInput, path + " is larger than " + SizeText(max_bytes) + " (" +
+                                              std::to_string(st.st_size) + " bytes)");
+  std::string out;
+  out.resize(std::min<uint64_t>(static_cast<uint64_t>(st.st_size), max_bytes) + 1);
+  size_t have = 0;
+  for (;;) {
+    if (have == out.size()) {
+      if (have > max_bytes) break;
+      out.resize(std::min(out.size() * 2, max_bytes + 1));
+    }
+    ssize_t n = ::read(fd.get(), out.data() + have, out.size() - have);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return FailErrno("cannot read " + path);
+    }
+    if (n == 0) break;
+    have += static_cast<size_t>(n);
+  }
+  if (have > max_bytes)
+    return Fail(ErrorCode::kInvalidInput,
+                path + " is larger than " + SizeText(max_bytes) + " (it grew while being read)");
+  out.resize(have);
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Whole-file reads and atomic writes.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "base/result.hpp"
@@ -8,8 +9,20 @@
 namespace silk {
 
 // Reads a whole file. Errors: kNotFound if it does not exist, kSystem otherwise;
-// the message names the path.
+// the message names the path. For files silk itself owns or the kernel provides (/proc,
+// sysfs, state directories); input a user names goes through ReadRegularFile.
 Result<std::string> ReadFile(const std::string& path);
+
+// The size limit user-input readers use unless they have their own.
+inline constexpr size_t kMaxInputFileBytes = size_t{16} << 20;
+
+// Reads a user-named input file (profile, spec, suite, manifest) of at most `max_bytes`.
+// Opens with O_NONBLOCK (a FIFO never blocks) and O_NOCTTY, refuses anything but a
+// regular file ("is a FIFO", "is a character device", "is a directory", ...) and reads
+// at most max_bytes + 1 bytes, so /dev/zero or a growing file cannot balloon memory.
+// Errors: kNotFound if it does not exist; kInvalidInput for a file that is not regular
+// or is larger than max_bytes; kSystem otherwise. Every message names the path.
+Result<std::string> ReadRegularFile(const std::string& path, size_t max_bytes = kMaxInputFileBytes);
 
 // Writes `contents` to `path` atomically: a temporary file in the same directory,
 // fsync, rename. On failure the old file (if any) is untouched and no temporary is left.

@@ -55,5 +55,58 @@ TEST(File, AtomicWriteToASpecialFileWritesInPlace) {
   std::filesystem::remove_all(dir);
 }
 
+// User input is read from regular files only, and never more than the limit: a FIFO
+// fails at once instead of blocking in open(), /dev/zero fails instead of filling memory.
+TEST(File, ReadRegularFileRefusesSpecialFiles) {
+  char dir[] = "/tmp/silk-file-test-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string fifo = std::string(dir) + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto from_fifo = ReadRegularFile(fifo);
+  ASSERT_FALSE(from_fifo);
+  EXPECT_EQ(from_fifo.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_EQ(from_fifo.error().message(), fifo + " is a FIFO; expected a regular file");
+  for (const char* dev : {"/dev/zero", "/dev/urandom", "/dev/null"}) {
+    auto r = ReadRegularFile(dev);
+    ASSERT_FALSE(r) << dev;
+    EXPECT_EQ(r.error().message(),
+              std::string(dev) + " is a character device; expected a regular file");
+  }
+  auto from_dir = ReadRegularFile(dir);
+  ASSERT_FALSE(from_dir);
+  EXPECT_NE(from_dir.error().message().find("is a directory"), std::string::npos);
+  auto missing = ReadRegularFile(std::string(dir) + "/nope");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(File, ReadRegularFileStopsAtTheLimit) {
+  char dir[] = "/tmp/silk-file-test-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string path = std::string(dir) + "/f";
+  ASSERT_TRUE(WriteFileAtomic(path, std::string(4096, 'x')));
+  EXPECT_EQ(ReadRegularFile(path, 4096)->size(), 4096u);
+  auto big = ReadRegularFile(path, 4095);
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_NE(big.error().message().find(path + " is larger than 4095 bytes"), std::string::npos);
+  ASSERT_TRUE(WriteFileAtomic(path, std::string((2 << 20) + 1, 'x')));
+  auto mib = ReadRegularFile(path, 2 << 20);
+  ASSERT_FALSE(mib);
+  EXPECT_NE(mib.error().message().find("is larger than 2 MiB"), std::string::npos);
+  ASSERT_TRUE(WriteFileAtomic(path, ""));
+  EXPECT_EQ(*ReadRegularFile(path), "");
+  std::filesystem::remove_all(dir);
+}
+
+// /proc files are regular files whose size is 0 until read; the reader must not trust
+// st_size.
+TEST(File, ReadRegularFileReadsProcFiles) {
+  auto status = ReadRegularFile("/proc/self/status");
+  ASSERT_TRUE(status) << status.error().ToString();
+  EXPECT_NE(status->find("Pid:"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace silk
