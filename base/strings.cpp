@@ -99,13 +99,43 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   return prev[b.size()];
 }
 
+namespace {
+
+// EditDistance(a, b) if it is at most `max`, otherwise max + 1; O(min(|a|,|b|) * max)
+// time (only the diagonal band within `max` is computed) and it stops at the first row
+// whose every cell exceeds `max`.
+size_t BoundedEditDistance(std::string_view a, std::string_view b, size_t max) {
+  if (a.size() < b.size()) std::swap(a, b);
+  if (a.size() - b.size() > max) return max + 1;
+  const size_t big = max + 1;
+  std::vector<size_t> prev(b.size() + 1, big), cur(b.size() + 1, big);
+  for (size_t j = 0; j <= std::min(b.size(), max); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t lo = i > max ? i - max : 0, hi = std::min(b.size(), i + max);
+    std::fill(cur.begin(), cur.end(), big);
+    if (lo == 0) cur[0] = i <= max ? i : big;
+    size_t row_min = cur[0];
+    for (size_t j = std::max<size_t>(lo, 1); j <= hi; ++j) {
+      size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub, big});
+      row_min = std::min(row_min, cur[j]);
+    }
+    if (row_min > max) return big;
+    std::swap(prev, cur);
+  }
+  return std::min(prev[b.size()], big);
+}
+
+}  // namespace
+
 std::vector<std::string> NearestWords(std::string_view word,
                                       const std::vector<std::string>& candidates, size_t limit) {
+  if (word.size() > kMaxSuggestedWordLength) return {};
   size_t max_dist = std::max<size_t>(2, word.size() / 3);
   std::vector<std::pair<size_t, std::string>> scored;
   for (const auto& c : candidates) {
-    size_t d = EditDistance(word, c);
     bool prefix = c.size() > word.size() && c.compare(0, word.size(), word) == 0;
+    size_t d = BoundedEditDistance(word, c, max_dist);
     if (d <= max_dist || prefix) scored.emplace_back(prefix ? std::min(d, max_dist) : d, c);
   }
   std::sort(scored.begin(), scored.end());

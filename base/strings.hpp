@@ -24,8 +24,12 @@ Result<uint64_t> ParseUint(std::string_view s, uint64_t max = UINT64_MAX);
 // Levenshtein distance, for "did you mean" suggestions.
 size_t EditDistance(std::string_view a, std::string_view b);
 
+// Words longer than this get no suggestion (no name silk suggests is that long).
+inline constexpr size_t kMaxSuggestedWordLength = 64;
+
 // Up to `limit` candidates nearest to `word`, nearest first, within a distance that
-// scales with the word's length.
+// scales with the word's length (at most a third of it). Time O(candidates * |word| *
+// distance); none for a word longer than kMaxSuggestedWordLength.
 std::vector<std::string> NearestWords(std::string_view word,
                                       const std::vector<std::string>& candidates, size_t limit = 3);
 

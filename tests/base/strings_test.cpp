@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace silk {
 namespace {
 
@@ -31,6 +33,37 @@ TEST(Strings, NearestWords) {
   EXPECT_EQ(near[0], "open");
   EXPECT_EQ(EditDistance("kitten", "sitting"), 3u);
   EXPECT_TRUE(NearestWords("zzzzzzzz", words).empty());
+}
+
+// The bounded search finds exactly what a full edit-distance search finds.
+TEST(Strings, NearestWordsMatchesTheFullSearch) {
+  std::vector<std::string> words = {"open",   "openat", "openat2", "close",    "read",
+                                    "clone3", "write",  "writev",  "pread64",  "x",
+                                    "",       "socket", "bind",    "mprotect", "madvise",
+                                    "getpid", "kill",   "tkill",   "tgkill",   "rt_sigaction"};
+  for (const auto& w :
+       std::vector<std::string>{"opne", "wirte", "rt_sigactoin", "prctl", "clone", "kil", "a", "",
+                                "sockett", "mpotect", "getppid", "tgkil", "readv"}) {
+    size_t max_dist = std::max<size_t>(2, w.size() / 3);
+    std::vector<std::pair<size_t, std::string>> scored;
+    for (const auto& c : words) {
+      size_t d = EditDistance(w, c);
+      bool prefix = c.size() > w.size() && c.compare(0, w.size(), w) == 0;
+      if (d <= max_dist || prefix) scored.emplace_back(prefix ? std::min(d, max_dist) : d, c);
+    }
+    std::sort(scored.begin(), scored.end());
+    std::vector<std::string> want;
+    for (size_t i = 0; i < scored.size() && want.size() < 3; ++i) want.push_back(scored[i].second);
+    EXPECT_EQ(NearestWords(w, words), want) << w;
+  }
+}
+
+// A hostile name (a 1 MiB "syscall") gets no suggestion and costs nothing.
+TEST(Strings, NearestWordsSkipsHugeWords) {
+  std::vector<std::string> words = {"open", "read"};
+  EXPECT_TRUE(NearestWords(std::string(1 << 20, 'o'), words).empty());
+  EXPECT_TRUE(NearestWords(std::string(kMaxSuggestedWordLength + 1, 'o'), words).empty());
+  EXPECT_EQ(DidYouMean("opne", words), "; did you mean 'open'?");
 }
 
 TEST(Strings, XmlEscape) {
