@@ -76,10 +76,13 @@ int BoxRun(const Args& all) {
       "rootfs", po::value(&rootfs),
       "root directory (default: read-only view of the host's /usr /bin /lib* /etc)")(
       "memory", po::value(&memory), "memory.max, e.g. 256M (swap off)")(
-      "pids", po::value(&pids), "pids.max")("cpu-weight", po::value(&cpu_weight),
-                                            "proportional CPU weight 1..10000 (default 100)")(
+      "pids", po::value(&pids),
+      "pids.max: tasks the box may have (default 1024 as root; 0 = no limit)")(
+      "cpu-weight", po::value(&cpu_weight), "proportional CPU weight 1..10000 (default 100)")(
       "io-weight", po::value(&io_weight), "proportional I/O weight 1..10000")(
-      "scratch", po::value(&scratch), "size of the writable /scratch and /tmp (default 64M)")(
+      "scratch", po::value(&scratch),
+      "bytes /scratch, /tmp and /dev/shm hold together, one budget (default 64M; at most the\n"
+      "host's RAM + swap, and --memory when given)")(
       "net", po::value(&net),
       "none (lo only, default) or bridge=BR,address=CIDR[,gateway=IP][,egress=RATE]")(
       "hostname", po::value(&hostname), "hostname in the box (default box)")(
@@ -89,13 +92,13 @@ int BoxRun(const Args& all) {
       "report-denials", po::value(&report)->implicit_value("-"),
       "record every denied syscall; print at exit, or write JSON to FILE")(
       "userns", po::value(&userns), "user namespace: auto (when unprivileged), always, never")(
-      "uid", po::value(&uid), "uid inside the box (default 0)")("gid", po::value(&gid),
-                                                                "gid inside the box (default 0)")(
+      "uid", po::value(&uid), "uid inside the box, 0..65535 (default 0)")(
+      "gid", po::value(&gid), "gid inside the box, 0..65535 (default 0)")(
       "env", po::value(&env), "NAME=VALUE for the command (repeatable)")(
       "cwd", po::value(&cwd), "working directory in the box (default /)")(
       "tty", po::bool_switch(&tty), "give the box a private /dev/pts")(
       "timeout", po::value(&timeout), "kill the box after this many seconds (exit 137)")(
-      "box-id", po::value(&box_id), "box id (default generated)")(
+      "box-id", po::value(&box_id), "box id: 1..64 of A-Z a-z 0-9 _ . - (default generated)")(
       "state-dir", po::value(&state_dir), "state root (default /run/silk/boxes as root)")(
       "json", po::bool_switch(&json), "print the outcome as JSON on stdout after the box exits");
   po::variables_map vm;
@@ -145,13 +148,13 @@ int BoxRun(const Args& all) {
       else
         return Fail(ErrorCode::kInvalidInput, "--userns: expected auto, always or never");
     }
-    if (vm.count("uid"))
-      spec.uid = static_cast<uint32_t>(SILK_TRY(Num("--uid", uid, UINT32_MAX - 1)));
-    if (vm.count("gid"))
-      spec.gid = static_cast<uint32_t>(SILK_TRY(Num("--gid", gid, UINT32_MAX - 1)));
+    if (vm.count("uid")) spec.uid = static_cast<uint32_t>(SILK_TRY(Num("--uid", uid, UINT32_MAX)));
+    if (vm.count("gid")) spec.gid = static_cast<uint32_t>(SILK_TRY(Num("--gid", gid, UINT32_MAX)));
     for (const auto& e : env) spec.env.push_back(e);
     if (vm.count("cwd")) spec.cwd = cwd;
     if (tty) spec.tty = true;
+    // The flags and the spec go through the one validator (uid/gid, rootfs, names...).
+    if (!box_id.empty()) SILK_TRY(WithContext(compat::ValidateBoxId(box_id), "--box-id"));
     return compat::Validate(spec);
   };
   if (auto r = apply(); !r) {

@@ -219,6 +219,10 @@ std::string StageDescription(uint32_t stage, const MountPlanBuilder& mounts,
         return "creating symlink " + target + " -> " + src;
       case MountOpKind::kPivot:
         return "pivot_root into the new root";
+      case MountOpKind::kUmount:
+        return "detaching the staging mount " + target;
+      case MountOpKind::kWriteFile:
+        return "writing " + target;
       case MountOpKind::kRemountRo:
         return "remounting " + target + " read-only";
       case MountOpKind::kBindReadOnly:
@@ -296,6 +300,7 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
 
   BoxOutcome out;
   out.box_id = options.box_id.empty() ? NewBoxId() : options.box_id;
+  SILK_TRY(ValidateBoxId(out.box_id));
 
   // Everything that can fail for a reason the caller should fix comes first.
   const bool learning = options.observer != nullptr;
@@ -307,7 +312,7 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
 
   CgroupLimits limits;
   limits.memory_max = spec.memory_max;
-  limits.pids_max = spec.pids_max;
+  limits.pids_max = (root || spec.pids_max != kDefaultPidsMax) ? spec.pids_max : 0;
   // As root every box gets a cpu cgroup, also at the default weight: shares are
   // relative among siblings, so all boxes must be siblings under silk/ for 1:3 to mean
   // 25%:75%. Unprivileged boxes need a cgroup only for a non-default weight.

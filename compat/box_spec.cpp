@@ -1,12 +1,21 @@
 #include "compat/box_spec.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cctype>
+#include <climits>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <unordered_set>
 
 #include "base/file.hpp"
 #include "base/strings.hpp"
+#include "base/unique_fd.hpp"
 #include "policy/profile_json.hpp"
 
 namespace silk::compat {
@@ -33,6 +42,162 @@ tl::unexpected<Error> Bad(const std::string& source, const std::string& path,
 }
 
 std::string TypeName(const json& j) { return j.type_name(); }
+
+// `text` for an error message, cut to a readable length (input may be megabytes).
+std::string Shown(const std::string& text) {
+  constexpr size_t kMax = 64;
+  return text.size() <= kMax ? text : text.substr(0, kMax) + "...";
+}
+
+// A JSON value for an error message: dumped with a bounded depth (the parser refuses
+// deeper input) and cut to a readable length.
+std::string Shown(const json& j) { return Shown(j.dump()); }
+
+// Why the strict parse stopped (thrown from the parser callback, caught in ParseStrict).
+struct StrictParseError {
+  std::string path;
+  std::string what;
+};
+
+// Tracks where the parser is, for depth, duplicate keys and the path in errors.
+class StrictParseState {
+ public:
+  bool Event(json::parse_event_t event, const json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        if (frames_.size() >= static_cast<size_t>(kMaxSpecDepth))
+          throw StrictParseError{Path(), "JSON nested deeper than " +
+                                             std::to_string(kMaxSpecDepth) +
+                                             " levels; a box spec needs at most 3"};
+        frames_.push_back(Frame{event == json::parse_event_t::array_start, 0, "", {}});
+        break;
+      case json::parse_event_t::key: {
+        Frame& f = frames_.back();
+        f.key = parsed.get<std::string>();
+        if (!f.keys.insert(f.key).second)
+          throw StrictParseError{Path(),
+                                 "duplicate key; JSON parsers disagree on which value wins, "
+                                 "keep only one"};
+        break;
+      }
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        frames_.pop_back();
+        ElementDone();
+        break;
+      case json::parse_event_t::value:
+        ElementDone();
+        break;
+    }
+    return true;
+  }
+
+ private:
+  struct Frame {
+    bool array;
+    size_t index;
+    std::string key;
+    std::unordered_set<std::string> keys;
+  };
+  void ElementDone() {
+    if (!frames_.empty() && frames_.back().array) ++frames_.back().index;
+  }
+  std::string Path() const {
+    std::string p;
+    for (const auto& f : frames_) {
+      if (f.array)
+        p += "[" + std::to_string(f.index) + "]";
+      else if (!f.key.empty())
+        p += (p.empty() ? "" : ".") + Shown(f.key);
+    }
+    return p.empty() ? "(top level)" : Shown(p);
+  }
+  std::vector<Frame> frames_;
+};
+
+// nlohmann's parser is iterative, but its DOM merges duplicate keys (last wins) and
+// printing or destroying a value recurses: refuse depth and duplicates while parsing.
+Result<json> ParseStrict(const std::string& text, const std::string& source) {
+  if (text.size() > kMaxSpecBytes)
+    return Fail(ErrorCode::kInvalidInput, source + ": the spec is " + std::to_string(text.size()) +
+                                              " bytes; a box spec may have at most " +
+                                              std::to_string(kMaxSpecBytes));
+  StrictParseState state;
+  try {
+    return json::parse(text, [&state](int, json::parse_event_t event, json& parsed) {
+      return state.Event(event, parsed);
+    });
+  } catch (const StrictParseError& e) {
+    return Bad(source, e.path, e.what);
+  } catch (const json::exception& e) {
+    return Fail(ErrorCode::kInvalidInput, source + ": invalid JSON: " + e.what());
+  }
+}
+
+// Reads at most kMaxSpecBytes + 1 bytes of a regular file, never blocking on a FIFO.
+Result<std::string> ReadSpecFile(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    if (errno == ENOENT) return Fail(ErrorCode::kNotFound, path + ": no such file");
+    return FailErrno("opening box spec " + path);
+  }
+  UniqueFd guard(fd);
+  struct stat st;
+  if (fstat(fd, &st) != 0) return FailErrno("stat of box spec " + path);
+  if (!S_ISREG(st.st_mode))
+    return Fail(ErrorCode::kInvalidInput,
+                path + ": not a regular file; give the box spec as a JSON file");
+  std::string text;
+  char buf[65536];
+  while (text.size() <= kMaxSpecBytes) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return FailErrno("reading box spec " + path);
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  if (text.size() > kMaxSpecBytes)
+    return Fail(ErrorCode::kInvalidInput, path + ": larger than " + std::to_string(kMaxSpecBytes) +
+                                              " bytes; a box spec is a small JSON object");
+  return text;
+}
+
+// Bytes of RAM + swap the host has (/proc/meminfo), or 0 when unknown.
+uint64_t HostMemoryBytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key, unit;
+  uint64_t value = 0, total = 0;
+  while (in >> key >> value) {
+    if (key == "MemTotal:" || key == "SwapTotal:") total += value << 10;
+    std::getline(in, unit);
+  }
+  return total;
+}
+
+// Whether `id` is covered by the inside ranges of `maps`.
+bool Mapped(uint32_t id, const std::vector<IdMapping>& maps) {
+  for (const auto& m : maps)
+    if (id >= m.inside && id - m.inside < m.count) return true;
+  return false;
+}
+
+// An RFC 1123 host name: dot-separated labels of letters, digits and '-', each 1..63
+// characters, not starting or ending with '-'.
+bool IsHostname(const std::string& h) {
+  if (h.empty() || h.size() > 64) return false;
+  size_t start = 0;
+  while (start <= h.size()) {
+    size_t end = h.find('.', start);
+    if (end == std::string::npos) end = h.size();
+    size_t len = end - start;
+    if (len == 0 || len > 63 || h[start] == '-' || h[end - 1] == '-') return false;
+    for (size_t i = start; i < end; ++i)
+      if (!isalnum(static_cast<unsigned char>(h[i])) && h[i] != '-') return false;
+    start = end + 1;
+  }
+  return true;
+}
 
 // Reads fields out of one JSON object, rejecting any field it was not asked about.
 class ObjectReader {
@@ -100,7 +265,8 @@ class ObjectReader {
     std::vector<std::string> known(seen_.begin(), seen_.end());
     for (auto it = obj_.begin(); it != obj_.end(); ++it) {
       if (std::find(known.begin(), known.end(), it.key()) != known.end()) continue;
-      return Bad(source_, Path(it.key()), "unknown field" + DidYouMean(it.key(), known, 1));
+      return Bad(source_, Path(Shown(it.key())),
+                 "unknown field" + DidYouMean(Shown(it.key()), known, 1));
     }
     return {};
   }
@@ -110,10 +276,10 @@ class ObjectReader {
         (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0))
       return Bad(
           source_, path,
-          "expected a non-negative integer, found " + (v.is_number() ? v.dump() : TypeName(v)));
+          "expected a non-negative integer, found " + (v.is_number() ? Shown(v) : TypeName(v)));
     uint64_t x = v.get<uint64_t>();
     if (x > max)
-      return Bad(source_, path, v.dump() + " is too large (at most " + std::to_string(max) + ")");
+      return Bad(source_, path, Shown(v) + " is too large (at most " + std::to_string(max) + ")");
     out = static_cast<T>(x);
     return {};
   }
@@ -171,6 +337,22 @@ Result<void> CheckCidr(const std::string& cidr, const std::string& field) {
 
 }  // namespace
 
+Result<void> ValidateBoxId(const std::string& id) {
+  auto bad = [&id](const std::string& what) {
+    return Fail(ErrorCode::kInvalidInput, "box id '" + Shown(id) + "' " + what +
+                                              "; use 1..64 characters of A-Z a-z 0-9 _ . -, "
+                                              "starting with a letter or digit");
+  };
+  if (id.empty() || id.size() > 64) return bad("has " + std::to_string(id.size()) + " characters");
+  if (!isalnum(static_cast<unsigned char>(id[0])))
+    return bad("does not start with a letter or digit");
+  for (char c : id)
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-')
+      return bad("contains a character other than letters, digits, '_', '.' and '-'");
+  if (id.find("..") != std::string::npos) return bad("contains \"..\"");
+  return {};
+}
+
 int CapabilityNumber(const std::string& name) {
   // Ordered by capability number (include/uapi/linux/capability.h).
   const auto& names = policy::KnownCapabilities();
@@ -186,12 +368,7 @@ int RlimitNumber(const std::string& name) {
 }
 
 Result<BoxSpec> ParseBoxSpec(const std::string& json_text, const std::string& source) {
-  json root;
-  try {
-    root = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    return Fail(ErrorCode::kInvalidInput, source + ": invalid JSON: " + e.what());
-  }
+  json root = SILK_TRY(ParseStrict(json_text, source));
   if (!root.is_object())
     return Bad(source, "(top level)", "expected a JSON object, found " + TypeName(root));
   BoxSpec s;
@@ -224,7 +401,7 @@ Result<BoxSpec> ParseBoxSpec(const std::string& json_text, const std::string& so
       s.user_namespace = UserNamespaceMode::kNever;
     else
       return Bad(source, "user_namespace",
-                 "expected \"auto\", \"always\" or \"never\", found " + v->dump());
+                 "expected \"auto\", \"always\" or \"never\", found " + Shown(*v));
   }
   if (const json* v = r.Find("uid_map")) SILK_TRY(ReadIdMaps(*v, source, "uid_map", s.uid_map));
   if (const json* v = r.Find("gid_map")) SILK_TRY(ReadIdMaps(*v, source, "gid_map", s.gid_map));
@@ -232,7 +409,7 @@ Result<BoxSpec> ParseBoxSpec(const std::string& json_text, const std::string& so
     if (!v->is_object())
       return Bad(source, "rlimits", "expected an object {\"nofile\": {\"soft\": N, \"hard\": N}}");
     for (auto it = v->begin(); it != v->end(); ++it) {
-      std::string p = "rlimits." + it.key();
+      std::string p = "rlimits." + Shown(it.key());
       RlimitSpec rl;
       rl.resource = it.key();
       if (it->is_number()) {
@@ -259,7 +436,8 @@ Result<BoxSpec> ParseBoxSpec(const std::string& json_text, const std::string& so
     else if (mode == "veth")
       s.network.mode = NetworkMode::kVeth;
     else
-      return Bad(source, "network.mode", "expected \"none\" or \"veth\", found \"" + mode + "\"");
+      return Bad(source, "network.mode",
+                 "expected \"none\" or \"veth\", found \"" + Shown(mode) + "\"");
     SILK_TRY(nr.String("bridge", s.network.bridge));
     SILK_TRY(nr.String("address", s.network.address));
     SILK_TRY(nr.String("gateway", s.network.gateway));
@@ -273,7 +451,7 @@ Result<BoxSpec> ParseBoxSpec(const std::string& json_text, const std::string& so
 }
 
 Result<BoxSpec> LoadBoxSpec(const std::string& path) {
-  std::string text = SILK_TRY(ReadFile(path));
+  std::string text = SILK_TRY(ReadSpecFile(path));
   return ParseBoxSpec(text, path);
 }
 
@@ -326,19 +504,36 @@ Result<void> Validate(const BoxSpec& s) {
   for (size_t i = 0; i < s.env.size(); ++i)
     if (s.env[i].find('=') == std::string::npos || s.env[i].front() == '=')
       return bad("env[" + std::to_string(i) + "]",
-                 "'" + s.env[i] + "' is not of the form NAME=VALUE");
+                 "'" + Shown(s.env[i]) + "' is not of the form NAME=VALUE");
   if (s.cwd.empty() || s.cwd[0] != '/')
     return bad("cwd", "must be an absolute path inside the box");
-  if (!s.rootfs.empty() && s.rootfs[0] != '/')
-    return bad("rootfs", "'" + s.rootfs + "' must be an absolute host path");
+  if (!s.rootfs.empty()) {
+    if (s.rootfs[0] != '/' || s.rootfs.find('\0') != std::string::npos)
+      return bad("rootfs", "'" + Shown(s.rootfs) + "' must be an absolute host path");
+    // A missing rootfs is reported when the box's view is planned (kNotFound).
+    char resolved[PATH_MAX];
+    if (realpath(s.rootfs.c_str(), resolved) && std::string(resolved) == "/")
+      return bad("rootfs", "'" + Shown(s.rootfs) +
+                               "' is the host's root directory; give a directory holding the "
+                               "box's root file system (or no rootfs for the read-only view)");
+  }
   if (s.scratch_size < (1u << 20))
     return bad("scratch_size",
                std::to_string(s.scratch_size) + " bytes is too small (at least 1M)");
-  if (s.hostname.empty() || s.hostname.size() > 64)
-    return bad("hostname", "must be 1..64 characters");
-  for (char c : s.hostname)
-    if (!(isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.'))
-      return bad("hostname", "'" + s.hostname + "' may contain only letters, digits, '-' and '.'");
+  if (s.memory_max != 0 && s.scratch_size > s.memory_max && s.scratch_size != kDefaultScratchSize)
+    return bad("scratch_size", std::to_string(s.scratch_size) + " bytes is more than memory_max (" +
+                                   std::to_string(s.memory_max) +
+                                   "), which the box's tmpfs pages are charged to; give at "
+                                   "most memory_max");
+  if (uint64_t host = HostMemoryBytes(); host != 0 && s.scratch_size > host)
+    return bad("scratch_size", std::to_string(s.scratch_size) +
+                                   " bytes is more than this host's RAM + swap (" +
+                                   std::to_string(host) +
+                                   " bytes); /scratch, /tmp and /dev/shm share it, give less");
+  if (!IsHostname(s.hostname))
+    return bad("hostname", "'" + Shown(s.hostname) +
+                               "' is not a host name: 1..64 characters, dot-separated labels "
+                               "of letters, digits and '-' (not first or last in a label)");
   if (s.profile.empty()) return bad("profile", "empty: name a profile file or a built-in profile");
   if (s.memory_max != 0 && s.memory_max < (4u << 20))
     return bad("memory_max", std::to_string(s.memory_max) +
@@ -360,15 +555,41 @@ Result<void> Validate(const BoxSpec& s) {
   for (size_t i = 0; i < s.capabilities.size(); ++i)
     if (CapabilityNumber(s.capabilities[i]) < 0) {
       return bad("capabilities[" + std::to_string(i) + "]",
-                 "unknown capability '" + s.capabilities[i] + "'" +
-                     DidYouMean(s.capabilities[i], caps, 1));
+                 "unknown capability '" + Shown(s.capabilities[i]) + "'" +
+                     DidYouMean(Shown(s.capabilities[i]), caps, 1));
     }
   if (s.user_namespace == UserNamespaceMode::kNever && geteuid() != 0)
     return bad("user_namespace", "\"never\" needs root; unprivileged boxes need a user namespace");
-  for (const auto* maps : {&s.uid_map, &s.gid_map})
-    for (const auto& m : *maps)
-      if (m.count == 0)
-        return bad(maps == &s.uid_map ? "uid_map" : "gid_map", "count must be at least 1");
+  for (const auto* maps : {&s.uid_map, &s.gid_map}) {
+    const char* name = maps == &s.uid_map ? "uid_map" : "gid_map";
+    for (const auto& m : *maps) {
+      if (m.count == 0) return bad(name, "count must be at least 1");
+      // (uid_t)-1 means "unchanged" to the kernel: no range may reach it.
+      if (uint64_t{m.inside} + m.count > UINT32_MAX || uint64_t{m.outside} + m.count > UINT32_MAX)
+        return bad(name, "range " + std::to_string(m.inside) + ":" + std::to_string(m.outside) +
+                             ":" + std::to_string(m.count) + " reaches 4294967295 ((uid_t)-1)");
+    }
+  }
+  struct IdField {
+    const char* field;
+    uint32_t id;
+    const std::vector<IdMapping>* maps;
+    const char* map_name;
+  };
+  for (const IdField& f : {IdField{"uid", s.uid, &s.uid_map, "uid_map"},
+                           IdField{"gid", s.gid, &s.gid_map, "gid_map"}}) {
+    if (f.id == UINT32_MAX)
+      return bad(f.field,
+                 "4294967295 is (uid_t)-1, which the kernel reads as \"unchanged\" "
+                 "(the box would keep running as root); give a real id");
+    if (!f.maps->empty() && !Mapped(f.id, *f.maps))
+      return bad(f.field, std::to_string(f.id) + " is not mapped by " + f.map_name +
+                              "; give an id inside one of its \"inside\" ranges");
+    if (f.maps->empty() && f.id >= kDefaultIdRangeSize)
+      return bad(f.field, std::to_string(f.id) + " is outside the box's id range (0.." +
+                              std::to_string(kDefaultIdRangeSize - 1) + "); give " + f.map_name +
+                              " to use a larger id");
+  }
   if (s.network.mode == NetworkMode::kVeth) {
     if (s.network.bridge.empty())
       return bad("network.bridge", "required when network.mode is veth");

@@ -2,9 +2,11 @@
 // resource limits, network), as a plain struct with named defaults, and its JSON form
 // (the node manager's `silk box run --spec box.json`).
 //
-// Parsing rejects unknown fields and bad values, naming the JSON path of the field
-// ("network.address"). Validate() checks what the JSON types cannot (ranges, combos);
-// RunBox() accepts only specs that passed it.
+// Parsing rejects unknown fields, duplicate keys, nesting deeper than kMaxSpecDepth and
+// bad values, naming the JSON path of the field ("network.address"). Validate() checks
+// what the JSON types cannot (ranges, combos, values that mean something special to the
+// kernel); it is the one validator for specs and `silk box run` flags, and RunBox()
+// accepts only specs that passed it.
 #pragma once
 
 #include <cstdint>
@@ -54,7 +56,16 @@ struct NetworkSpec {
 };
 
 inline constexpr const char* kDefaultProfile = "gen0-sliver";
+// The one budget of /scratch, /tmp and /dev/shm together (one tmpfs).
 inline constexpr uint64_t kDefaultScratchSize = 64ull << 20;
+// Tasks a box may have unless its spec says otherwise (0 = no limit, only when asked).
+inline constexpr uint64_t kDefaultPidsMax = 1024;
+// Box uids/gids without an explicit uid_map/gid_map must lie below this: the size of the
+// id range a box gets by default.
+inline constexpr uint32_t kDefaultIdRangeSize = 65536;
+// Spec files are read up to this size; JSON nested deeper is refused (a spec needs 3).
+inline constexpr size_t kMaxSpecBytes = 4u << 20;
+inline constexpr int kMaxSpecDepth = 64;
 inline constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
 
 struct BoxSpec {
@@ -63,11 +74,14 @@ struct BoxSpec {
   std::vector<std::string> env;   // "NAME=VALUE"; PATH defaults to kDefaultPath
   std::string cwd = "/";          // inside the box
   std::string rootfs;             // host directory; empty = read-only view of the host
-  uint64_t scratch_size = kDefaultScratchSize;  // writable /scratch (tmpfs size=)
+  // Bytes /scratch, /tmp and /dev/shm may hold together (one tmpfs). At most the host's
+  // RAM + swap, and at most memory_max when that is set (unless left at the default,
+  // which is then capped at memory_max).
+  uint64_t scratch_size = kDefaultScratchSize;
   std::string hostname = "box";
   std::string profile = kDefaultProfile;  // a profile file path or a built-in name
   uint64_t memory_max = 0;                // bytes; 0 = no limit. Swap is off when set.
-  uint64_t pids_max = 0;                  // 0 = no limit
+  uint64_t pids_max = kDefaultPidsMax;    // tasks in the box; 0 = no limit
   uint32_t cpu_weight = 100;  // cgroup v2 scale, 1..10000 (v1: shares = weight*1024/100)
   uint32_t io_weight = 0;     // 0 = not set; 1..10000 (cgroup v2 scale)
   std::vector<RlimitSpec> rlimits;
@@ -75,7 +89,9 @@ struct BoxSpec {
   UserNamespaceMode user_namespace = UserNamespaceMode::kAuto;
   std::vector<IdMapping> uid_map;  // empty: box uid 0 -> caller's uid (rootless) or kAutoRange
   std::vector<IdMapping> gid_map;
-  uint32_t uid = 0;  // the command runs as this uid/gid inside the box
+  // The command runs as this uid/gid inside the box: never (uid_t)-1, and inside the
+  // uid_map/gid_map when given, else below kDefaultIdRangeSize.
+  uint32_t uid = 0;
   uint32_t gid = 0;
   NetworkSpec network;
   bool raw_sockets = false;     // grant raw/packet socket() through the supervisor
@@ -86,20 +102,33 @@ struct BoxSpec {
 };
 
 // Parses a JSON box spec. `source` names the input in errors ("box.json").
-// Errors (kInvalidInput): malformed JSON (with line/column), an unknown field, a value
-// of the wrong type or out of range, each naming the field's JSON path.
+// Errors (kInvalidInput): malformed JSON (with line/column), more than kMaxSpecBytes,
+// nesting deeper than kMaxSpecDepth, a duplicate key, an unknown field, a value of the
+// wrong type or out of range, each naming the field's JSON path; then as Validate().
+// Time and memory are linear in the input.
 Result<BoxSpec> ParseBoxSpec(const std::string& json_text, const std::string& source);
 
-// Reads and parses a JSON box spec file. Errors: kNotFound, or as ParseBoxSpec.
+// Reads and parses a JSON box spec file: a regular file only (a FIFO, device or
+// directory is refused without blocking), at most kMaxSpecBytes.
+// Errors: kNotFound, kInvalidInput for a special or too large file, or as ParseBoxSpec.
 Result<BoxSpec> LoadBoxSpec(const std::string& path);
 
 // The spec as JSON (every field, defaults included); ParseBoxSpec reads it back equal.
 std::string BoxSpecToJson(const BoxSpec& spec);
 
 // Checks the ranges and combinations a JSON type cannot express (command present,
-// weights in range, CIDR address, known rlimits and capabilities, ...).
+// weights in range, CIDR address, known rlimits and capabilities, ...) and refuses
+// values that mean something special to the kernel: uid/gid (uid_t)-1 or outside the
+// box's id range, a rootfs that resolves to the host's `/`, a hostname that is not RFC
+// 1123, a scratch size larger than the host's RAM + swap (or than memory_max).
+// Reads /proc/meminfo and resolves `rootfs`; changes nothing.
 // Errors (kInvalidInput) name the field and what is accepted.
 Result<void> Validate(const BoxSpec& spec);
+
+// Checks a box id before anything is named after it (state directory, cgroups, veth):
+// 1..64 characters of [A-Za-z0-9_.-], starting with a letter or digit, no "..".
+// Errors: kInvalidInput naming the id and what is accepted.
+Result<void> ValidateBoxId(const std::string& box_id);
 
 // Capability names silk knows ("CAP_CHOWN" .. "CAP_CHECKPOINT_RESTORE") -> number, or -1.
 int CapabilityNumber(const std::string& name);

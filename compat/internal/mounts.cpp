@@ -1,6 +1,7 @@
 #include "compat/internal/mounts.hpp"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -8,6 +9,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstring>
 
 #include "compat/box_spec.hpp"
 
@@ -45,7 +47,11 @@ void MountPlanBuilder::Add(MountOpKind kind, const std::string& source, const st
 Result<MountPlanBuilder> MountPlanBuilder::Build(const BoxSpec& spec, const std::string& staging) {
   MountPlanBuilder b;
   const std::string& r = staging;
-  std::string size = "size=" + std::to_string(spec.scratch_size);
+  // The default scratch size follows a smaller memory limit (tmpfs pages are charged to
+  // the box's memory cgroup); Validate() refuses an explicit size above it.
+  uint64_t scratch = spec.scratch_size;
+  if (spec.memory_max != 0 && spec.memory_max < scratch) scratch = spec.memory_max;
+  std::string size = "size=" + std::to_string(scratch);
   // Nothing we mount propagates back to the host.
   b.Add(MountOpKind::kMount, "", "/", nullptr, MS_REC | MS_PRIVATE);
   if (spec.rootfs.empty()) {
@@ -75,12 +81,20 @@ Result<MountPlanBuilder> MountPlanBuilder::Build(const BoxSpec& spec, const std:
       return Fail(ErrorCode::kNotFound, "rootfs '" + spec.rootfs + "' does not exist");
     if (!S_ISDIR(st.st_mode))
       return Fail(ErrorCode::kInvalidInput, "rootfs '" + spec.rootfs + "' is not a directory");
-    b.Add(MountOpKind::kMount, spec.rootfs, r, nullptr, MS_BIND | MS_REC);
+    // Bind what the path resolves to now (Validate() refused the host's `/`).
+    char resolved[PATH_MAX];
+    if (!realpath(spec.rootfs.c_str(), resolved))
+      return FailErrno("resolving rootfs '" + spec.rootfs + "'");
+    if (std::string(resolved) == "/")
+      return Fail(ErrorCode::kInvalidInput,
+                  "rootfs '" + spec.rootfs + "' is the host's root directory");
+    b.Add(MountOpKind::kMount, resolved, r, nullptr, MS_BIND | MS_REC);
   }
   for (const char* d : {"tmp", "scratch", "dev", "proc", "sys"})
     b.Add(MountOpKind::kMkdir, "", r + "/" + d);
-  b.Add(MountOpKind::kMount, "tmpfs", r + "/tmp", "tmpfs", kNoSuidDev, "mode=1777," + size);
-  b.Add(MountOpKind::kMount, "scratch", r + "/scratch", "tmpfs", kNoSuidDev, "mode=1777," + size);
+  // The rootfs and every mount the host has inside it: ro, nosuid, nodev, before silk
+  // mounts its own writable /tmp, /scratch and /dev on top.
+  if (!spec.rootfs.empty()) b.Add(MountOpKind::kRemountRo, "", r, nullptr, MS_REC | kNoSuidDev);
   // /dev
   const std::string dev = r + "/dev";
   b.Add(MountOpKind::kMount, "tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k");
@@ -95,7 +109,18 @@ Result<MountPlanBuilder> MountPlanBuilder::Build(const BoxSpec& spec, const std:
   b.Add(MountOpKind::kSymlink, "/proc/self/fd/1", dev + "/stdout");
   b.Add(MountOpKind::kSymlink, "/proc/self/fd/2", dev + "/stderr");
   b.Add(MountOpKind::kMkdir, "", dev + "/shm");
-  b.Add(MountOpKind::kMount, "shm", dev + "/shm", "tmpfs", kNoSuidDev, "mode=1777," + size);
+  // One tmpfs, one budget: /tmp, /scratch and /dev/shm are binds of its subdirectories.
+  // It is mounted on the (still empty) /proc mount point, split, and detached again,
+  // so its root is reachable from nowhere in the box.
+  const std::string pool = r + "/proc";
+  b.Add(MountOpKind::kMount, "scratch", pool, "tmpfs", kNoSuidDev, "mode=0755," + size);
+  for (const auto& [sub, target] : {std::pair<const char*, std::string>{"tmp", r + "/tmp"},
+                                    {"scratch", r + "/scratch"},
+                                    {"shm", dev + "/shm"}}) {
+    b.Add(MountOpKind::kMkdir, "", pool + "/" + sub, nullptr, 01777);
+    b.Add(MountOpKind::kMount, pool + "/" + sub, target, nullptr, MS_BIND);
+  }
+  b.Add(MountOpKind::kUmount, "", pool);
   if (spec.tty) {
     b.Add(MountOpKind::kMkdir, "", dev + "/pts");
     b.Add(MountOpKind::kMount, "devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC,
@@ -120,6 +145,13 @@ Result<MountPlanBuilder> MountPlanBuilder::Build(const BoxSpec& spec, const std:
     b.Add(MountOpKind::kRemountRo, "", r, nullptr, kNoSuidDev);
   else
     b.Add(MountOpKind::kRemountRo, "", r, nullptr, MS_BIND | kNoSuidDev);
+  // The audit login uid: any task may set it once while it is unset (4294967295, no
+  // login session); changing it after needs CAP_AUDIT_CONTROL in the initial user
+  // namespace (audit_set_loginuid_perm(), kernel/audit.c). A /proc/self file cannot be
+  // masked by a bind, so the box's init sets it to the box's uid before the command
+  // runs; the box cannot change it. Fails harmlessly when already set or without audit.
+  b.Add(MountOpKind::kWriteFile, "", "/proc/self/loginuid", nullptr, 0, std::to_string(spec.uid),
+        true);
   b.Add(MountOpKind::kPivot, "", r);
   return b;
 }
@@ -133,18 +165,28 @@ bool TargetIsSafe(const char* target) {
   return !S_ISLNK(st.st_mode);
 }
 
+// mount_setattr(2) on the tree at `target`: the attributes of `flags` (MS_RDONLY,
+// MS_NOSUID, MS_NODEV, MS_NOEXEC) set on every mount, with AT_RECURSIVE when MS_REC.
+// Only adds restrictions, so flags the kernel locked stay as they are.
+int SetAttr(const char* target, unsigned long flags) {
+  struct mount_attr attr = {};
+  if (flags & MS_RDONLY) attr.attr_set |= MOUNT_ATTR_RDONLY;
+  if (flags & MS_NOSUID) attr.attr_set |= MOUNT_ATTR_NOSUID;
+  if (flags & MS_NODEV) attr.attr_set |= MOUNT_ATTR_NODEV;
+  if (flags & MS_NOEXEC) attr.attr_set |= MOUNT_ATTR_NOEXEC;
+  unsigned int at = AT_SYMLINK_NOFOLLOW | ((flags & MS_REC) ? AT_RECURSIVE : 0);
+  return static_cast<int>(syscall(SYS_mount_setattr, AT_FDCWD, target, at, &attr, sizeof attr));
+}
+
 int BindReadOnly(const MountOp& op) {
   if (!TargetIsSafe(op.target)) {
     errno = ELOOP;
     return -1;
   }
   if (mount(op.source, op.target, nullptr, MS_BIND | MS_REC, nullptr) != 0) return -1;
-  // A remount must keep the flags the kernel locked on the original mount (nodev,
-  // noexec, ... in a user namespace): read them back and add ro, nosuid, nodev.
-  unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV;
-  if (mount(nullptr, op.target, nullptr, flags, nullptr) == 0) return 0;
-  // Locked noexec (e.g. /proc knobs): retry with it.
-  return mount(nullptr, op.target, nullptr, flags | MS_NOEXEC, nullptr);
+  // Not a remount (MS_REMOUNT|MS_BIND changes only the top mount and must restate the
+  // flags the kernel locked): add ro, nosuid, nodev to every mount of the tree.
+  return SetAttr(op.target, MS_REC | MS_RDONLY | MS_NOSUID | MS_NODEV);
 }
 
 int Pivot(const char* root) {
@@ -175,8 +217,9 @@ int ExecuteMountPlan(const MountPlan& plan, size_t* failed_op) {
         rc = BindReadOnly(op);
         break;
       case MountOpKind::kMkdir:
-        rc = mkdir(op.target, 0755);
+        rc = mkdir(op.target, op.flags ? static_cast<mode_t>(op.flags) : 0755);
         if (rc != 0 && errno == EEXIST) rc = TargetIsSafe(op.target) ? 0 : (errno = ELOOP, -1);
+        if (rc == 0 && op.flags) rc = chmod(op.target, static_cast<mode_t>(op.flags));
         break;
       case MountOpKind::kTouch: {
         int fd = open(op.target, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -187,8 +230,25 @@ int ExecuteMountPlan(const MountPlan& plan, size_t* failed_op) {
         rc = symlink(op.source, op.target);
         break;
       case MountOpKind::kRemountRo:
-        rc = mount(nullptr, op.target, nullptr, MS_REMOUNT | MS_RDONLY | op.flags, nullptr);
+        if (op.flags & MS_REC)
+          rc = SetAttr(op.target, op.flags | MS_RDONLY);
+        else
+          rc = mount(nullptr, op.target, nullptr, MS_REMOUNT | MS_RDONLY | op.flags, nullptr);
         break;
+      case MountOpKind::kUmount:
+        rc = umount2(op.target, MNT_DETACH | UMOUNT_NOFOLLOW);
+        break;
+      case MountOpKind::kWriteFile: {
+        int fd = open(op.target, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) {
+          rc = -1;
+          break;
+        }
+        size_t len = op.data ? strlen(op.data) : 0;
+        rc = write(fd, op.data, len) == static_cast<ssize_t>(len) ? 0 : -1;
+        close(fd);
+        break;
+      }
       case MountOpKind::kPivot:
         rc = Pivot(op.target);
         break;

@@ -2,13 +2,21 @@
 // executed by the child without allocation.
 //
 // Default view (no rootfs): a tmpfs root holding read-only binds of the host's /usr,
-// /bin, /sbin, /lib*, /etc (symlinks where the host has merged /usr), a private tmpfs
-// /tmp, a writable /scratch tmpfs of the spec's size, a /dev with only null zero full
-// random urandom tty (plus /dev/pts and /dev/shm), a fresh /proc with the kernel knobs
-// masked or read-only (/proc/sys, /proc/sysrq-trigger, /proc/kcore ...), and /sys
-// read-only (absent when the kernel refuses sysfs in a user namespace). With a rootfs:
-// the directory bound read-only, with the same /tmp /scratch /dev /proc /sys.
+// /bin, /sbin, /lib*, /etc (symlinks where the host has merged /usr), writable /tmp,
+// /scratch and /dev/shm that share one tmpfs of the spec's scratch size (one budget), a
+// /dev with only null zero full random urandom tty (plus /dev/pts), a fresh /proc with
+// the kernel knobs masked or read-only (/proc/sys, /proc/sysrq-trigger, /proc/kcore
+// ...), and /sys read-only (absent when the kernel refuses sysfs in a user namespace).
+// With a rootfs: the directory bound with the same /tmp /scratch /dev /proc /sys.
+// Host binds are read-only, nosuid and nodev all the way down: mount_setattr(2) with
+// AT_RECURSIVE covers mounts the host has inside them (Linux 5.12+).
 // Every mount target is checked not to be a symlink before it is mounted on.
+//
+// What /proc/self/mountinfo still shows (the kernel writes it): for each host bind, the
+// host's device numbers, file system type and super block options (the rootfs's ext4
+// device, devtmpfs's size= for the /dev nodes, which /proc/meminfo shows anyway). The
+// box's own tmpfs mounts show their own sizes; no host tmpfs is bound in the default
+// view unless the host mounts one inside /usr, /etc or /lib*.
 #pragma once
 
 #include <sys/types.h>
@@ -28,12 +36,16 @@ namespace silk::compat::internal {
 
 enum class MountOpKind : uint8_t {
   kMount,         // mount(source, target, fstype, flags, data)
-  kBindReadOnly,  // bind source on target, then remount ro,nosuid,nodev (keeps locked flags)
-  kMkdir,         // mkdir(target, 0755); EEXIST is fine
+  kBindReadOnly,  // bind source on target recursively, then ro,nosuid,nodev on every mount
+                  // of the tree (mount_setattr AT_RECURSIVE; keeps locked flags)
+  kMkdir,         // mkdir(target) with mode `flags` (0 = 0755, umask ignored); EEXIST is fine
   kTouch,         // create an empty file at target (a bind mount point)
   kSymlink,       // symlink(source, target)
-  kRemountRo,     // remount the filesystem at target read-only
+  kRemountRo,     // remount the filesystem at target read-only (flags: MS_NOSUID ...); with
+                  // MS_REC every mount below target too (mount_setattr AT_RECURSIVE)
   kPivot,         // pivot_root into target and detach the old root
+  kUmount,        // detach the mount at target (umount2 MNT_DETACH)
+  kWriteFile,     // write `data` to the existing file at target (a /proc knob of the child)
 };
 
 struct MountOp {
