@@ -1,5 +1,12 @@
 // BoxSpec JSON parsing and validation (unit: no kernel objects).
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
 
 #include "compat/box_spec.hpp"
 
@@ -37,6 +44,12 @@ TEST(BoxSpec, DefaultsAreNamed) {
   EXPECT_EQ(s->cpu_weight, 100u);
   EXPECT_EQ(s->network.mode, NetworkMode::kNone);
   EXPECT_EQ(s->scratch_size, kDefaultScratchSize);
+  EXPECT_EQ(s->pids_max, kDefaultPidsMax);
+  EXPECT_EQ(BoxSpec().pids_max, 1024u);
+  // 0 stays "no limit" when asked for.
+  auto none = ParseBoxSpec(R"({"command": "true", "pids_max": 0})", "b.json");
+  ASSERT_TRUE(none) << none.error().ToString();
+  EXPECT_EQ(none->pids_max, 0u);
 }
 
 struct BadCase {
@@ -69,6 +82,26 @@ TEST(BoxSpec, RejectsBadInputNamingTheField) {
       {R"({"args": ["x"]})", "command"},
       {R"({"command": "x",})", "invalid JSON"},
       {R"([1])", "JSON object"},
+      // (uid_t)-1 means "unchanged" to setresuid(2): the box would stay root.
+      {R"({"command": "x", "uid": 4294967295, "gid": 0})", "uid: 4294967295"},
+      {R"({"command": "x", "uid": 0, "gid": 4294967295})", "gid: 4294967295"},
+      {R"({"command": "x", "uid": 65536})", "outside the box's id range"},
+      {R"({"command": "x", "gid": 70000})", "gid"},
+      {R"({"command": "x", "uid": 5, "uid_map": [{"inside": 0, "outside": 100000, "count": 1}]})",
+       "not mapped by uid_map"},
+      {R"({"command": "x", "uid_map": [{"inside": 1, "outside": 100000, "count": 4294967295}]})",
+       "uid_map"},
+      {R"({"command": "x", "hostname": "-lead"})", "hostname"},
+      {R"({"command": "x", "hostname": "a..b"})", "hostname"},
+      {R"({"command": "x", "hostname": "a_b"})", "hostname"},
+      {R"({"command": "x", "scratch_size": "100T"})", "scratch_size"},
+      {R"({"command": "x", "scratch_size": "128M", "memory_max": "32M"})", "memory_max"},
+      // Duplicate keys: parsers disagree on which wins (last here; first elsewhere).
+      {R"({"command": "x", "uid": 0, "uid": 5})", "uid: duplicate key"},
+      {R"({"command": "x", "rlimits": {"nofile": 1, "nofile": 2}})", "rlimits.nofile"},
+      {R"({"command": "x", "network": {"mode": "none", "mode": "veth"}})", "network.mode"},
+      {R"({"command": "x", "uid_map": [{"inside": 0, "inside": 1, "count": 1}]})",
+       "uid_map[0].inside"},
   };
   for (const auto& c : cases) {
     auto s = ParseBoxSpec(c.json, "bad.json");
@@ -78,6 +111,102 @@ TEST(BoxSpec, RejectsBadInputNamingTheField) {
         << c.json << " -> " << s.error().ToString();
     EXPECT_NE(s.error().ToString().find("bad.json"), std::string::npos) << c.json;
   }
+}
+
+TEST(BoxSpec, DefaultScratchFollowsASmallerMemoryLimit) {
+  auto s = ParseBoxSpec(R"({"command": "x", "memory_max": "32M"})", "b.json");
+  ASSERT_TRUE(s) << s.error().ToString();
+  EXPECT_EQ(s->scratch_size, kDefaultScratchSize);  // mounted at memory_max (mounts.cpp)
+}
+
+TEST(BoxSpec, RootfsResolvingToTheHostRootIsRefused) {
+  char tmpl[] = "/tmp/silk-spec-rootfs-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  for (const std::string& rootfs : {dir + "/../../../../", dir + "/../..", std::string("/"),
+                                    std::string("//."), dir + "/link"}) {
+    if (rootfs == dir + "/link") {
+      ASSERT_EQ(symlink("/", rootfs.c_str()), 0);
+    }
+    BoxSpec spec;
+    spec.command = "x";
+    spec.rootfs = rootfs;
+    auto v = Validate(spec);
+    ASSERT_FALSE(v) << rootfs;
+    EXPECT_NE(v.error().message().find("rootfs"), std::string::npos) << v.error().ToString();
+    EXPECT_NE(v.error().message().find("host's root"), std::string::npos) << v.error().ToString();
+  }
+  BoxSpec fine;
+  fine.command = "x";
+  fine.rootfs = dir;
+  EXPECT_TRUE(Validate(fine));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(BoxSpec, BoxIdsAreCheckedAgainstAStrictCharset) {
+  for (const char* id : {"b123-4", "web1.slice_a", "A", "x-"}) EXPECT_TRUE(ValidateBoxId(id)) << id;
+  for (std::string id :
+       std::vector<std::string>{"", "../../x", "..", ".", "a/b", "a..b", "-x", ".hidden", "a b",
+                                "a\nb", "\x01", std::string(65, 'a'), std::string("a\0b", 3)}) {
+    auto v = ValidateBoxId(id);
+    ASSERT_FALSE(v) << id;
+    EXPECT_EQ(v.error().code(), ErrorCode::kInvalidInput);
+    EXPECT_NE(v.error().message().find("box id"), std::string::npos) << v.error().ToString();
+  }
+}
+
+TEST(BoxSpec, DeepNestingIsRefusedWithoutRecursion) {
+  // 100k levels crashed the parser's error path (printing the value recursed).
+  const size_t n = 100000;
+  std::string deep = R"({"command": "/bin/true", "user_namespace": )" + std::string(n, '[') +
+                     std::string(n, ']') + "}";
+  auto start = std::chrono::steady_clock::now();
+  auto s = ParseBoxSpec(deep, "deep.json");
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message().find("nested deeper than 64"), std::string::npos)
+      << s.error().ToString().substr(0, 300);
+  EXPECT_LT(s.error().message().size(), 400u);
+  std::string objects = R"({"command": "x", "network": )";
+  for (size_t i = 0; i < n; ++i) objects += R"({"a": )";
+  objects += "1" + std::string(n, '}') + "}";
+  auto o = ParseBoxSpec(objects, "deep.json");
+  ASSERT_FALSE(o);
+  EXPECT_NE(o.error().message().find("nested deeper"), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
+TEST(BoxSpec, HugeValuesAreCutInMessages) {
+  std::string key(1 << 20, 'k');
+  auto s = ParseBoxSpec(R"({"command": "x", ")" + key + R"(": 1})", "big.json");
+  ASSERT_FALSE(s);
+  EXPECT_LT(s.error().message().size(), 400u);
+  auto t = ParseBoxSpec(std::string(kMaxSpecBytes + 1, ' '), "big.json");
+  ASSERT_FALSE(t);
+  EXPECT_NE(t.error().message().find("at most"), std::string::npos) << t.error().ToString();
+}
+
+TEST(BoxSpec, LoadReadsRegularFilesOnlyWithoutBlocking) {
+  char tmpl[] = "/tmp/silk-spec-load-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  std::string fifo = dir + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  // A FIFO with no writer blocked open() forever; /dev/zero was read whole.
+  for (const std::string& path : {fifo, std::string("/dev/zero"), std::string("/dev/urandom"),
+                                  std::string("/dev/null"), dir}) {
+    auto s = LoadBoxSpec(path);
+    ASSERT_FALSE(s) << path;
+    EXPECT_EQ(s.error().code(), ErrorCode::kInvalidInput) << path;
+    EXPECT_NE(s.error().ToString().find("regular file"), std::string::npos) << s.error().ToString();
+  }
+  std::string big = dir + "/big.json";
+  { std::ofstream(big) << std::string(kMaxSpecBytes + 10, ' '); }
+  auto b = LoadBoxSpec(big);
+  ASSERT_FALSE(b);
+  EXPECT_NE(b.error().ToString().find("larger than"), std::string::npos) << b.error().ToString();
+  std::string good = dir + "/box.json";
+  { std::ofstream(good) << R"({"command": "/bin/true"})"; }
+  EXPECT_TRUE(LoadBoxSpec(good));
+  EXPECT_EQ(LoadBoxSpec(dir + "/missing.json").error().code(), ErrorCode::kNotFound);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

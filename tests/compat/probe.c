@@ -7,8 +7,9 @@
  *   probe mount | umount PATH | chroot | ptrace PID | kill PID | setns PATH
  *   probe keyctl | bpf | perf | userfaultfd | unshare (+ write /) | mknod | reboot | kexec
  *   probe init_module | open_by_handle_at | tiocsti | clock_settime | swapon
- *   probe socket-raw | socket-packet | int80 | x32 | exe-overwrite | forkbomb
+ *   probe socket-raw | socket-packet | int80 | x32 | exe-overwrite | forkbomb | forks N
  *   probe memhog MIB | fill PATH | sethostname NAME | hostname | cpu SECONDS
+ *   probe socketflood N | acctflood N   (N distinct denied calls: supervisor memory)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -197,6 +198,33 @@ int main(int argc, char** argv) {
     }
     printf("forked %d\n", n);
     return n >= 100000 ? 0 : 1;
+  }
+  if (!strcmp(c, "socketflood") || !strcmp(c, "acctflood")) {
+    /* N calls with distinct arguments, each refused: packet sockets of N protocols, or
+     * acct() on N addresses (never dereferenced: seccomp decides first). */
+    long n = atol(a), refused = 0;
+    for (long i = 0; i < n; ++i) {
+      long rc = c[0] == 's' ? socket(AF_PACKET, SOCK_RAW, (int)(i & 0x7fffffff))
+                            : syscall(SYS_acct, (const char*)(uintptr_t)(0x10000 + i));
+      if (rc < 0) ++refused;
+      else if (c[0] == 's') close((int)rc);
+    }
+    printf("%s: %ld of %ld refused\n", c, refused, n);
+    return 0;
+  }
+  if (!strcmp(c, "forks")) {
+    /* N children that wait; exit 0 only if all N forks succeeded */
+    int want = atoi(a), n = 0;
+    for (; n < want; ++n) {
+      pid_t p = fork();
+      if (p == 0) {
+        pause();
+        _exit(0);
+      }
+      if (p < 0) break;
+    }
+    printf("forked %d\n", n);
+    return n == want ? 0 : 1;
   }
   if (!strcmp(c, "memhog")) {
     long mib = atol(a);
