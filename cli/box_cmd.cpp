@@ -81,7 +81,7 @@ int BoxRun(const Args& all) {
       "cpu-weight", po::value(&cpu_weight), "proportional CPU weight 1..10000 (default 100)")(
       "io-weight", po::value(&io_weight), "proportional I/O weight 1..10000")(
       "scratch", po::value(&scratch),
-      "bytes /scratch, /tmp and /dev/shm hold together, one budget (default 64M; at most the\n"
+      "bytes /scratch, /tmp and /dev/shm hold together, one budget (default 64M; at most the "
       "host's RAM + swap, and --memory when given)")(
       "net", po::value(&net),
       "none (lo only, default) or bridge=BR,address=CIDR[,gateway=IP][,egress=RATE]")(

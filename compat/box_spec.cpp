@@ -326,12 +326,13 @@ Result<void> CheckCidr(const std::string& cidr, const std::string& field) {
   auto slash = cidr.find('/');
   in_addr a{};
   if (slash == std::string::npos || inet_pton(AF_INET, cidr.substr(0, slash).c_str(), &a) != 1)
-    return Fail(ErrorCode::kInvalidInput,
-                field + ": '" + cidr + "' is not an IPv4 address in CIDR form (e.g. 10.77.0.2/24)");
+    return Fail(
+        ErrorCode::kInvalidInput,
+        field + ": '" + Shown(cidr) + "' is not an IPv4 address in CIDR form (e.g. 10.77.0.2/24)");
   auto len = ParseUint(cidr.substr(slash + 1), 32);
   if (!len)
     return Fail(ErrorCode::kInvalidInput,
-                field + ": prefix length of '" + cidr + "' must be 0..32");
+                field + ": prefix length of '" + Shown(cidr) + "' must be 0..32");
   return {};
 }
 
@@ -546,10 +547,11 @@ Result<void> Validate(const BoxSpec& s) {
                std::to_string(s.io_weight) + " is out of range 1..10000 (0 = not set)");
   for (const auto& r : s.rlimits) {
     if (RlimitNumber(r.resource) < 0)
-      return bad("rlimits." + r.resource,
+      return bad("rlimits." + Shown(r.resource),
                  "unknown resource; known: as core cpu data fsize locks memlock msgqueue nice "
                  "nofile nproc rss rtprio rttime sigpending stack");
-    if (r.soft > r.hard) return bad("rlimits." + r.resource, "soft limit exceeds hard limit");
+    if (r.soft > r.hard)
+      return bad("rlimits." + Shown(r.resource), "soft limit exceeds hard limit");
   }
   const std::vector<std::string>& caps = policy::KnownCapabilities();
   for (size_t i = 0; i < s.capabilities.size(); ++i)
@@ -600,7 +602,7 @@ Result<void> Validate(const BoxSpec& s) {
     SILK_TRY(CheckCidr(s.network.address, "network.address"));
     in_addr a{};
     if (!s.network.gateway.empty() && inet_pton(AF_INET, s.network.gateway.c_str(), &a) != 1)
-      return bad("network.gateway", "'" + s.network.gateway + "' is not an IPv4 address");
+      return bad("network.gateway", "'" + Shown(s.network.gateway) + "' is not an IPv4 address");
   } else if (!s.network.bridge.empty() || !s.network.address.empty() ||
              s.network.egress_rate != 0 || !s.network.gateway.empty()) {
     return bad("network", "bridge/address/gateway/egress_rate need network.mode \"veth\"");
