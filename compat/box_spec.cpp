@@ -1,10 +1,8 @@
 #include "compat/box_spec.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -15,7 +13,6 @@
 
 #include "base/file.hpp"
 #include "base/strings.hpp"
-#include "base/unique_fd.hpp"
 #include "policy/profile_json.hpp"
 
 namespace silk::compat {
@@ -133,34 +130,6 @@ Result<json> ParseStrict(const std::string& text, const std::string& source) {
   } catch (const json::exception& e) {
     return Fail(ErrorCode::kInvalidInput, source + ": invalid JSON: " + e.what());
   }
-}
-
-// Reads at most kMaxSpecBytes + 1 bytes of a regular file, never blocking on a FIFO.
-Result<std::string> ReadSpecFile(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    if (errno == ENOENT) return Fail(ErrorCode::kNotFound, path + ": no such file");
-    return FailErrno("opening box spec " + path);
-  }
-  UniqueFd guard(fd);
-  struct stat st;
-  if (fstat(fd, &st) != 0) return FailErrno("stat of box spec " + path);
-  if (!S_ISREG(st.st_mode))
-    return Fail(ErrorCode::kInvalidInput,
-                path + ": not a regular file; give the box spec as a JSON file");
-  std::string text;
-  char buf[65536];
-  while (text.size() <= kMaxSpecBytes) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return FailErrno("reading box spec " + path);
-    if (n == 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
-  if (text.size() > kMaxSpecBytes)
-    return Fail(ErrorCode::kInvalidInput, path + ": larger than " + std::to_string(kMaxSpecBytes) +
-                                              " bytes; a box spec is a small JSON object");
-  return text;
 }
 
 // Bytes of RAM + swap the host has (/proc/meminfo), or 0 when unknown.
@@ -452,7 +421,7 @@ Result<BoxSpec> ParseBoxSpec(const std::string& json_text, const std::string& so
 }
 
 Result<BoxSpec> LoadBoxSpec(const std::string& path) {
-  std::string text = SILK_TRY(ReadSpecFile(path));
+  std::string text = SILK_TRY(ReadRegularFile(path, kMaxSpecBytes));
   return ParseBoxSpec(text, path);
 }
 
