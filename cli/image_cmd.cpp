@@ -49,6 +49,7 @@ void PrintInfo(const images::ImageInfo& i) {
 }
 
 int Build(const Args& args) {
+  Output out("silk image build");
   po::options_description opts("Options");
   std::string name;
   images::BuildOptions o;
@@ -66,7 +67,9 @@ int Build(const Args& args) {
       "created on first use)")(
       "compression", po::value<std::string>(&o.compression)->default_value(o.compression),
       "initramfs compression: zstd (level 9), gzip (level 9), or zstd:N / gzip:N")(
-      "no-strip", "keep silk's debug info")("json", "print the result as JSON");
+      "no-strip", "keep silk's debug info");
+  out.AddJsonFlag(opts, "print the result as JSON on stdout (an error as an error object)");
+  out.AddQuietFlag(opts);
   po::options_description hidden;
   hidden.add_options()("name", po::value<std::string>(&name));
   opts.add(hidden);
@@ -76,21 +79,26 @@ int Build(const Args& args) {
   if (auto rc = ParseArgs("silk image build thinix [options]",
                           "Builds a signed, reproducible thinix image: a kernel and an initramfs "
                           "with busybox, silk and the kernel modules the guest needs.",
-                          opts, pos, args, vm))
+                          opts, pos, args, vm, out))
     return *rc;
   if (name != "thinix")
-    return UsageError("silk image build", name.empty()
-                                              ? "which image? (only 'thinix')"
-                                              : "unknown image '" + name + "' (only 'thinix')");
+    return out.Usage(name.empty() ? "which image? (only 'thinix')"
+                                  : "unknown image '" + name + "' (only 'thinix')",
+                     "NAME");
   if (!key.empty()) {
     o.key_path = key;
     o.create_key = false;
   }
   o.strip_silk = !vm.count("no-strip");
-  o.progress = [](const std::string& line) { LogNotice("image: " + line); };
+  const bool quiet = out.quiet();
+  o.progress = [quiet](const std::string& line) {
+    if (!quiet) LogNotice("image: " + line);
+  };
   auto info = images::BuildThinix(o);
-  if (!info) return ReportError(info.error(), true);
-  if (vm.count("json")) {
+  if (!info)
+    return out.Fail(info.error(),
+                    info.error().code() == ErrorCode::kInvalidInput ? kExitUsage : kExitFailure);
+  if (out.json()) {
     std::cout << InfoJson(*info).dump(2) << "\n";
   } else {
     PrintInfo(*info);
@@ -99,29 +107,33 @@ int Build(const Args& args) {
 }
 
 int VerifyOrShow(const Args& args, bool show) {
+  Output out(show ? "silk image show" : "silk image verify");
   po::options_description opts("Options");
   std::string dir, key;
   opts.add_options()("key", po::value<std::string>(&key),
                      "PEM public key to trust (default: DIR/signing.pub, which only proves "
                      "integrity)")("deep",
-                                   "also unpack the initramfs and check every file's SHA-256")(
-      "json", "print the result as JSON");
+                                   "also unpack the initramfs and check every file's SHA-256");
+  out.AddJsonFlag(opts,
+                  "print the result as JSON on stdout (a failed verification as an "
+                  "error object)");
   po::options_description hidden;
   hidden.add_options()("dir", po::value<std::string>(&dir)->required());
   opts.add(hidden);
   po::positional_options_description pos;
   pos.add("dir", 1);
   po::variables_map vm;
-  std::string usage = show ? "silk image show DIR [--json]" : "silk image verify DIR [--key PUB]";
+  std::string usage =
+      show ? "silk image show DIR [--json]" : "silk image verify DIR [--key PUB] [--json]";
   if (auto rc = ParseArgs(usage,
                           show ? "Shows a thinix image (after verifying it)."
                                : "Verifies a thinix image: the manifest's Ed25519 signature and "
-                                 "the SHA-256 of every component.",
-                          opts, pos, args, vm))
+                                 "the SHA-256 of every component. Exits 1 naming what failed.",
+                          opts, pos, args, vm, out))
     return *rc;
   auto info = images::VerifyImage(dir, key, vm.count("deep") > 0);
-  if (!info) return ReportError(info.error());
-  if (vm.count("json")) {
+  if (!info) return out.Fail(info.error(), kExitFailure, "DIR");
+  if (out.json()) {
     std::cout << InfoJson(*info).dump(2) << "\n";
   } else if (show) {
     PrintInfo(*info);

@@ -37,10 +37,13 @@ std::string StemOr(const std::string& path, const std::string& fallback) {
   return std::filesystem::path(path).stem().string();
 }
 
-Result<void> WriteOut(const std::string& out, const pol::Profile& p, std::ostream& report) {
+// Writes the profile to `out` (a notice on `report`), or to stdout when `out` is "" or
+// "-" and `json` is false (with --json, the profile goes into the JSON instead).
+Result<void> WriteOut(const std::string& out, const pol::Profile& p, std::ostream& report,
+                      bool json = false) {
   const std::string text = pol::WriteProfile(p);
   if (out.empty() || out == "-") {
-    std::cout << text;
+    if (!json) std::cout << text;
     return {};
   }
   SILK_TRY(WriteFileAtomic(out, text));
@@ -121,6 +124,14 @@ void PrintMinimizeSummary(const pol::MinimizeResult& r, size_t before, std::ostr
      << "kept: " << Join(r.kept, " ") << "\n";
 }
 
+// With --json and no --out file, the profile travels inside the JSON.
+void AddProfileJson(ordered_json& j, const std::string& out, const pol::Profile& p) {
+  if (out.empty() || out == "-")
+    j["profile"] = ordered_json::parse(pol::WriteProfile(p));
+  else
+    j["out"] = out;
+}
+
 ordered_json MinimizeJson(const pol::MinimizeResult& r, size_t before) {
   return ordered_json{{"allowed_before", before},
                       {"kept", r.kept},
@@ -160,7 +171,8 @@ int RunPolicyLearn(const Args& all) {
   std::string from = "gen0-sliver", merge, out, name, suite, caps;
   int runs = 1;
   double timeout = 60;
-  bool no_args = false, json = false, exact = false, notify_all = false;
+  bool no_args = false, exact = false, notify_all = false;
+  Output out_("silk policy learn");
   po::options_description o("Options");
   o.add_options()("from", po::value(&from),
                   "parent profile (file or built-in name; default "
@@ -178,21 +190,26 @@ int RunPolicyLearn(const Args& all) {
       "signal return, exit) that a few runs may not show")(
       "notify-all", po::bool_switch(&notify_all),
       "send every syscall to the supervisor, also the frequent ones that are otherwise "
-      "counted in the kernel (slower; for comparison)")("json", po::bool_switch(&json),
-                                                        "print the summary as JSON");
+      "counted in the kernel (slower; for comparison)");
+  out_.AddJsonFlag(o,
+                   "print the summary as JSON on stdout (with the profile in it when there "
+                   "is no --out; an error as an error object)");
+  out_.AddQuietFlag(o);
   po::variables_map vm;
   if (auto rc = ParseArgs("silk policy learn [options] [--suite DIR | -- CMD ARGS...]",
                           "Runs CMD (or a suite) under PARENT, records every syscall of all its "
                           "threads and children, and writes a profile that allows exactly "
-                          "that, ⊆ PARENT. Calls PARENT denies are reported, not added.",
-                          o, {}, args, vm))
+                          "that, ⊆ PARENT. Calls PARENT denies are reported, not added.\n"
+                          "A learning run that fails (a run exits non-zero, times out or "
+                          "cannot start) writes nothing and exits 1.",
+                          o, {}, args, vm, out_))
     return *rc;
   if (cmd.empty() == suite.empty())
-    return UsageError("silk policy learn", "give either -- CMD ARGS... or --suite DIR");
-  if (runs < 1) return UsageError("silk policy learn", "--runs must be at least 1");
+    return out_.Usage("give either -- CMD ARGS... or --suite DIR", "--suite");
+  if (runs < 1) return out_.Usage("--runs must be at least 1", "--runs");
 
   auto parent = LoadParent(from, caps);
-  if (!parent) return ReportError(parent.error());
+  if (!parent) return out_.Fail(parent.error(), kExitFailure, "--from");
 
   layers::LearnRequest req;
   req.parent = *parent;
@@ -204,7 +221,7 @@ int RunPolicyLearn(const Args& all) {
   req.propose.name = name.empty() ? StemOr(out, "learned") : name;
   if (!suite.empty()) {
     auto s = pol::LoadSuite(suite);
-    if (!s) return ReportError(s.error());
+    if (!s) return out_.Fail(s.error(), kExitFailure, "--suite");
     req.workloads = s->workloads;
     req.propose.notes = "learned from suite " + suite + " (" + std::to_string(s->workloads.size()) +
                         " workloads, " + std::to_string(runs) + " runs each) under " + from;
@@ -217,22 +234,46 @@ int RunPolicyLearn(const Args& all) {
     req.propose.notes = "learned from: " + Join(cmd, " ") + " under " + from;
   }
   auto r = layers::Learn(req);
-  if (!r) return ReportError(r.error());
+  if (!r) return out_.Fail(r.error());
+  if (!r->all_passed()) {
+    // What a failing run used is not what the workload needs: write nothing.
+    size_t failed = 0;
+    for (const auto& run : r->runs) failed += !run.pass;
+    std::ostringstream summary;
+    PrintLearnSummary(*r, summary);
+    Error e(ErrorCode::kInvalidInput,
+            std::to_string(failed) + " of " + std::to_string(r->runs.size()) +
+                " learning runs failed, so nothing was written" +
+                (out.empty() || out == "-" ? "" : " to " + out) +
+                "; make the workload pass under " + from + " first:\n" + summary.str());
+    if (out_.json()) {
+      ordered_json j = ErrorJson("invalid_input", e.ToString(), suite.empty() ? "CMD" : "--suite");
+      j["learn"] = LearnJson(*r);
+      out_.Json(j);
+      std::cerr << "silk: error: " << e.ToString();
+      return kExitFailure;
+    }
+    return out_.Fail(e);
+  }
   if (!merge.empty()) {
     auto earlier = LoadParent(merge, caps);
-    if (!earlier) return ReportError(earlier.error());
+    if (!earlier) return out_.Fail(earlier.error(), kExitFailure, "--merge");
     auto merged = pol::MergeLearned(r->proposal.profile, *earlier, *parent);
-    if (!merged) return ReportError(merged.error());
+    if (!merged) return out_.Fail(merged.error(), kExitFailure, "--merge");
     if (auto sub = pol::CheckSubsetOf(*merged, *parent, "merged profile"); !sub)
-      return ReportError(sub.error());
+      return out_.Fail(sub.error(), kExitFailure, "--merge");
     r->proposal.profile = *merged;
   }
-  if (auto w = WriteOut(out, r->proposal.profile, std::cerr); !w) return ReportError(w.error());
-  if (json)
-    std::cerr << LearnJson(*r).dump(2) << "\n";
-  else
+  if (auto w = WriteOut(out, r->proposal.profile, out_.Notice(), out_.json()); !w)
+    return out_.Fail(w.error(), kExitFailure, "--out");
+  if (out_.json()) {
+    ordered_json j = LearnJson(*r);
+    AddProfileJson(j, out, r->proposal.profile);
+    out_.Json(j);
+  } else {
     PrintLearnSummary(*r, std::cerr);
-  return r->all_passed() ? kExitOk : kExitFailure;
+  }
+  return kExitOk;
 }
 
 int RunPolicyMinimize(const Args& args) {
@@ -240,7 +281,7 @@ int RunPolicyMinimize(const Args& args) {
   unsigned jobs = 2, confirm = 1;
   size_t max_runs = 0;
   double timeout = 60;
-  bool json = false;
+  Output out_("silk policy minimize");
   po::options_description o("Options");
   o.add_options()("profile", po::value(&profile)->required(), "the profile to minimise")(
       "oracle", po::value(&oracle),
@@ -255,21 +296,28 @@ int RunPolicyMinimize(const Args& args) {
       "out", po::value(&out), "write the minimised profile here (default: stdout)")(
       "name", po::value(&name), "profile name (default: from --out)")(
       "caps", po::value(&caps), "capabilities to resolve --profile for (default none)")(
-      "log", po::value(&log), "append the oracle's output here (default /dev/null)")(
-      "json", po::bool_switch(&json), "print the report as JSON");
+      "log", po::value(&log), "append the oracle's output here (default /dev/null)");
+  out_.AddJsonFlag(o,
+                   "print the report as JSON on stdout (with the profile in it when there is "
+                   "no --out; an error as an error object)");
+  out_.AddQuietFlag(o);
   po::variables_map vm;
   if (auto rc =
           ParseArgs("silk policy minimize --profile P (--oracle 'CMD' | --suite DIR) [options]",
                     "Finds a 1-minimal allow set of P for which the oracle still passes "
                     "(ddmin; removed syscalls get ENOSYS where a fallback needs it, EPERM "
                     "otherwise), and proves it 1-minimal.",
-                    o, {}, args, vm))
+                    o, {}, args, vm, out_))
     return *rc;
-  if (jobs < 1) return UsageError("silk policy minimize", "--jobs must be at least 1");
+  if (jobs < 1) return out_.Usage("--jobs must be at least 1", "--jobs");
   auto workloads = OracleWorkloads(suite, oracle, timeout);
-  if (!workloads) return ReportError(workloads.error(), true);
+  if (!workloads)
+    return out_.Fail(
+        workloads.error(),
+        workloads.error().code() == ErrorCode::kInvalidInput ? kExitUsage : kExitFailure,
+        suite.empty() ? "--oracle" : "--suite");
   auto p = LoadParent(profile, caps);
-  if (!p) return ReportError(p.error());
+  if (!p) return out_.Fail(p.error(), kExitFailure, "--profile");
 
   layers::MinimizeRequest req;
   req.profile = *p;
@@ -286,14 +334,18 @@ int RunPolicyMinimize(const Args& args) {
     req.output_fd = log_fd.get();
     return layers::MinimizeAgainstWorkloads(req);
   }();
-  if (!r) return ReportError(r.error());
+  if (!r) return out_.Fail(r.error());
   if (auto sub = pol::CheckSubsetOf(r->profile, *p, "minimised profile"); !sub)
-    return ReportError(sub.error());
-  if (auto w = WriteOut(out, r->profile, std::cerr); !w) return ReportError(w.error());
-  if (json)
-    std::cerr << MinimizeJson(*r, before).dump(2) << "\n";
-  else
+    return out_.Fail(sub.error());
+  if (auto w = WriteOut(out, r->profile, out_.Notice(), out_.json()); !w)
+    return out_.Fail(w.error(), kExitFailure, "--out");
+  if (out_.json()) {
+    ordered_json j = MinimizeJson(*r, before);
+    AddProfileJson(j, out, r->profile);
+    out_.Json(j);
+  } else {
     PrintMinimizeSummary(*r, before, std::cerr);
+  }
   return kExitOk;
 }
 
@@ -301,7 +353,8 @@ int RunPolicyTighten(const Args& args) {
   std::string parent_name, suite, out, name, log = "/dev/null", caps;
   unsigned jobs = 2, confirm = 1;
   int runs = 1;
-  bool minimize = false, json = false;
+  bool minimize = false;
+  Output out_("silk policy tighten");
   po::options_description o("Options");
   o.add_options()("parent", po::value(&parent_name)->required(), "the parent profile")(
       "suite", po::value(&suite)->required(), "the workloads the child must serve")(
@@ -312,8 +365,9 @@ int RunPolicyTighten(const Args& args) {
       "confirm", po::value(&confirm), "re-runs confirming a passing verdict (default 1)")(
       "name", po::value(&name), "profile name (default: from --out)")(
       "caps", po::value(&caps), "capabilities to resolve PARENT for (default none)")(
-      "log", po::value(&log), "append the workloads' output here (default /dev/null)")(
-      "json", po::bool_switch(&json), "print the report as JSON");
+      "log", po::value(&log), "append the workloads' output here (default /dev/null)");
+  out_.AddJsonFlag(o, "print the report as JSON on stdout (an error as an error object)");
+  out_.AddQuietFlag(o);
   po::positional_options_description pos;
   pos.add("parent", 1);
   po::variables_map vm;
@@ -321,13 +375,13 @@ int RunPolicyTighten(const Args& args) {
                           "The next generation's profile: PARENT ∩ what the suite's workloads "
                           "were learned to use, optionally minimised against the whole suite. "
                           "CHILD ⊆ PARENT always; its notes record how it was made.",
-                          o, pos, args, vm))
+                          o, pos, args, vm, out_))
     return *rc;
-  if (runs < 1 || jobs < 1) return UsageError("silk policy tighten", "--runs/--jobs must be >= 1");
+  if (runs < 1 || jobs < 1) return out_.Usage("--runs/--jobs must be >= 1", "--runs");
   auto parent = LoadParent(parent_name, caps);
-  if (!parent) return ReportError(parent.error());
+  if (!parent) return out_.Fail(parent.error(), kExitFailure, "PARENT");
   auto s = pol::LoadSuite(suite);
-  if (!s) return ReportError(s.error());
+  if (!s) return out_.Fail(s.error(), kExitFailure, "--suite");
 
   const std::string child_name = name.empty() ? StemOr(out, "tightened") : name;
   ordered_json report;
@@ -375,15 +429,18 @@ int RunPolicyTighten(const Args& args) {
     result.meta.notes = notes;
     return result;
   }();
-  if (!child) return ReportError(child.error());
+  if (!child) return out_.Fail(child.error());
   if (auto sub = pol::CheckSubsetOf(*child, *parent, "tightened profile"); !sub)
-    return ReportError(sub.error());
-  std::cerr << "checked: " << child->meta.name << " ⊆ " << parent->meta.name << "\n";
-  if (auto w = WriteOut(out, *child, std::cerr); !w) return ReportError(w.error());
-  if (json)
-    std::cerr << report.dump(2) << "\n";
-  else
+    return out_.Fail(sub.error());
+  out_.Notice() << "checked: " << child->meta.name << " ⊆ " << parent->meta.name << "\n";
+  if (auto w = WriteOut(out, *child, out_.Notice(), out_.json()); !w)
+    return out_.Fail(w.error(), kExitFailure, "--out");
+  if (out_.json()) {
+    AddProfileJson(report, out, *child);
+    out_.Json(report);
+  } else {
     std::cerr << text.str();
+  }
   return kExitOk;
 }
 

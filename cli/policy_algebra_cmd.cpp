@@ -39,24 +39,15 @@ void PrintViolation(std::ostream& os, const pol::SubsetViolation& v) {
   os << "  " << v.text << "\n";  // names the architecture, syscall, rule and arguments
 }
 
-// child ⊆ parent for two loaded profiles; fills `result`.
-Result<pol::SubsetResult> SubsetOf(const pol::Profile& child, const std::string& child_label,
-                                   const pol::Profile& parent, const std::string& parent_label,
-                                   const pol::ResolveOptions& options) {
-  auto c = SILK_TRY(EffectiveAll(child, options, child_label));
-  auto p = SILK_TRY(EffectiveAll(parent, options, parent_label));
-  return pol::Subset(c, p);
-}
-
 }  // namespace
 
 int RunSubset(const Args& args) {
   std::string child, parent;
   ResolveFlags rf;
-  bool json = false;
+  Output out("silk policy subset");
   po::options_description o("Options");
   rf.Add(o);
-  o.add_options()("json", po::bool_switch(&json), "print the result as JSON");
+  out.AddJsonFlag(o, "print the result as JSON (also an error)");
   o.add_options()("child", po::value(&child)->required(), "child")(
       "parent", po::value(&parent)->required(), "parent");
   po::positional_options_description pos;
@@ -65,22 +56,24 @@ int RunSubset(const Args& args) {
   if (auto rc = ParseArgs(
           "silk policy subset CHILD PARENT [--arch A] [--caps LIST] [--json]",
           "Decides CHILD ⊆ PARENT semantically on every architecture CHILD covers: for every\n"
-          "syscall and argument value, what CHILD allows PARENT allows too. Exits 0 when it\n"
-          "is a subset, 1 otherwise, printing every reason (architecture, syscall, rule,\n"
-          "arguments). Both are resolved with the same --arch/--caps.\n" +
+          "syscall and argument value, what CHILD allows PARENT allows too, printing every\n"
+          "reason it is not (architecture, syscall, rule, arguments). Both are resolved with\n"
+          "the same --arch/--caps.\n"
+          "Exit status, as cmp(1): 0 subset, 1 not a subset, 2 trouble (usage, a missing\n"
+          "file, a bad profile).\n" +
               ProfileWhere(),
-          o, pos, args, vm))
+          o, pos, args, vm, out))
     return *rc;
   auto opts = rf.Options();
-  if (!opts) return ReportError(opts.error(), true);
+  if (!opts) return out.Fail(opts.error(), kExitTrouble, OptionOf(opts.error()));
   auto c = pol::LoadProfile(child);
-  if (!c) return ReportError(c.error());
+  if (!c) return out.Fail(c.error(), kExitTrouble, "CHILD");
   auto p = pol::LoadProfile(parent);
-  if (!p) return ReportError(p.error());
+  if (!p) return out.Fail(p.error(), kExitTrouble, "PARENT");
   std::string cl = ProfileLabel(*c, child), pl = ProfileLabel(*p, parent);
-  auto result = SubsetOf(*c, cl, *p, pl, *opts);
-  if (!result) return ReportError(result.error());
-  if (json) {
+  auto result = pol::SubsetOfResolved(*c, cl, *p, pl, *opts);
+  if (!result) return out.Fail(result.error(), kExitTrouble);
+  if (out.json()) {
     ordered_json j;
     j["child"] = cl;
     j["parent"] = pl;
@@ -88,7 +81,7 @@ int RunSubset(const Args& args) {
     ordered_json v = ordered_json::array();
     for (const auto& x : result->violations) v.push_back(ViolationJson(x));
     j["violations"] = std::move(v);
-    std::cout << j.dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
+    out.Json(j);
   } else if (result->subset) {
     std::cout << cl << " ⊆ " << pl << "\n";
   } else {
@@ -102,10 +95,10 @@ int RunSubset(const Args& args) {
 int RunDiff(const Args& args) {
   std::string a, b;
   ResolveFlags rf;
-  bool json = false;
+  Output out("silk policy diff");
   po::options_description o("Options");
   rf.Add(o);
-  o.add_options()("json", po::bool_switch(&json), "print the differences as JSON");
+  out.AddJsonFlag(o, "print the differences as JSON (also an error)");
   o.add_options()("a", po::value(&a)->required(), "a")("b", po::value(&b)->required(), "b");
   po::positional_options_description pos;
   pos.add("a", 1).add("b", 1);
@@ -114,23 +107,24 @@ int RunDiff(const Args& args) {
           "silk policy diff A B [--arch A] [--caps LIST] [--json]",
           "Compares the effective policies of two profiles (after resolution, per\n"
           "architecture): syscalls added, removed, or with changed conditions or actions.\n"
-          "Like diff(1): exits 0 when they are equal, 1 when they differ.\n" +
+          "Exit status, as diff(1): 0 equal, 1 different, 2 trouble (usage, a missing file,\n"
+          "a bad profile).\n" +
               ProfileWhere(),
-          o, pos, args, vm))
+          o, pos, args, vm, out))
     return *rc;
   auto opts = rf.Options();
-  if (!opts) return ReportError(opts.error(), true);
+  if (!opts) return out.Fail(opts.error(), kExitTrouble, OptionOf(opts.error()));
   auto pa = pol::LoadProfile(a);
-  if (!pa) return ReportError(pa.error());
+  if (!pa) return out.Fail(pa.error(), kExitTrouble, "A");
   auto pb = pol::LoadProfile(b);
-  if (!pb) return ReportError(pb.error());
+  if (!pb) return out.Fail(pb.error(), kExitTrouble, "B");
   auto ea = EffectiveAll(*pa, *opts, a);
-  if (!ea) return ReportError(ea.error());
+  if (!ea) return out.Fail(ea.error(), kExitTrouble, "A");
   auto eb = EffectiveAll(*pb, *opts, b);
-  if (!eb) return ReportError(eb.error());
+  if (!eb) return out.Fail(eb.error(), kExitTrouble, "B");
   auto diff = pol::Diff(*ea, *eb);
-  if (!diff) return ReportError(diff.error());
-  if (json) {
+  if (!diff) return out.Fail(diff.error(), kExitTrouble);
+  if (out.json()) {
     ordered_json j = ordered_json::array();
     for (const auto& d : *diff) {
       ordered_json e;
@@ -142,7 +136,7 @@ int RunDiff(const Args& args) {
       e["after"] = d.after;
       j.push_back(std::move(e));
     }
-    std::cout << j.dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
+    out.Json(j);
   } else {
     for (const auto& d : *diff) {
       std::cout << pol::DiffKindName(d.kind) << " " << d.arch << " "
@@ -158,53 +152,54 @@ int RunDiff(const Args& args) {
 int RunCheck(const Args& args) {
   std::string dir;
   ResolveFlags rf;
-  bool json = false;
+  Output out("silk policy check");
   po::options_description o("Options");
   rf.Add(o);
-  o.add_options()("json", po::bool_switch(&json), "print the result as JSON");
+  out.AddJsonFlag(o, "print the result as JSON (also an error)");
   o.add_options()("dir", po::value(&dir)->required(), "directory");
   po::positional_options_description pos;
   pos.add("dir", 1);
   po::variables_map vm;
-  if (auto rc =
-          ParseArgs("silk policy check DIR [--arch A] [--caps LIST] [--json]",
-                    "Loads every *.json profile in DIR as a lineage (silk.extends; parents may be\n"
-                    "built-in profiles), then verifies child ⊆ parent for every pair. Prints each\n"
-                    "violation; exits 0 when the whole lineage holds, 1 otherwise.",
-                    o, pos, args, vm))
+  if (auto rc = ParseArgs(
+          "silk policy check DIR [--arch A] [--caps LIST] [--json]",
+          "Loads every *.json profile in DIR as a lineage (silk.extends; parents may be\n"
+          "built-in profiles), then verifies child ⊆ parent for every pair and prints each\n"
+          "violation.\n"
+          "Exit status, as cmp(1): 0 the whole lineage holds, 1 a child is not a subset of\n"
+          "its parent, 2 trouble: usage, DIR missing or holding no profile, a profile that\n"
+          "does not parse, a parent that does not exist, a cycle.",
+          o, pos, args, vm, out))
     return *rc;
   auto opts = rf.Options();
-  if (!opts) return ReportError(opts.error(), true);
+  if (!opts) return out.Fail(opts.error(), kExitTrouble, OptionOf(opts.error()));
   auto lineage = pol::LoadLineage(dir);
-  if (!lineage) return ReportError(lineage.error());
+  if (!lineage) return out.Fail(lineage.error(), kExitTrouble, "DIR");
+  auto checks = pol::CheckLineage(*lineage, *opts);
+  if (!checks) return out.Fail(checks.error(), kExitTrouble);
   bool ok = true;
   ordered_json pairs = ordered_json::array();
-  for (const auto& [child, parent] : lineage->Edges()) {
-    const pol::LineageNode& c = lineage->nodes.at(child);
-    const pol::LineageNode& p = lineage->nodes.at(parent);
-    auto result = SubsetOf(c.profile, child, p.profile, parent, *opts);
-    if (!result) return ReportError(result.error().Wrap(c.file));
-    ok = ok && result->subset;
-    if (json) {
+  for (const auto& e : *checks) {
+    ok = ok && e.result.subset;
+    if (out.json()) {
       ordered_json j;
-      j["child"] = child;
-      j["child_file"] = c.file;
-      j["parent"] = parent;
-      j["subset"] = result->subset;
+      j["child"] = e.child;
+      j["child_file"] = e.child_file;
+      j["parent"] = e.parent;
+      j["subset"] = e.result.subset;
       ordered_json v = ordered_json::array();
-      for (const auto& x : result->violations) v.push_back(ViolationJson(x));
+      for (const auto& x : e.result.violations) v.push_back(ViolationJson(x));
       j["violations"] = std::move(v);
       pairs.push_back(std::move(j));
-    } else if (result->subset) {
-      std::cout << "ok         " << child << " ⊆ " << parent << "\n";
+    } else if (e.result.subset) {
+      std::cout << "ok         " << e.child << " ⊆ " << e.parent << "\n";
     } else {
-      std::cout << "VIOLATION  " << child << " ⊄ " << parent << " (" << c.file
-                << "): " << result->violations.size()
-                << (result->violations.size() == 1 ? " reason" : " reasons") << "\n";
-      for (const auto& v : result->violations) PrintViolation(std::cout, v);
+      std::cout << "VIOLATION  " << e.child << " ⊄ " << e.parent << " (" << e.child_file
+                << "): " << e.result.violations.size()
+                << (e.result.violations.size() == 1 ? " reason" : " reasons") << "\n";
+      for (const auto& v : e.result.violations) PrintViolation(std::cout, v);
     }
   }
-  if (json) std::cout << pairs.dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
+  if (out.json()) out.Json(pairs);
   return ok ? kExitOk : kExitFailure;
 }
 

@@ -6,6 +6,7 @@
 //   import   any Docker/Podman/OCI profile -> canonical silk JSON with metadata
 //   export   plain OCI JSON resolved for an architecture and capability set
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <map>
 
@@ -15,6 +16,7 @@
 #include "base/strings.hpp"
 #include "cli/commands.hpp"
 #include "cli/policy_cmd_util.hpp"
+#include "policy/algebra.hpp"
 #include "policy/builtin.hpp"
 #include "policy/effective.hpp"
 #include "policy/lineage.hpp"
@@ -24,6 +26,10 @@
 
 namespace silk::cli {
 namespace {
+
+constexpr std::string_view kAllowedHelp =
+    "'allowed' counts the syscalls some argument values let run (allow, log), for any\n"
+    "arguments or only under argument conditions; silk regress prints the same count.";
 
 using nlohmann::ordered_json;
 using policy_cmd::ProfileLabel;
@@ -118,11 +124,12 @@ ordered_json EffectiveJson(const pol::EffectivePolicy& ep) {
 int RunShow(const Args& args) {
   std::string in;
   ResolveFlags rf;
-  bool json = false, raw = false;
+  Output out("silk policy show");
+  bool raw = false;
   po::options_description o("Options");
   rf.Add(o);
-  o.add_options()("json", po::bool_switch(&json), "print the effective policy as JSON")(
-      "raw", po::bool_switch(&raw), "print the profile as canonical JSON, unresolved");
+  out.AddJsonFlag(o, "print the effective policy as JSON (also an error)");
+  o.add_options()("raw", po::bool_switch(&raw), "print the profile as canonical JSON, unresolved");
   o.add_options()("profile", po::value(&in)->required(), "profile");
   po::positional_options_description pos;
   pos.add("profile", 1);
@@ -130,32 +137,38 @@ int RunShow(const Args& args) {
   if (auto rc = ParseArgs("silk policy show PROFILE [--arch A] [--caps LIST] [--json|--raw]",
                           "Shows a profile's metadata and its effective policy on one "
                           "architecture (every syscall's verdict).\n" +
-                              ProfileWhere(),
-                          o, pos, args, vm))
+                              std::string(kAllowedHelp) + "\n" + ProfileWhere(),
+                          o, pos, args, vm, out))
     return *rc;
+  if (raw && out.json()) return out.Usage("give --json or --raw, not both", "--raw");
   auto profile = pol::LoadProfile(in);
-  if (!profile) return ReportError(profile.error());
+  if (!profile) return out.Fail(profile.error(), kExitFailure, "PROFILE");
   if (raw) {
     std::cout << pol::WriteProfile(*profile);
     return kExitOk;
   }
   auto opts = rf.Options();
-  if (!opts) return ReportError(opts.error(), true);
+  if (!opts) return out.Fail(opts.error(), kExitUsage, policy_cmd::OptionOf(opts.error()));
   auto resolved = pol::Resolve(*profile, *opts);
-  if (!resolved) return ReportError(resolved.error());
+  if (!resolved) return out.Fail(resolved.error());
   std::string arch = rf.arch.empty() ? pol::ArchName(pol::NativeArch()) : rf.arch;
   auto ep = pol::MakeEffective(*resolved, arch);
-  if (!ep) return ReportError(ep.error());
+  if (!ep) return out.Fail(ep.error());
+  auto allowed = pol::CountAllowed(*ep);
+  if (!allowed) return out.Fail(allowed.error());
   const pol::ProfileMeta& m = profile->meta;
-  if (json) {
+  if (out.json()) {
     ordered_json j;
     j["name"] = m.name;
     j["extends"] = m.extends;
     if (m.generation) j["generation"] = *m.generation;
     j["horizon"] = m.horizon;
     j["caps"] = opts->caps;
+    j["allowed"] = {{"total", allowed->total},
+                    {"any_arguments", allowed->unconditional},
+                    {"under_conditions", allowed->conditional}};
     j["effective"] = EffectiveJson(*ep);
-    std::cout << j.dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
+    out.Json(j);
     return kExitOk;
   }
   std::cout << "profile " << ProfileLabel(*profile, in);
@@ -170,7 +183,9 @@ int RunShow(const Args& args) {
   std::cout << "  clone3:   " << clone3[static_cast<int>(m.clone3)] << "\n";
   if (!m.notes.empty()) std::cout << "  notes:    " << m.notes << "\n";
   std::cout << "effective on " << ep->arch << " with caps "
-            << (opts->caps.empty() ? "(none)" : Join(opts->caps, ",")) << ":\n";
+            << (opts->caps.empty() ? "(none)" : Join(opts->caps, ",")) << ":\n"
+            << "  allowed:  " << allowed->total << " syscalls (" << allowed->unconditional
+            << " for any arguments, " << allowed->conditional << " under argument conditions)\n";
   std::map<std::string, std::vector<std::string>> by_verdict;
   std::vector<const pol::SyscallPolicy*> conditional;
   for (const auto& [nr, sp] : ep->syscalls) {
@@ -262,12 +277,14 @@ int RunLint(const Args& args) {
 // ---- export
 
 int RunExport(const Args& args) {
-  std::string in, out;
+  std::string in, out_file;
   ResolveFlags rf;
+  Output out("silk policy export");
   bool keep_meta = false;
   po::options_description o("Options");
-  o.add_options()("out,o", po::value(&out)->required(), "output file ('-' for stdout)");
+  o.add_options()("out,o", po::value(&out_file)->required(), "output file ('-' for stdout)");
   rf.Add(o);
+  out.AddQuietFlag(o);
   o.add_options()("keep-meta", po::bool_switch(&keep_meta),
                   "keep the \"silk\" metadata object (runtimes ignore it)");
   o.add_options()("profile", po::value(&in)->required(), "profile");
@@ -281,38 +298,74 @@ int RunExport(const Args& args) {
           "horizon written out as rules, so runc, crun, Docker and Podman enforce exactly\n"
           "the effective policy silk computes.\n" +
               ProfileWhere(),
-          o, pos, args, vm))
+          o, pos, args, vm, out))
     return *rc;
   auto resolved = LoadAndResolve(in, rf);
-  if (!resolved) return ReportError(resolved.error(), true);
+  if (!resolved) {
+    const std::string option = policy_cmd::OptionOf(resolved.error());
+    return out.Fail(resolved.error(), option.empty() ? kExitFailure : kExitUsage,
+                    option.empty() ? "PROFILE" : option);
+  }
   auto plain = pol::MaterializeSilkRules(*resolved);
-  if (!plain) return ReportError(plain.error());
-  if (auto ep = pol::MakeEffectiveAll(*plain); !ep) return ReportError(ep.error());
+  if (!plain) return out.Fail(plain.error());
+  if (auto ep = pol::MakeEffectiveAll(*plain); !ep) return out.Fail(ep.error());
   std::string text = pol::WriteProfile(*plain, {.meta = keep_meta, .comments = false});
-  if (out == "-") {
+  if (out_file == "-") {
     std::cout << text;
     return kExitOk;
   }
-  if (auto w = WriteFileAtomic(out, text); !w) return ReportError(w.error());
-  std::cerr << "wrote " << out << ": " << plain->syscalls.size() << " rules for "
-            << Join(plain->architectures, ",") << "\n";
+  if (auto w = WriteFileAtomic(out_file, text); !w)
+    return out.Fail(w.error(), kExitFailure, "--out");
+  out.Notice() << "wrote " << out_file << ": " << plain->syscalls.size() << " rules for "
+               << Join(plain->architectures, ",") << "\n";
   return kExitOk;
 }
 
 // ---- import
 
+// The parent a profile names in silk.extends: a built-in profile, or the profile of that
+// name (silk.name, else the file name) among the *.json files in `dir` other than
+// `self`. Errors: kNotFound naming both places and the nearest names.
+Result<pol::Profile> FindParent(const std::string& name, const std::string& dir,
+                                const std::string& self) {
+  if (auto builtin = pol::BuiltinProfile(name)) return *builtin;
+  namespace fs = std::filesystem;
+  std::vector<std::string> candidates = pol::BuiltinProfileNames();
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code entry_ec;
+    if (it->path().extension() != ".json" || !it->is_regular_file(entry_ec)) continue;
+    if (fs::equivalent(it->path(), self, entry_ec)) continue;
+    auto p = pol::ReadProfileFile(it->path().string());
+    if (!p) continue;  // not a profile of this lineage; `silk policy check` reports it
+    const std::string n = p->meta.name.empty() ? it->path().stem().string() : p->meta.name;
+    if (n == name) return *p;
+    candidates.push_back(n);
+  }
+  return Fail(ErrorCode::kNotFound,
+              "--extends names '" + name +
+                  "', which is neither a built-in profile nor a profile in " + dir +
+                  DidYouMean(name, candidates) +
+                  "; import the parent into that directory first, so the child can be checked "
+                  "against it");
+}
+
 int RunImport(const Args& args) {
-  std::string in, out, name, extends, horizon, clone3, notes;
+  std::string in, out_file, name, extends, horizon, clone3, notes;
   int generation = -1;
+  Output out("silk policy import");
   po::options_description o("Options");
-  o.add_options()("out,o", po::value(&out)->required(), "output file ('-' for stdout)")(
+  o.add_options()("out,o", po::value(&out_file)->required(), "output file ('-' for stdout)")(
       "name", po::value(&name), "silk profile name (default: kept, or the file name)")(
-      "extends", po::value(&extends), "the parent profile's name")(
-      "generation", po::value(&generation), "testbed generation this profile is for")(
+      "extends", po::value(&extends),
+      "the parent profile's name: a built-in profile or a profile in the --out directory; "
+      "the profile must be a subset of it")("generation", po::value(&generation),
+                                            "testbed generation this profile is for")(
       "horizon", po::value(&horizon), "kernel version whose syscall table the profile knows")(
       "clone3", po::value(&clone3),
       "clone3 policy when the profile does not name clone3: "
       "enosys, allow or deny")("notes", po::value(&notes), "how the profile was made");
+  out.AddQuietFlag(o);
   o.add_options()("profile", po::value(&in)->required(), "profile");
   po::positional_options_description pos;
   pos.add("profile", 1);
@@ -320,11 +373,14 @@ int RunImport(const Args& args) {
   if (auto rc = ParseArgs(
           "silk policy import FILE --out FILE [--name N] [--extends P] [--generation G]",
           "Reads a Docker, Podman or OCI seccomp profile, validates it strictly, attaches\n"
-          "silk metadata and writes canonical silk JSON (still usable by every runtime).",
-          o, pos, args, vm))
+          "silk metadata and writes canonical silk JSON (still usable by every runtime).\n"
+          "A profile that names a parent (--extends, or silk.extends in FILE) must be a\n"
+          "subset of it, resolved as a box resolves it (no capabilities); otherwise nothing\n"
+          "is written and every reason is printed (exit 1).",
+          o, pos, args, vm, out))
     return *rc;
   auto profile = pol::ReadProfileFile(in);
-  if (!profile) return ReportError(profile.error());
+  if (!profile) return out.Fail(profile.error(), kExitFailure, "FILE");
   pol::ProfileMeta& m = profile->meta;
   if (vm.count("name")) m.name = name;
   if (m.name.empty()) {
@@ -333,7 +389,7 @@ int RunImport(const Args& args) {
   }
   if (vm.count("extends")) m.extends = extends;
   if (vm.count("generation")) {
-    if (generation < 0) return UsageError("silk policy import", "--generation must be >= 0");
+    if (generation < 0) return out.Usage("--generation must be >= 0", "--generation");
     m.generation = generation;
   }
   if (vm.count("horizon")) m.horizon = horizon;
@@ -346,19 +402,38 @@ int RunImport(const Args& args) {
     else if (clone3 == "deny")
       m.clone3 = pol::Clone3Policy::kDeny;
     else
-      return UsageError("silk policy import", "--clone3 must be enosys, allow or deny");
+      return out.Usage("--clone3 must be enosys, allow or deny", "--clone3");
   }
   if (auto problems = pol::ValidateProfile(*profile, "--name/--extends/--horizon");
       !problems.empty())
-    return ReportError(pol::DiagnosticsError(problems), true);
+    return out.Fail(pol::DiagnosticsError(problems), kExitUsage);
+  if (!m.extends.empty()) {
+    // Lineage integrity: the child is checked against the parent it names.
+    const std::string dir =
+        out_file == "-" ? "." : std::filesystem::path(out_file).parent_path().string();
+    auto parent = FindParent(m.extends, dir.empty() ? "." : dir, out_file);
+    if (!parent) return out.Fail(parent.error(), kExitFailure, "--extends");
+    auto sub =
+        pol::SubsetOfResolved(*profile, m.name, *parent, m.extends, pol::BoxResolveOptions());
+    if (!sub) return out.Fail(sub.error());
+    if (!sub->subset) {
+      std::string msg = in + ": profile '" + m.name + "' names parent '" + m.extends +
+                        "' but is not a subset of it: " + std::to_string(sub->violations.size()) +
+                        (sub->violations.size() == 1 ? " reason" : " reasons");
+      for (const auto& v : sub->violations) msg += "\n  " + v.text;
+      msg += "\nnothing written; remove what the parent does not allow, or name another parent";
+      return out.Fail(Error(ErrorCode::kDenied, msg), kExitFailure, "--extends");
+    }
+  }
   std::string text = pol::WriteProfile(*profile);
-  if (out == "-") {
+  if (out_file == "-") {
     std::cout << text;
     return kExitOk;
   }
-  if (auto w = WriteFileAtomic(out, text); !w) return ReportError(w.error());
-  std::cerr << "wrote " << out << ": profile " << m.name << ", " << profile->syscalls.size()
-            << " rules\n";
+  if (auto w = WriteFileAtomic(out_file, text); !w)
+    return out.Fail(w.error(), kExitFailure, "--out");
+  out.Notice() << "wrote " << out_file << ": profile " << m.name << ", " << profile->syscalls.size()
+               << " rules\n";
   return kExitOk;
 }
 

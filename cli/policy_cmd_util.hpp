@@ -40,13 +40,18 @@ struct ResolveFlags {
   Result<pol::ResolveOptions> Options() const {
     pol::ResolveOptions o;
     o.arch = arch;
-    if (!arch.empty()) SILK_TRY(pol::ParseArch(arch));
+    if (!arch.empty()) SILK_TRY(WithContext(pol::ParseArch(arch), "--arch"));
     o.caps = SILK_TRY(WithContext(pol::ParseCapList(caps), "--caps"));
     if (!kernel.empty())
       o.kernel = SILK_TRY(WithContext(pol::ParseKernelVersion(kernel), "--kernel"));
     return o;
   }
 };
+
+// The option an error of ResolveFlags::Options() is about ("--arch"), or "".
+inline std::string OptionOf(const Error& e) {
+  return !e.context().empty() && e.context().front().rfind("--", 0) == 0 ? e.context().front() : "";
+}
 
 inline std::string ProfileLabel(const pol::Profile& p, const std::string& fallback) {
   return p.meta.name.empty() ? fallback : p.meta.name;

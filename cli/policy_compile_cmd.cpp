@@ -17,16 +17,18 @@ int RunPolicyCompile(const Args& args) {
   namespace pol = silk::policy;
   std::string in, out, format = "bpf";
   ResolveFlags rf;
-  bool json = false, notify = false, no_optimize = false;
+  bool notify = false, no_optimize = false;
+  Output report("silk policy compile");
   po::options_description o("Options");
   rf.Add(o);
-  o.add_options()("out", po::value(&out)->required(), "file to write")(
+  o.add_options()("out,o", po::value(&out)->required(), "file to write")(
       "format", po::value(&format), "bpf (raw struct sock_filter array; default) or pfc")(
       "notify-denials", po::bool_switch(&notify),
       "every denial becomes SCMP_ACT_NOTIFY (for a supervisor that records denials)")(
       "no-optimize", po::bool_switch(&no_optimize),
-      "libseccomp's defaults instead of the binary tree (for comparison)")(
-      "json", po::bool_switch(&json), "print a summary as JSON");
+      "libseccomp's defaults instead of the binary tree (for comparison)");
+  report.AddJsonFlag(o, "print a summary as JSON on stdout (an error as an error object)");
+  report.AddQuietFlag(o);
   o.add_options()("profile", po::value(&in)->required(), "profile");
   po::positional_options_description pos;
   pos.add("profile", 1);
@@ -37,18 +39,19 @@ int RunPolicyCompile(const Args& args) {
           "Compiles a profile, resolved for one architecture and capability set, to a seccomp\n"
           "filter through libseccomp: the architecture and the sub-architectures its archMap\n"
           "lists; every other architecture (i386 int 0x80, x32) is killed. The filter is\n"
-          "checked against the profile's semantics before it is written.\n" +
+          "checked against the profile's semantics before it is written. Without --json it\n"
+          "prints nothing on stdout; \"wrote FILE\" goes to stderr (-q drops it).\n" +
               ProfileWhere(),
-          o, pos, args, vm))
+          o, pos, args, vm, report))
     return *rc;
   if (format != "bpf" && format != "pfc")
-    return UsageError("silk policy compile", "--format must be bpf or pfc, not \"" + format + "\"");
+    return report.Usage("--format must be bpf or pfc, not \"" + format + "\"", "--format");
   auto profile = pol::LoadProfile(in);
-  if (!profile) return ReportError(profile.error());
+  if (!profile) return report.Fail(profile.error(), kExitFailure, "PROFILE");
   auto opts = rf.Options();
-  if (!opts) return ReportError(opts.error(), true);
+  if (!opts) return report.Fail(opts.error(), kExitUsage, policy_cmd::OptionOf(opts.error()));
   auto resolved = pol::Resolve(*profile, *opts);
-  if (!resolved) return ReportError(resolved.error());
+  if (!resolved) return report.Fail(resolved.error());
 
   pol::CompileOptions co;
   co.notify_denials = notify;
@@ -58,12 +61,13 @@ int RunPolicyCompile(const Args& args) {
   auto filter = pol::CompileProfile(*resolved, co);
   double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  if (!filter) return ReportError(Error(filter.error()).Wrap("compiling " + in));
+  if (!filter) return report.Fail(Error(filter.error()).Wrap("compiling " + in));
   std::string bytes = co.pfc ? filter->pfc
                              : std::string(reinterpret_cast<const char*>(filter->program.data()),
                                            filter->program.size() * sizeof(sock_filter));
-  if (auto w = WriteFileAtomic(out, bytes); !w) return ReportError(w.error());
-  if (json) {
+  if (auto w = WriteFileAtomic(out, bytes); !w)
+    return report.Fail(w.error(), kExitFailure, "--out");
+  if (report.json()) {
     nlohmann::ordered_json j;
     j["profile"] = in;
     j["out"] = out;
@@ -72,11 +76,11 @@ int RunPolicyCompile(const Args& args) {
     j["instructions"] = filter->program.size();
     j["notify"] = filter->has_notify;
     j["compile_ms"] = ms;
-    std::cout << j.dump(2) << "\n";
+    report.Json(j);
   } else {
-    std::cout << "wrote " << out << ": " << filter->program.size() << " BPF instructions for "
-              << Join(filter->arches, ",") << (filter->has_notify ? " (notifies)" : "") << ", "
-              << (format == "pfc" ? "PFC text" : "raw BPF") << "\n";
+    report.Notice() << "wrote " << out << ": " << filter->program.size() << " BPF instructions for "
+                    << Join(filter->arches, ",") << (filter->has_notify ? " (notifies)" : "")
+                    << ", " << (format == "pfc" ? "PFC text" : "raw BPF") << "\n";
   }
   return kExitOk;
 }

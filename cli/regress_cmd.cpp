@@ -2,7 +2,10 @@
 // box; the matrix, the first denied syscall of each failure, the first generation where
 // each workload breaks; a terminal table, JUnit XML, a self-contained HTML report and
 // JSON (also the baseline format). Exit 1 on a regression against --baseline (or on
-// any failure without one).
+// any failure without one), on a broken lineage and on empty input.
+#include <unistd.h>
+
+#include <ctime>
 #include <iostream>
 
 #include "base/file.hpp"
@@ -13,12 +16,31 @@
 #include "policy/suite.hpp"
 
 namespace silk::cli {
+namespace {
+
+std::string HostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "";
+  return buf;
+}
+
+std::string UtcNow() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
 
 int RegressMain(const Args& args) {
   std::string profiles, suite, baseline, junit, html, json_out, log = "/dev/null";
   unsigned jobs = 1;
   int run = 0;
-  bool update = false, json = false;
+  bool update = false;
+  Output out("silk regress");
   po::options_description o("Options");
   o.add_options()("profiles", po::value(&profiles)->required(), "a lineage directory")(
       "suite", po::value(&suite)->required(), "the workload suite")(
@@ -26,30 +48,46 @@ int RegressMain(const Args& args) {
       "update-baseline", po::bool_switch(&update), "write the matrix to --baseline and accept it")(
       "junit", po::value(&junit), "write JUnit XML here")(
       "html", po::value(&html), "write the self-contained HTML report here")(
-      "json-out", po::value(&json_out), "write the matrix as JSON here")(
-      "json", po::bool_switch(&json), "print the matrix as JSON instead of the table")(
-      "jobs", po::value(&jobs),
-      "boxes in parallel (default 1; see the compat note in layers/box_runner.hpp)")(
+      "json-out", po::value(&json_out), "write the matrix as JSON here");
+  out.AddJsonFlag(o,
+                  "print the matrix as JSON instead of the table (with \"regressions\" when "
+                  "there is a baseline; an error as an error object)");
+  o.add_options()("jobs", po::value(&jobs),
+                  "boxes in parallel (default 1; see the compat note in layers/box_runner.hpp)")(
       "run", po::value(&run), "SILK_RUN for every workload (default 0)")(
       "log", po::value(&log), "append the workloads' output here (default /dev/null)");
+  out.AddQuietFlag(o);
   po::variables_map vm;
-  if (auto rc = ParseArgs("silk regress --profiles DIR --suite SUITE [--baseline FILE] [options]",
-                          "Runs every workload of SUITE under every profile of the lineage in "
-                          "DIR, each in a box, and reports the matrix.",
-                          o, {}, args, vm))
+  if (auto rc = ParseArgs(
+          "silk regress --profiles DIR --suite SUITE [--baseline FILE] [options]",
+          "Runs every workload of SUITE under every profile of the lineage in DIR, each in a\n"
+          "box, and reports the matrix. The lineage is checked first (every child ⊆ its\n"
+          "parent, resolved as a box resolves it: no capabilities); a broken lineage runs\n"
+          "nothing. Each generation's size is its allowed-syscall count on this machine's\n"
+          "architecture: the syscalls some argument values let run, for any arguments or\n"
+          "only under argument conditions (the count silk policy show prints).\n"
+          "Exit status: 0 no failure (or, with --baseline, none the baseline does not\n"
+          "record); 1 a failure or regression, a broken lineage, an empty lineage or\n"
+          "suite, or another error; 2 usage. JUnit agrees: failures the baseline accepts\n"
+          "are <skipped>.",
+          o, {}, args, vm, out))
     return *rc;
   if (update && baseline.empty())
-    return UsageError("silk regress", "--update-baseline needs --baseline FILE");
-  if (jobs < 1) return UsageError("silk regress", "--jobs must be at least 1");
+    return out.Usage("--update-baseline needs --baseline FILE", "--update-baseline");
+  if (jobs < 1) return out.Usage("--jobs must be at least 1", "--jobs");
   auto s = policy::LoadSuite(suite);
-  if (!s) return ReportError(s.error());
-  policy::Baseline base;
+  if (!s) return out.Fail(s.error(), kExitFailure, "--suite");
+  policy::ReportContext context;
+  context.hostname = HostName();
+  context.timestamp = UtcNow();
+  context.silk_version = "silk " SILK_VERSION;
   if (!baseline.empty() && !update) {
     auto text = ReadFile(baseline);
-    if (!text) return ReportError(text.error());
+    if (!text) return out.Fail(text.error(), kExitFailure, "--baseline");
     auto b = policy::ParseBaseline(*text, baseline);
-    if (!b) return ReportError(b.error());
-    base = *b;
+    if (!b) return out.Fail(b.error(), kExitFailure, "--baseline");
+    context.baseline = *b;
+    context.baseline_file = baseline;
   }
   layers::RegressRequest req;
   req.profiles_dir = profiles;
@@ -61,33 +99,57 @@ int RegressMain(const Args& args) {
     req.output_fd = log_fd.get();
     return layers::RunRegress(req);
   }();
-  if (!m) return ReportError(m.error());
+  if (!m) return out.Fail(m.error(), kExitFailure, "--profiles");
 
   const std::string as_json = policy::MatrixToJson(*m);
-  for (const auto& [path, text] :
-       {std::pair{junit, policy::RenderJunitXml(*m)}, std::pair{html, policy::RenderHtml(*m)},
-        std::pair{json_out, as_json}}) {
-    if (path.empty()) continue;
-    if (auto w = WriteFileAtomic(path, text); !w) return ReportError(w.error());
-  }
-  std::cout << (json ? as_json : policy::RenderTerminal(*m));
   if (update) {
-    if (auto w = WriteFileAtomic(baseline, as_json); !w) return ReportError(w.error());
-    std::cerr << "baseline " << baseline << " updated\n";
+    // The new baseline accepts every failure of this matrix.
+    auto b = policy::ParseBaseline(as_json, baseline);
+    if (b) context.baseline = *b;
+    context.baseline_file = baseline;
+  }
+  for (const auto& [path, text, flag] :
+       {std::tuple{junit, policy::RenderJunitXml(*m, context), "--junit"},
+        std::tuple{html, policy::RenderHtml(*m, context), "--html"},
+        std::tuple{json_out, as_json, "--json-out"}}) {
+    if (path.empty()) continue;
+    if (auto w = WriteFileAtomic(path, text); !w) return out.Fail(w.error(), kExitFailure, flag);
+    out.Notice() << "wrote " << path << "\n";
+  }
+  if (update) {
+    if (auto w = WriteFileAtomic(baseline, as_json); !w)
+      return out.Fail(w.error(), kExitFailure, "--baseline");
+    if (out.json())
+      std::cout << as_json;
+    else
+      std::cout << policy::RenderTerminal(*m);
+    out.Notice() << "baseline " << baseline << " updated\n";
     return kExitOk;
   }
-  if (!baseline.empty()) {
-    auto regressions = policy::CompareToBaseline(base, *m);
-    if (regressions.empty()) {
-      std::cerr << "no regression against " << baseline << "\n";
-      return kExitOk;
+  std::vector<policy::Regression> regressions;
+  if (context.baseline) regressions = policy::CompareToBaseline(*context.baseline, *m);
+  if (out.json()) {
+    auto j = nlohmann::ordered_json::parse(as_json);
+    if (context.baseline) {
+      j["baseline"] = baseline;
+      j["regressions"] = nlohmann::ordered_json::array();
+      for (const auto& r : regressions)
+        j["regressions"].push_back(
+            {{"generation", r.generation}, {"workload", r.workload}, {"why", r.why}});
     }
-    std::cerr << regressions.size() << " regression(s) against " << baseline << ":\n";
-    for (const auto& r : regressions)
-      std::cerr << "  " << r.workload << " under " << r.generation << ": " << r.why << "\n";
-    return kExitFailure;
+    out.Json(j);
+  } else {
+    std::cout << policy::RenderTerminal(*m);
   }
-  return m->Failures() ? kExitFailure : kExitOk;
+  if (!context.baseline) return m->Failures() ? kExitFailure : kExitOk;
+  if (regressions.empty()) {
+    out.Notice() << "no regression against " << baseline << "\n";
+    return kExitOk;
+  }
+  std::cerr << regressions.size() << " regression(s) against " << baseline << ":\n";
+  for (const auto& r : regressions)
+    std::cerr << "  " << r.workload << " under " << r.generation << ": " << r.why << "\n";
+  return kExitFailure;
 }
 
 }  // namespace silk::cli

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "layers/box_runner.hpp"
+#include "policy/algebra.hpp"
 #include "policy/effective.hpp"
 #include "policy/lineage.hpp"
 #include "policy/resolve.hpp"
@@ -14,26 +15,20 @@ namespace silk::layers {
 
 Result<size_t> AllowSetSize(const policy::Profile& profile) {
   policy::Profile resolved = profile;
-  if (policy::NeedsResolve(profile)) {
-    policy::ResolveOptions options;
-    options.caps = {};
-    resolved = SILK_TRY(policy::Resolve(profile, options));
-  }
+  if (policy::NeedsResolve(profile))
+    resolved = SILK_TRY(policy::Resolve(profile, policy::BoxResolveOptions()));
   auto e = SILK_TRY(policy::MakeEffective(resolved, policy::ArchName(policy::NativeArch())));
-  size_t n = 0;
-  for (const auto& [nr, sp] : e.syscalls)
-    n += std::any_of(sp.rules.begin(), sp.rules.end(),
-                     [](const auto& r) { return policy::Allows(r.verdict); });
-  if (policy::Allows(e.default_verdict)) {
-    size_t named = e.syscalls.size();
-    size_t all = policy::SyscallNames(policy::NativeArch()).size();
-    n += all > named ? all - named : 0;
-  }
-  return n;
+  return SILK_TRY(policy::CountAllowed(e)).total;
 }
 
 Result<policy::RegressMatrix> RunRegress(const RegressRequest& request) {
   auto lineage = SILK_TRY(policy::LoadLineage(request.profiles_dir));
+  // A broken lineage is refused before any box runs: its matrix would mean nothing.
+  SILK_TRY(WithContext(policy::RequireLineageHolds(lineage, policy::BoxResolveOptions()),
+                       request.profiles_dir));
+  if (request.suite.workloads.empty())
+    return Fail(ErrorCode::kInvalidInput,
+                "empty suite " + request.suite.dir + ": no workload to run");
   std::vector<std::string> order = lineage.roots;
   for (const auto& [child, parent] : lineage.Edges())
     if (std::find(order.begin(), order.end(), child) == order.end()) order.push_back(child);

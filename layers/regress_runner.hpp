@@ -20,11 +20,15 @@ struct RegressRequest {
 };
 
 // Generations in lineage order: roots (a built-in parent included) first, then children
-// breadth-first. Errors: the lineage's load errors; box setup errors.
+// breadth-first. Before any box runs, the lineage must hold (every child ⊆ its parent,
+// resolved as a box resolves: no capabilities) and the suite must have a workload.
+// Errors: the lineage's load errors (kInvalidInput, also for an empty directory);
+// kDenied for a broken lineage, with every reason; kInvalidInput for an empty suite;
+// box setup errors.
 Result<policy::RegressMatrix> RunRegress(const RegressRequest& request);
 
-// The number of syscalls `profile` (resolved) allows on the native architecture, with
-// or without argument conditions.
+// The number of syscalls `profile` allows on the native architecture, resolved as a
+// box resolves it (no capabilities): policy::CountAllowed's total.
 Result<size_t> AllowSetSize(const policy::Profile& profile);
 
 }  // namespace silk::layers

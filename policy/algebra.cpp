@@ -266,6 +266,24 @@ Result<AllowSet> AllowSetOf(const EffectivePolicy& ep) {
   return out;
 }
 
+Result<AllowedCount> CountAllowed(const EffectivePolicy& policy) {
+  AllowSet set = SILK_TRY(AllowSetOf(policy));
+  AllowedCount n;
+  for (const auto& [nr, s] : set.syscalls) {
+    if (s.unconditional)
+      ++n.unconditional;
+    else if (!s.allowed.empty())
+      ++n.conditional;
+  }
+  if (set.default_allows) {
+    const size_t all = SyscallNames(SILK_TRY(ParseArch(policy.arch))).size();
+    const size_t named = policy.syscalls.size();
+    n.unconditional += all > named ? all - named : 0;
+  }
+  n.total = n.unconditional + n.conditional;
+  return n;
+}
+
 SubsetResult Subset(const EffectivePolicy& child, const EffectivePolicy& parent) {
   SubsetResult result;
   if (child.arch != parent.arch) {

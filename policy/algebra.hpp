@@ -53,6 +53,18 @@ struct AllowSet {
 // Errors (kUnsupported) when the rules need more regions than the algebra handles.
 Result<AllowSet> AllowSetOf(const EffectivePolicy& policy);
 
+// The allowed-syscall count `silk policy show` and `silk regress` print: the syscalls of
+// the policy's architecture that some argument values let run (allow, log), whether
+// for any arguments or only under argument conditions; with a default that allows,
+// every syscall the policy does not name counts too. Notified syscalls do not count (a
+// supervisor decides). Errors: AllowSetOf's, kInvalidInput for an unknown arch.
+struct AllowedCount {
+  size_t total = 0;
+  size_t unconditional = 0;  // for any arguments
+  size_t conditional = 0;    // only under argument conditions
+};
+Result<AllowedCount> CountAllowed(const EffectivePolicy& policy);
+
 // --- subset ----------------------------------------------------------------------
 
 struct SubsetViolation {

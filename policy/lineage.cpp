@@ -7,6 +7,7 @@
 
 #include "base/strings.hpp"
 #include "policy/builtin.hpp"
+#include "policy/effective.hpp"
 #include "policy/profile_json.hpp"
 
 namespace silk::policy {
@@ -35,6 +36,12 @@ Result<Lineage> LoadLineage(const std::string& dir) {
     if (it->path().extension() == ".json" && it->is_regular_file(ec)) files.push_back(it->path());
   }
   if (ec) return FailErrno("cannot list " + dir, ec.value());
+  if (files.empty())
+    return Fail(ErrorCode::kInvalidInput,
+                "empty lineage: " + dir +
+                    " holds no *.json profile; put each generation's profile there (silk "
+                    "policy import --extends PARENT --out " +
+                    dir + "/NAME.json)");
   std::sort(files.begin(), files.end());
 
   Lineage lineage;
@@ -132,6 +139,57 @@ Result<Lineage> LoadLineage(const std::string& dir) {
   }
   for (auto& [name, node] : lineage.nodes) std::sort(node.children.begin(), node.children.end());
   return lineage;
+}
+
+Result<SubsetResult> SubsetOfResolved(const Profile& child, const std::string& child_label,
+                                      const Profile& parent, const std::string& parent_label,
+                                      const ResolveOptions& options) {
+  auto effective = [&](const Profile& p,
+                       const std::string& label) -> Result<std::vector<EffectivePolicy>> {
+    Profile resolved = SILK_TRY(WithContext(Resolve(p, options), "resolving " + label));
+    return WithContext(MakeEffectiveAll(resolved), label);
+  };
+  auto c = SILK_TRY(effective(child, child_label));
+  auto p = SILK_TRY(effective(parent, parent_label));
+  return Subset(c, p);
+}
+
+Result<std::vector<EdgeCheck>> CheckLineage(const Lineage& lineage, const ResolveOptions& options) {
+  std::vector<EdgeCheck> out;
+  for (const auto& [child, parent] : lineage.Edges()) {
+    const LineageNode& c = lineage.nodes.at(child);
+    const LineageNode& p = lineage.nodes.at(parent);
+    auto result = SubsetOfResolved(c.profile, child, p.profile, parent, options);
+    if (!result) return Fail(std::move(result.error()).Wrap(c.file));
+    out.push_back({child, parent, c.file, std::move(*result)});
+  }
+  return out;
+}
+
+Result<void> RequireLineageHolds(const Lineage& lineage, const ResolveOptions& options) {
+  auto checks = SILK_TRY(CheckLineage(lineage, options));
+  std::string msg;
+  size_t broken = 0;
+  for (const auto& e : checks) {
+    if (e.result.subset) continue;
+    ++broken;
+    msg += (msg.empty() ? "" : "\n") + e.child_file + ": profile '" + e.child + "' names parent '" +
+           e.parent + "' but is not a subset of it: " + std::to_string(e.result.violations.size()) +
+           (e.result.violations.size() == 1 ? " reason" : " reasons");
+    for (const auto& v : e.result.violations) msg += "\n  " + v.text;
+  }
+  if (broken == 0) return {};
+  return Fail(ErrorCode::kDenied,
+              "broken lineage (" + std::to_string(broken) + " of " + std::to_string(checks.size()) +
+                  " child/parent pairs do not hold):\n" + msg +
+                  "\nremove what the parent does not allow (silk policy subset CHILD PARENT "
+                  "lists it), or name another parent");
+}
+
+ResolveOptions BoxResolveOptions() {
+  ResolveOptions o;
+  o.caps = {};
+  return o;
 }
 
 }  // namespace silk::policy

@@ -77,30 +77,66 @@ std::string RenderTerminal(const RegressMatrix& m) {
   return os.str();
 }
 
-std::string RenderJunitXml(const RegressMatrix& m) {
+bool AcceptedByBaseline(const RegressMatrix& m, size_t g, size_t w,
+                        const std::optional<Baseline>& baseline) {
+  if (!baseline || m.cells[g][w].pass) return false;
+  auto it = baseline->find({m.generations[g].name, m.workloads[w]});
+  return it != baseline->end() && !it->second;
+}
+
+std::string RenderJunitXml(const RegressMatrix& m, const ReportContext& context) {
   std::ostringstream os;
+  size_t failures = 0, skipped = 0;
+  double total_secs = 0;
+  for (size_t g = 0; g < m.generations.size(); ++g)
+    for (size_t w = 0; w < m.workloads.size(); ++w) {
+      const auto& c = m.cells[g][w];
+      total_secs += c.ms / 1000;
+      if (c.pass) continue;
+      (AcceptedByBaseline(m, g, w, context.baseline) ? skipped : failures) += 1;
+    }
   os << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   os << "<testsuites name=\"silk regress\" tests=\"" << m.generations.size() * m.workloads.size()
-     << "\" failures=\"" << m.Failures() << "\">\n";
+     << "\" failures=\"" << failures << "\" skipped=\"" << skipped << "\" time=\""
+     << Fixed(total_secs, 3) << "\"";
+  if (!context.timestamp.empty()) os << " timestamp=\"" << XmlEscape(context.timestamp) << "\"";
+  os << ">\n";
   for (size_t g = 0; g < m.generations.size(); ++g) {
-    size_t fails = 0;
+    size_t fails = 0, skips = 0;
     double secs = 0;
-    for (const auto& c : m.cells[g]) {
-      fails += !c.pass;
+    for (size_t w = 0; w < m.workloads.size(); ++w) {
+      const auto& c = m.cells[g][w];
       secs += c.ms / 1000;
+      if (!c.pass) (AcceptedByBaseline(m, g, w, context.baseline) ? skips : fails) += 1;
     }
     os << "  <testsuite name=\"" << XmlEscape(m.generations[g].name) << "\" tests=\""
-       << m.workloads.size() << "\" failures=\"" << fails << "\" time=\"" << Fixed(secs, 3)
-       << "\">\n";
+       << m.workloads.size() << "\" failures=\"" << fails << "\" skipped=\"" << skips
+       << "\" time=\"" << Fixed(secs, 3) << "\"";
+    if (!context.timestamp.empty()) os << " timestamp=\"" << XmlEscape(context.timestamp) << "\"";
+    if (!context.hostname.empty()) os << " hostname=\"" << XmlEscape(context.hostname) << "\"";
+    os << ">\n";
+    os << "    <properties><property name=\"profile\" value=\"" << XmlEscape(m.generations[g].file)
+       << "\"/>";
+    if (!context.baseline_file.empty())
+      os << "<property name=\"baseline\" value=\"" << XmlEscape(context.baseline_file) << "\"/>";
+    os << "</properties>\n";
     for (size_t w = 0; w < m.workloads.size(); ++w) {
       const auto& c = m.cells[g][w];
       os << "    <testcase classname=\"" << XmlEscape(m.generations[g].name) << "\" name=\""
          << XmlEscape(m.workloads[w]) << "\" time=\"" << Fixed(c.ms / 1000, 3) << "\"";
       if (c.pass) {
         os << "/>\n";
-      } else {
-        os << ">\n      <failure message=\"" << XmlEscape(CellWhy(c)) << "\"/>\n    </testcase>\n";
+        continue;
       }
+      os << ">\n";
+      if (AcceptedByBaseline(m, g, w, context.baseline))
+        os << "      <skipped message=\"accepted by baseline: " << XmlEscape(CellWhy(c))
+           << "\"/>\n";
+      else
+        os << "      <failure message=\"" << XmlEscape(CellWhy(c)) << "\"/>\n";
+      os << "      <system-out>"
+         << XmlEscape(c.first_denial.empty() ? CellWhy(c) : "first denied: " + c.first_denial)
+         << "</system-out>\n    </testcase>\n";
     }
     os << "  </testsuite>\n";
   }
@@ -108,29 +144,57 @@ std::string RenderJunitXml(const RegressMatrix& m) {
   return os.str();
 }
 
-std::string RenderHtml(const RegressMatrix& m) {
+std::string RenderHtml(const RegressMatrix& m, const ReportContext& context) {
   std::ostringstream os;
   os << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>silk regress: "
      << XmlEscape(m.suite) << "</title>\n<style>\n"
      << "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
      << "td,th{border:1px solid #999;padding:4px 8px;text-align:center}"
-     << "td.ok{background:#c8f0c8}td.fail{background:#f4b8b8}td.name{text-align:left}"
-     << "small{color:#444}\n</style></head><body>\n";
+     << "td.ok{background:#c8f0c8}td.fail{background:#f4b8b8}td.known{background:#f0e0a0}"
+     << "td.name{text-align:left}small{color:#444}\n</style></head><body>\n";
   os << "<h1>silk regress</h1>\n<p>Suite <code>" << XmlEscape(m.suite)
      << "</code>: " << m.workloads.size() << " workloads &times; " << m.generations.size()
      << " generations, " << m.Failures() << " failing.</p>\n";
+  auto or_unknown = [](const std::string& v) { return v.empty() ? std::string("unknown") : v; };
+  os << "<table class=\"about\">\n"
+     << "<tr><th>host</th><td class=\"name\">" << XmlEscape(or_unknown(context.hostname))
+     << "</td></tr>\n"
+     << "<tr><th>silk</th><td class=\"name\">" << XmlEscape(or_unknown(context.silk_version))
+     << "</td></tr>\n"
+     << "<tr><th>date</th><td class=\"name\">" << XmlEscape(or_unknown(context.timestamp))
+     << "</td></tr>\n"
+     << "<tr><th>baseline</th><td class=\"name\">"
+     << (context.baseline_file.empty() ? std::string("none")
+                                       : "<code>" + XmlEscape(context.baseline_file) + "</code>")
+     << "</td></tr>\n";
+  for (const auto& g : m.generations)
+    os << "<tr><th>profile " << XmlEscape(g.name) << "</th><td class=\"name\"><code>"
+       << XmlEscape(g.file) << "</code>"
+       << (g.extends.empty() ? "" : " (extends " + XmlEscape(g.extends) + ")") << "</td></tr>\n";
+  os << "</table>\n";
 
-  // Chart: allow-set size per generation (bars), inline SVG.
-  const int bar = 60, gap = 20, height = 200, left = 40;
+  // Chart: allow-set size per generation (bars), inline SVG, both axes labelled.
+  const int bar = 60, gap = 20, height = 200, left = 60;
   size_t max_size = 1;
   for (const auto& g : m.generations) max_size = std::max(max_size, g.allow_set_size);
   const int width = left + static_cast<int>(m.generations.size()) * (bar + gap) + gap;
   os << "<h2>Allowed syscalls per generation</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
         "width=\""
-     << width << "\" height=\"" << height + 60 << "\" role=\"img\" aria-label=\"allow-set size "
+     << width << "\" height=\"" << height + 80 << "\" role=\"img\" aria-label=\"allow-set size "
      << "per generation\">\n";
   os << "<line x1=\"" << left << "\" y1=\"" << height + 10 << "\" x2=\"" << width << "\" y2=\""
      << height + 10 << "\" stroke=\"#333\"/>\n";
+  os << "<line x1=\"" << left << "\" y1=\"10\" x2=\"" << left << "\" y2=\"" << height + 10
+     << "\" stroke=\"#333\"/>\n";
+  os << "<text x=\"14\" y=\"" << height / 2 + 10 << "\" transform=\"rotate(-90 14 "
+     << height / 2 + 10
+     << ")\" text-anchor=\"middle\" font-size=\"12\">allowed syscalls (native arch)</text>\n";
+  os << "<text x=\"" << left + (width - left) / 2 << "\" y=\"" << height + 70
+     << "\" text-anchor=\"middle\" font-size=\"12\">generation (lineage order)</text>\n";
+  os << "<text x=\"" << left - 4 << "\" y=\"" << 10 + 20 + 4
+     << "\" text-anchor=\"end\" font-size=\"11\">" << max_size << "</text>\n";
+  os << "<text x=\"" << left - 4 << "\" y=\"" << height + 14
+     << "\" text-anchor=\"end\" font-size=\"11\">0</text>\n";
   for (size_t g = 0; g < m.generations.size(); ++g) {
     const auto& gen = m.generations[g];
     int h = static_cast<int>(double(gen.allow_set_size) / double(max_size) * (height - 20));
@@ -157,8 +221,10 @@ std::string RenderHtml(const RegressMatrix& m) {
       if (c.pass) {
         os << "<td class=\"ok\">ok<br><small>" << Fixed(c.ms, 0) << " ms</small></td>";
       } else {
-        os << "<td class=\"fail\" title=\"" << XmlEscape(CellWhy(c)) << "\">"
-           << (c.timed_out ? "TIMEOUT" : "FAIL") << "<br><small>" << XmlEscape(CellWhy(c))
+        const bool known = AcceptedByBaseline(m, g, w, context.baseline);
+        os << "<td class=\"" << (known ? "known" : "fail") << "\" title=\"" << XmlEscape(CellWhy(c))
+           << "\">" << (c.timed_out ? "TIMEOUT" : "FAIL")
+           << (known ? " (accepted by baseline)" : "") << "<br><small>" << XmlEscape(CellWhy(c))
            << "</small></td>";
       }
     }

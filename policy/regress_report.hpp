@@ -42,13 +42,33 @@ struct RegressMatrix {
   size_t Failures() const;
 };
 
-std::string RenderTerminal(const RegressMatrix& m);
-std::string RenderJunitXml(const RegressMatrix& m);
-std::string RenderHtml(const RegressMatrix& m);
-std::string MatrixToJson(const RegressMatrix& m);
-
 // Pass/fail per (generation, workload), read from a MatrixToJson file.
 using Baseline = std::map<std::pair<std::string, std::string>, bool>;
+
+// Where and against what a matrix was made, for the JUnit and HTML reports.
+struct ReportContext {
+  std::string hostname;
+  std::string timestamp;  // ISO 8601, UTC: "2024-05-01T12:00:00Z"
+  std::string silk_version;
+  std::string baseline_file;         // "" without a baseline
+  std::optional<Baseline> baseline;  // failures it records are accepted
+};
+
+// True if the cell (generation g, workload w) fails and `baseline` records it failing:
+// a known failure, which does not fail the run.
+bool AcceptedByBaseline(const RegressMatrix& m, size_t g, size_t w,
+                        const std::optional<Baseline>& baseline);
+
+std::string RenderTerminal(const RegressMatrix& m);
+// JUnit XML that agrees with silk regress's exit status: a failure the baseline accepts
+// is <skipped message="accepted by baseline: ...">, not <failure>; every test suite
+// carries timestamp, hostname and time; a failing or skipped case carries the first
+// denial (or why it failed) in <system-out>.
+std::string RenderJunitXml(const RegressMatrix& m, const ReportContext& context = {});
+// The HTML report names the host, silk version, date, each generation's profile file
+// and the baseline, and labels its chart's axes.
+std::string RenderHtml(const RegressMatrix& m, const ReportContext& context = {});
+std::string MatrixToJson(const RegressMatrix& m);
 // Errors (kInvalidInput) name the file and what is wrong.
 Result<Baseline> ParseBaseline(const std::string& json_text, const std::string& file);
 

@@ -15,16 +15,18 @@ echo "   notified to the supervisor (--notify-all); both must learn the same pro
 for mode in count notify-all; do
   flag=$([ "$mode" = notify-all ] && echo --notify-all || true)
   "$SILK" policy learn --from podman-default $flag --json --out "$work/dd-$mode.json" \
-    -- busybox dd if=/dev/zero of=/dev/null bs=1 count=100000 2> "$work/dd-$mode.log" ||
+    -- busybox dd if=/dev/zero of=/dev/null bs=1 count=100000 \
+    > "$work/dd-$mode.summary" 2> "$work/dd-$mode.log" ||
     { cat "$work/dd-$mode.log"; exit 1; }
-  sed -n '/^{/,$p' "$work/dd-$mode.log" | python3 -c '
+  python3 -c '
 import json, sys
 j = json.load(sys.stdin)
 run = j["runs"][0]
 print("%10s: %8.1f ms, %d syscalls, %d syscall numbers counted in the kernel"
       % (sys.argv[1], run["ms"], run["syscalls"], run["counted_in_kernel"]))
 if sys.argv[1] == "count" and j["counting_unavailable"]:
-    sys.exit("counting unavailable: " + j["counting_unavailable"])' "$mode"
+    sys.exit("counting unavailable: " + j["counting_unavailable"])' "$mode" \
+    < "$work/dd-$mode.summary"
 done
 "$SILK" policy diff "$work/dd-count.json" "$work/dd-notify-all.json" >/dev/null ||
   { echo "counted and notified learning disagree"; exit 1; }

@@ -25,8 +25,10 @@ struct CliRun {
   std::string output;  // stdout and stderr
 };
 
-CliRun Silk(const std::string& args) {
-  std::string cmd = std::string(SILK_BINARY_DIR) + "/cli/silk " + args + " 2>&1";
+// Runs silk with `args` and the shell redirections `redirect`, capturing what reaches
+// the pipe.
+CliRun SilkRedirected(const std::string& args, const std::string& redirect) {
+  std::string cmd = std::string(SILK_BINARY_DIR) + "/cli/silk " + args + " " + redirect;
   CliRun r;
   FILE* f = ::popen(cmd.c_str(), "r");
   if (!f) return r;
@@ -37,6 +39,13 @@ CliRun Silk(const std::string& args) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+// stdout and stderr.
+CliRun Silk(const std::string& args) { return SilkRedirected(args, "2>&1"); }
+// stdout alone: what a script reading --json sees.
+CliRun SilkStdout(const std::string& args) { return SilkRedirected(args, "2>/dev/null"); }
+// stderr alone.
+CliRun SilkStderr(const std::string& args) { return SilkRedirected(args, "2>&1 >/dev/null"); }
 
 TEST(PolicyCli, LintOkAndErrors) {
   TempDir dir;
@@ -149,14 +158,14 @@ TEST(PolicyCli, ExportWritesPlainOciWithTheSameEffectivePolicy) {
 TEST(PolicyCli, ImportAttachesMetadata) {
   TempDir dir;
   std::string out = dir.File("mine.json");
-  CliRun r =
-      Silk("policy import /usr/share/containers/seccomp.json --out " + out +
-           " --name gen1-web --extends gen0-sliver --generation 1 --horizon 6.1 --clone3 enosys");
+  CliRun r = Silk(
+      "policy import /usr/share/containers/seccomp.json --out " + out +
+      " --name gen1-web --extends podman-default --generation 1 --horizon 6.1 --clone3 enosys");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto p = ReadProfileFile(out);
   ASSERT_TRUE(p) << p.error().ToString();
   EXPECT_EQ(p->meta.name, "gen1-web");
-  EXPECT_EQ(p->meta.extends, "gen0-sliver");
+  EXPECT_EQ(p->meta.extends, "podman-default");
   EXPECT_EQ(p->meta.generation, 1);
   auto debian = ReadProfileFile("/usr/share/containers/seccomp.json");
   ASSERT_TRUE(debian);
@@ -260,9 +269,189 @@ TEST(PolicyCli, CheckVerifiesEveryPairOfALineage) {
       dir.File("gen1.json"),
       std::string(kGen1).replace(std::string(kGen1).find("gen0-sliver"), 11, "greedy")));
   CliRun cycle = Silk("policy check " + dir.path());
-  EXPECT_EQ(cycle.exit_code, 1) << cycle.output;
   EXPECT_NE(cycle.output.find("cycle"), std::string::npos) << cycle.output;
-  EXPECT_EQ(Silk("policy check /nonexistent/dir").exit_code, 1);
+  // A lineage that cannot be loaded is trouble (2), not "does not hold" (1).
+  EXPECT_EQ(cycle.exit_code, 2) << cycle.output;
+  EXPECT_EQ(Silk("policy check /nonexistent/dir").exit_code, 2);
+}
+
+// --- issue 12: a command line that fits its ecosystem
+
+TEST(PolicyCli, ComparisonsExitTwoForTroubleAsDiffAndCmpDo) {
+  TempDir dir;
+  ASSERT_TRUE(WriteFileAtomic(dir.File("gen1.json"), kGen1));
+  ASSERT_TRUE(WriteFileAtomic(dir.File("bad.json"), "{\"defaultAction\": \"SCMP_ACT_ALOW\"}"));
+  const std::string gen1 = dir.File("gen1.json"), bad = dir.File("bad.json"),
+                    absent = dir.File("absent.json");
+  // 0 subset/equal, 1 not a subset/different ...
+  EXPECT_EQ(Silk("policy subset " + gen1 + " gen0-sliver").exit_code, 0);
+  EXPECT_EQ(Silk("policy subset gen0-sliver " + gen1).exit_code, 1);
+  EXPECT_EQ(Silk("policy diff gen0-sliver gen0-sliver").exit_code, 0);
+  EXPECT_EQ(Silk("policy diff gen0-sliver " + gen1).exit_code, 1);
+  // ... 2 for a missing file, a bad profile, a bad option, a missing argument.
+  for (const std::string& args : std::vector<std::string>{
+           "policy subset " + absent + " gen0-sliver", "policy subset gen0-sliver " + bad,
+           "policy subset gen0-sliver podman-default --caps CAP_NOPE",
+           "policy diff " + absent + " " + gen1, "policy diff " + gen1 + " " + bad,
+           "policy diff gen0-sliver", "policy check " + dir.File("none"),
+           "policy check " + dir.path()}) {
+    CliRun r = Silk(args);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
+    EXPECT_NE(r.output.find("silk: "), std::string::npos) << args << ": " << r.output;
+  }
+  // The help says so.
+  for (const char* cmd : {"subset", "diff", "check"}) {
+    CliRun help = Silk(std::string("policy ") + cmd + " --help");
+    EXPECT_NE(help.output.find("2 trouble"), std::string::npos) << cmd << ": " << help.output;
+  }
+}
+
+TEST(PolicyCli, EmptyLineageIsAnErrorWithTheReason) {
+  TempDir dir;
+  CliRun r = Silk("policy check " + dir.path());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("empty lineage: " + dir.path() + " holds no *.json profile"),
+            std::string::npos)
+      << r.output;
+}
+
+TEST(PolicyCli, PositionalsAndTyposAreNamedAsTheUserTypesThem) {
+  CliRun diff = Silk("policy diff gen0-sliver");
+  EXPECT_EQ(diff.exit_code, 2);
+  EXPECT_NE(diff.output.find("missing B"), std::string::npos) << diff.output;
+  EXPECT_EQ(diff.output.find("'--b'"), std::string::npos) << diff.output;
+  EXPECT_NE(diff.output.find("Try 'silk policy diff --help'"), std::string::npos) << diff.output;
+  CliRun show = Silk("policy show");
+  EXPECT_NE(show.output.find("missing PROFILE"), std::string::npos) << show.output;
+  CliRun help = Silk("policy show --help");
+  EXPECT_EQ(help.output.find("--profile"), std::string::npos) << help.output;
+  CliRun typo = Silk("polcy show gen0-sliver");
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_NE(typo.output.find("did you mean 'policy'"), std::string::npos) << typo.output;
+  CliRun sub = Silk("policy shwo gen0-sliver");
+  EXPECT_NE(sub.output.find("did you mean 'show'"), std::string::npos) << sub.output;
+}
+
+// Every --json command: stdout is one JSON document, on success and on failure.
+TEST(PolicyCli, JsonIsJsonOnStdoutOnSuccessAndFailure) {
+  TempDir dir;
+  ASSERT_TRUE(WriteFileAtomic(dir.File("gen1.json"), kGen1));
+  const std::string absent = dir.File("absent.json");
+  struct Case {
+    std::string args;
+    int exit_code;
+    std::string field;  // of the error object; "" for a success
+  };
+  const std::vector<Case> cases = {
+      {"policy show gen0-sliver --json", 0, ""},
+      {"policy show " + absent + " --json", 1, "PROFILE"},
+      {"policy show gen0-sliver --json --arch amd46", 2, "--arch"},
+      {"policy subset --json " + dir.File("gen1.json") + " gen0-sliver", 0, ""},
+      {"policy subset --json " + absent + " gen0-sliver", 2, "CHILD"},
+      {"policy subset --json gen0-sliver", 2, "PARENT"},
+      {"policy diff --json gen0-sliver " + absent, 2, "B"},
+      {"policy check --json " + dir.path(), 0, ""},
+      {"policy check --json " + dir.File("none"), 2, "DIR"},
+      {"policy compile gen0-sliver --json --out " + dir.File("g.bpf"), 0, ""},
+      {"policy compile " + absent + " --json --out " + dir.File("g.bpf"), 1, "PROFILE"},
+      {"policy compile gen0-sliver --json --format elf --out " + dir.File("g.bpf"), 2, "--format"},
+      {"policy show gen0-sliver --json --no-such-flag", 2, "--no-such-flag"},
+      {"image verify --json " + dir.File("no-image"), 1, "DIR"},
+      {"image show --json " + dir.File("no-image"), 1, "DIR"},
+  };
+  for (const auto& c : cases) {
+    CliRun r = SilkStdout(c.args);
+    EXPECT_EQ(r.exit_code, c.exit_code) << c.args << ": " << r.output;
+    auto j = nlohmann::json::parse(r.output, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << c.args << ": stdout is not JSON: " << r.output;
+    if (c.field.empty()) {
+      EXPECT_FALSE(j.is_object() && j.contains("error")) << c.args << ": " << r.output;
+      continue;
+    }
+    ASSERT_TRUE(j.is_object() && j.contains("error")) << c.args << ": " << r.output;
+    EXPECT_TRUE(j["error"]["code"].is_string()) << c.args;
+    EXPECT_FALSE(j["error"]["message"].get<std::string>().empty()) << c.args;
+    EXPECT_EQ(j["error"]["field"], c.field) << c.args << ": " << r.output;
+    // The person watching still gets the message on stderr.
+    EXPECT_NE(SilkStderr(c.args).output.find("silk: "), std::string::npos) << c.args;
+  }
+  EXPECT_EQ(
+      nlohmann::json::parse(
+          SilkStdout("policy subset --json " + absent + " gen0-sliver").output)["error"]["code"],
+      "not_found");
+}
+
+TEST(PolicyCli, NoticesGoToStderrAndQuietDropsThem) {
+  TempDir dir;
+  for (const std::string& args : std::vector<std::string>{
+           "policy compile gen0-sliver --out " + dir.File("g.bpf"),
+           "policy export gen0-sliver --out " + dir.File("e.json"),
+           "policy import /usr/share/containers/seccomp.json --out " + dir.File("i.json")}) {
+    CliRun out = SilkStdout(args);
+    EXPECT_EQ(out.exit_code, 0) << args;
+    EXPECT_EQ(out.output, "") << args << ": stdout carries no notice";
+    EXPECT_NE(SilkStderr(args).output.find("wrote "), std::string::npos) << args;
+    CliRun quiet = Silk(args + " -q");
+    EXPECT_EQ(quiet.exit_code, 0) << args;
+    EXPECT_EQ(quiet.output, "") << args << " -q: " << quiet.output;
+    CliRun global = Silk("-q " + args);
+    EXPECT_EQ(global.output, "") << "silk -q " << args << ": " << global.output;
+  }
+}
+
+// One count of allowed syscalls, defined once (policy::CountAllowed) and stated in the help.
+TEST(PolicyCli, ShowStatesTheAllowedCountRegressPrints) {
+  CliRun json = SilkStdout("policy show gen0-sliver --json --caps none");
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  auto j = nlohmann::json::parse(json.output);
+  const size_t total = j["allowed"]["total"];
+  EXPECT_EQ(total, j["allowed"]["any_arguments"].get<size_t>() +
+                       j["allowed"]["under_conditions"].get<size_t>());
+  EXPECT_GT(j["allowed"]["under_conditions"].get<size_t>(), 0u);
+  CliRun text = Silk("policy show gen0-sliver --caps none");
+  EXPECT_NE(text.output.find("allowed:  " + std::to_string(total) + " syscalls"), std::string::npos)
+      << text.output;
+  EXPECT_NE(Silk("policy show --help").output.find("silk regress prints the same count"),
+            std::string::npos);
+  EXPECT_NE(Silk("regress --help").output.find("the count silk policy show prints"),
+            std::string::npos);
+}
+
+// A profile that names a parent must be a subset of it.
+TEST(PolicyCli, ImportRefusesAChildThatIsNotASubsetOfItsParent) {
+  TempDir dir;
+  const std::string out = dir.File("web.json");
+  // Debian's Podman profile is not ⊆ gen0-sliver: refused with every reason, nothing written.
+  CliRun r = Silk("policy import /usr/share/containers/seccomp.json --out " + out +
+                  " --name web --extends gen0-sliver");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("names parent 'gen0-sliver' but is not a subset of it"),
+            std::string::npos)
+      << r.output;
+  for (const char* reason : {"clone3", "SCMP_ARCH_X86:", "SCMP_ARCH_X32:"})
+    EXPECT_NE(r.output.find(reason), std::string::npos) << reason << " in " << r.output;
+  EXPECT_FALSE(ReadFile(out)) << "a refused import wrote " << out;
+  // A parent in the --out directory is found by its silk name.
+  ASSERT_TRUE(WriteFileAtomic(dir.File("gen1.json"), kGen1));
+  ASSERT_TRUE(WriteFileAtomic(dir.File("small-in.json"),
+                              R"({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+                                  "architectures": ["SCMP_ARCH_X86_64"],
+                                  "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]})"));
+  CliRun small = Silk("policy import " + dir.File("small-in.json") + " --out " +
+                      dir.File("small.json") + " --extends gen1");
+  EXPECT_EQ(small.exit_code, 0) << small.output;
+  // The greedy profile asks for bpf, which gen1 does not allow.
+  ASSERT_TRUE(WriteFileAtomic(dir.File("asks.json"), kGreedy));
+  CliRun asks = Silk("policy import " + dir.File("asks.json") + " --out " +
+                     dir.File("asks-out.json") + " --extends gen1");
+  EXPECT_EQ(asks.exit_code, 1) << asks.output;
+  EXPECT_NE(asks.output.find("bpf"), std::string::npos) << asks.output;
+  EXPECT_FALSE(ReadFile(dir.File("asks-out.json")));
+  // A parent that is nowhere is named, with the nearest names.
+  CliRun nowhere = Silk("policy import " + dir.File("gen1.json") + " --out " + dir.File("x.json") +
+                        " --extends gen0-silver");
+  EXPECT_EQ(nowhere.exit_code, 1) << nowhere.output;
+  EXPECT_NE(nowhere.output.find("did you mean 'gen0-sliver'"), std::string::npos) << nowhere.output;
 }
 
 }  // namespace
