@@ -44,12 +44,27 @@ struct RawSocketDecision {
   pid_t pid = 0;
   int domain = 0, type = 0, protocol = 0;
   bool allowed = false;
+  uint64_t count = 1;  // how often this pid made this request
 };
 
+// What the supervisor recorded about a box's denials and raw-socket requests. Bounded
+// whatever the box does (the supervisor is not the box's memory): at most kMaxEntries
+// distinct denials, per-syscall folds and raw-socket decisions; past that, calls are only
+// counted, and capped() says so.
 struct DenialReport {
-  std::vector<Denial> denials;  // in first-seen order
+  static constexpr size_t kMaxEntries = 1024;
+  std::vector<Denial> denials;  // in first-seen order, at most kMaxEntries
+  // Denials that found `denials` full, one entry per syscall (args and pid zero, count
+  // the calls), at most kMaxEntries.
+  std::vector<Denial> folded_denials;
+  // How many denials are not in `denials`: those in folded_denials and those that found
+  // folded_denials full too.
+  uint64_t folded = 0;
+  // Distinct (pid, domain, type, protocol, verdict), at most kMaxEntries.
   std::vector<RawSocketDecision> raw_socket_decisions;
-  uint64_t total() const;
+  uint64_t folded_raw_socket_decisions = 0;  // requests that found it full
+  bool capped() const { return folded != 0 || folded_raw_socket_decisions != 0; }
+  uint64_t total() const;      // every denial, folded ones included
   std::string ToJson() const;  // {"denials":[{"syscall":..,"nr":..,"args":[..],..}],...}
   std::string ToText() const;  // one line per denial, for the terminal
 };

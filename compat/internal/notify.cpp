@@ -72,15 +72,62 @@ void NotifyHandler::Record(const seccomp_notif& n, const policy::EffectivePolicy
     report_.denials[it->second].count++;
     return;
   }
-  Denial d;
-  d.syscall = SyscallNameFor(n, pol);
-  d.nr = n.data.nr;
-  d.args = args;
+  if (report_.denials.size() < DenialReport::kMaxEntries) {
+    Denial d;
+    d.syscall = SyscallNameFor(n, pol);
+    d.nr = n.data.nr;
+    d.args = args;
+    d.pid = static_cast<pid_t>(n.pid);
+    d.count = 1;
+    d.verdict = verdict;
+    index_.emplace(key, report_.denials.size());
+    report_.denials.push_back(std::move(d));
+    return;
+  }
+  // Full: count per syscall only, and past that not even per syscall.
+  report_.folded++;
+  auto fkey = std::make_pair(n.data.arch, n.data.nr);
+  auto f = folded_index_.find(fkey);
+  if (f != folded_index_.end()) {
+    report_.folded_denials[f->second].count++;
+  } else if (report_.folded_denials.size() < DenialReport::kMaxEntries) {
+    Denial d;
+    d.syscall = SyscallNameFor(n, pol);
+    d.nr = n.data.nr;
+    d.count = 1;
+    d.verdict = verdict;
+    folded_index_.emplace(fkey, report_.folded_denials.size());
+    report_.folded_denials.push_back(std::move(d));
+  }
+}
+
+void NotifyHandler::RecordRawSocket(const seccomp_notif& n, bool allowed) {
+  RawSocketDecision d;
   d.pid = static_cast<pid_t>(n.pid);
-  d.count = 1;
-  d.verdict = verdict;
-  index_[key] = report_.denials.size();
-  report_.denials.push_back(std::move(d));
+  d.domain = static_cast<int>(n.data.args[0]);
+  d.type = static_cast<int>(n.data.args[1]);
+  d.protocol = static_cast<int>(n.data.args[2]);
+  d.allowed = allowed;
+  auto key = std::make_tuple(d.pid, d.domain, d.type, d.protocol, d.allowed);
+  auto it = raw_index_.find(key);
+  if (it != raw_index_.end()) {
+    report_.raw_socket_decisions[it->second].count++;
+    return;
+  }
+  if (report_.raw_socket_decisions.size() >= DenialReport::kMaxEntries) {
+    report_.folded_raw_socket_decisions++;
+    return;
+  }
+  if (raw_logged_ < kLoggedRawDecisions) {
+    LogInfo("box pid " + std::to_string(d.pid) + ": socket(" + std::to_string(d.domain) + ", " +
+            std::to_string(d.type) + ", " + std::to_string(d.protocol) + ") raw access " +
+            (d.allowed ? "granted" : "refused (EPERM): the box spec does not grant raw sockets"));
+    if (++raw_logged_ == kLoggedRawDecisions)
+      LogInfo("box pid " + std::to_string(d.pid) +
+              ": further raw socket decisions of this box are only in its denial report");
+  }
+  raw_index_.emplace(key, report_.raw_socket_decisions.size());
+  report_.raw_socket_decisions.push_back(d);
 }
 
 void NotifyHandler::Observe(const seccomp_notif& n, const policy::Verdict& v) {
@@ -131,17 +178,8 @@ Result<bool> NotifyHandler::HandleOne(int listener) {
   policy::Verdict observed;  // what the box answers, for the observer
 
   if (req->data.arch == AUDIT_ARCH_X86_64 && IsRawSocketRequest(*req)) {
-    RawSocketDecision d;
-    d.pid = static_cast<pid_t>(req->pid);
-    d.domain = static_cast<int>(req->data.args[0]);
-    d.type = static_cast<int>(req->data.args[1]);
-    d.protocol = static_cast<int>(req->data.args[2]);
-    d.allowed = raw_granted_;
-    report_.raw_socket_decisions.push_back(d);
-    LogInfo("box pid " + std::to_string(d.pid) + ": socket(" + std::to_string(d.domain) + ", " +
-            std::to_string(d.type) + ", " + std::to_string(d.protocol) + ") raw access " +
-            (d.allowed ? "granted" : "refused (EPERM): the box spec does not grant raw sockets"));
-    if (d.allowed) {
+    RecordRawSocket(*req, raw_granted_);
+    if (raw_granted_) {
       resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
       observed = {policy::Action::kAllow, 0};
     } else {

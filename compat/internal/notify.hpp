@@ -6,9 +6,13 @@
 //  - socket() for a raw/packet socket: allowed (SECCOMP_USER_NOTIF_FLAG_CONTINUE, safe
 //    here because socket() has no pointer arguments and the kernel still checks
 //    CAP_NET_RAW, which the box keeps only when granted) iff the spec grants raw
-//    sockets, else EPERM. Each decision is logged.
+//    sockets, else EPERM. The first kLoggedRawDecisions distinct decisions are logged.
 //  - anything else: the profile's real verdict (EffectivePolicy::Evaluate), recorded as
 //    a denial: errno(N) -> -N; kill -> SIGKILL to the caller; trap/trace -> ENOSYS.
+//
+// Every record is capped (DenialReport::kMaxEntries distinct entries per kind, then per-
+// syscall counts, then a plain count), so a box cannot grow its supervisor: a million
+// distinct denied calls cost the same memory as a thousand.
 //
 // With an observer (learning mode, RunOptions::observer) every syscall is notified and
 // each decision above is also reported to the observer, once the workload has started:
@@ -32,6 +36,7 @@ namespace silk::compat::internal {
 
 class NotifyHandler {
  public:
+  static constexpr size_t kLoggedRawDecisions = 16;
   // `effective`: native architecture first. Errors: kSystem if the kernel cannot report
   // its notification sizes.
   static Result<std::unique_ptr<NotifyHandler>> Create(
@@ -57,6 +62,7 @@ class NotifyHandler {
   void Record(const seccomp_notif& n, const policy::EffectivePolicy* pol,
               const std::string& verdict);
   void Observe(const seccomp_notif& n, const policy::Verdict& v);
+  void RecordRawSocket(const seccomp_notif& n, bool allowed);
 
   const std::vector<policy::EffectivePolicy>* effective_ = nullptr;
   bool raw_granted_ = false;
@@ -68,7 +74,11 @@ class NotifyHandler {
   std::vector<char> req_buf_, resp_buf_;
   DenialReport report_;
   std::map<int, uint64_t> i386_continued_;
+  // Positions in report_'s vectors; each holds at most DenialReport::kMaxEntries keys.
   std::map<std::tuple<int, std::array<uint64_t, 6>, pid_t>, size_t> index_;
+  std::map<std::pair<uint32_t, int>, size_t> folded_index_;  // (arch, nr)
+  std::map<std::tuple<pid_t, int, int, int, bool>, size_t> raw_index_;
+  size_t raw_logged_ = 0;
 };
 
 }  // namespace silk::compat::internal

@@ -206,8 +206,10 @@ int main(int argc, char** argv) {
     for (long i = 0; i < n; ++i) {
       long rc = c[0] == 's' ? socket(AF_PACKET, SOCK_RAW, (int)(i & 0x7fffffff))
                             : syscall(SYS_acct, (const char*)(uintptr_t)(0x10000 + i));
-      if (rc < 0) ++refused;
-      else if (c[0] == 's') close((int)rc);
+      if (rc < 0)
+        ++refused;
+      else if (c[0] == 's')
+        close((int)rc);
     }
     printf("%s: %ld of %ld refused\n", c, refused, n);
     return 0;
