@@ -321,7 +321,10 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   std::unique_ptr<BoxCgroup> cgroup;
   if (root || !limits.Needed().empty()) {
     auto layout = SILK_TRY(CgroupLayout::Detect(options.cgroup2_mount));
-    auto cg = BoxCgroup::Create(layout, out.box_id, limits, /*tracking=*/root);
+    auto cg = BoxCgroup::Create(layout, out.box_id, limits, /*tracking=*/root,
+                                [&state](const std::vector<std::string>& paths) {
+                                  return state.RecordCgroups(paths);  // write-ahead
+                                });
     if (!cg) {
       if (!root && cg.error().sys_errno() == EACCES)
         return Fail(Error(ErrorCode::kUnsupported,

@@ -173,7 +173,8 @@ std::unique_ptr<CgroupBackend> OpenCgroupForCleanup(const std::string& path) {
 
 Result<std::unique_ptr<BoxCgroup>> BoxCgroup::Create(const CgroupLayout& layout,
                                                      const std::string& box_id,
-                                                     const CgroupLimits& limits, bool tracking) {
+                                                     const CgroupLimits& limits, bool tracking,
+                                                     const RecordPaths& record) {
   auto box = std::unique_ptr<BoxCgroup>(new BoxCgroup());
   std::vector<Controller> v2, v1;
   for (Controller c : limits.Needed()) (layout.V2Has(c) ? v2 : v1).push_back(c);
@@ -184,20 +185,27 @@ Result<std::unique_ptr<BoxCgroup>> BoxCgroup::Create(const CgroupLayout& layout,
                       "' is available neither in cgroup v2 (" +
                       (layout.v2_mount.empty() ? "not mounted" : layout.v2_mount) +
                       ") nor as a cgroup v1 hierarchy; drop the limit that needs it");
-  if (!v2.empty() || (tracking && !layout.v2_mount.empty())) {
-    auto own = Join2(layout.v2_mount, layout.v2_own);
-    auto part = CreateCgroupV2(layout.v2_mount, own + "/silk", box_id, v2);
-    if (part) {
-      box->parts_.push_back(std::move(*part));
-    } else if (!v2.empty()) {
-      return Fail(std::move(part.error()));
-    }  // a tracking-only cgroup is best effort
-  }
   // Controllers co-mounted in one v1 hierarchy (e.g. cpu,cpuacct) share one directory.
   std::map<std::string, std::vector<Controller>> by_parent;
   for (Controller c : v1) {
     auto own = layout.v1_own.count(c) ? layout.v1_own.at(c) : "/";
     by_parent[Join2(layout.v1_mounts.at(c), own) + "/silk"].push_back(c);
+  }
+  const bool want_v2 = !v2.empty() || (tracking && !layout.v2_mount.empty());
+  const std::string v2_parent = Join2(layout.v2_mount, layout.v2_own) + "/silk";
+  if (record) {
+    std::vector<std::string> planned;
+    if (want_v2) planned.push_back(v2_parent + "/" + box_id);
+    for (const auto& [parent, ctrls] : by_parent) planned.push_back(parent + "/" + box_id);
+    SILK_TRY(WithContext(record(planned), "recording the box's cgroups before creating them"));
+  }
+  if (want_v2) {
+    auto part = CreateCgroupV2(layout.v2_mount, v2_parent, box_id, v2);
+    if (part) {
+      box->parts_.push_back(std::move(*part));
+    } else if (!v2.empty()) {
+      return Fail(std::move(part.error()));
+    }  // a tracking-only cgroup is best effort
   }
   for (auto& [parent, ctrls] : by_parent)
     box->parts_.push_back(SILK_TRY(CreateCgroupV1(parent, box_id, ctrls)));

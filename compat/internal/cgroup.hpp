@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -79,11 +80,15 @@ std::unique_ptr<CgroupBackend> OpenCgroupForCleanup(const std::string& path);
 class BoxCgroup {
  public:
   // Creates the box's cgroups for `limits` (plus a v2 tracking cgroup when cgroup2 is
-  // mounted and writable) and applies the limits. Errors: kUnsupported when a needed
-  // controller is in neither hierarchy (names it), kSystem otherwise.
+  // mounted and writable) and applies the limits. `record`, when set, gets every
+  // directory Create may make before it makes any (write-ahead: BoxState::RecordCgroups),
+  // and its error stops Create. Errors: kUnsupported when a needed controller is in
+  // neither hierarchy (names it), kSystem otherwise.
+  using RecordPaths = std::function<Result<void>(const std::vector<std::string>&)>;
   static Result<std::unique_ptr<BoxCgroup>> Create(const CgroupLayout& layout,
                                                    const std::string& box_id,
-                                                   const CgroupLimits& limits, bool tracking);
+                                                   const CgroupLimits& limits, bool tracking,
+                                                   const RecordPaths& record = {});
   ~BoxCgroup();
   // The cgroup2 directory, for clone3(CLONE_INTO_CGROUP): a process born in its cgroup
   // skips the migration, which costs ~10 ms on this kernel (cgroup_threadgroup_rwsem).

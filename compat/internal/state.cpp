@@ -51,18 +51,64 @@ bool SupervisorAlive(const std::string& dir) {
   return pid > 0 && ProcessStartTime(pid) == start;
 }
 
-// State files are written in place without fsync: they must survive the supervisor, not
-// the machine (a reboot takes every box with it), and fsync costs ~10 ms per box here.
+// State files are written whole or not at all (a temporary file renamed over the old
+// one): a SIGKILL between truncate and write would otherwise forget what the previous
+// version recorded. No fsync: they must survive the supervisor, not the machine (a
+// reboot takes every box with it), and fsync costs ~10 ms per box here.
 Result<void> WriteStateFile(const std::string& path, const std::string& text) {
-  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) return FailErrno("creating " + path);
+  const std::string tmp = path + ".tmp";
+  UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return FailErrno("creating " + tmp);
   if (write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-    return FailErrno("writing " + path);
+    return FailErrno("writing " + tmp);
+  if (rename(tmp.c_str(), path.c_str()) != 0) return FailErrno("renaming " + tmp + " to " + path);
   return {};
 }
 
-void RemoveStateDir(const std::string& dir) {
-  for (const char* f : {"supervisor", "cgroups", "veth"}) unlink((dir + "/" + f).c_str());
+// A state directory lives under <id> only while it holds its supervisor record: it is
+// made under "_creating-<pid>-<start time>-<id>" (ids start with a letter or digit, so no
+// id looks like that), filled and renamed to <id>; it is renamed to "_removing-<pid>-
+// <start time>-<id>" before it is emptied. A SIGKILL at any point leaves either <id>
+// with a supervisor record or a transient name whose process the sweep can check.
+constexpr char kCreatingPrefix[] = "_creating-";
+constexpr char kRemovingPrefix[] = "_removing-";
+
+std::string TransientName(const char* prefix, const std::string& id) {
+  pid_t self = getpid();
+  return prefix + std::to_string(self) + "-" + std::to_string(ProcessStartTime(self)) + "-" + id;
+}
+
+bool IsTransient(const std::string& name) {
+  return name.rfind(kCreatingPrefix, 0) == 0 || name.rfind(kRemovingPrefix, 0) == 0;
+}
+
+// For a transient name: whether the process named in it still runs.
+bool TransientOwnerAlive(const std::string& name) {
+  auto parts = Split(name.substr(sizeof kCreatingPrefix - 1), '-');
+  if (parts.size() < 3) return false;
+  pid_t pid = static_cast<pid_t>(std::strtol(parts[0].c_str(), nullptr, 10));
+  unsigned long long start = std::strtoull(parts[1].c_str(), nullptr, 10);
+  return pid > 0 && ProcessStartTime(pid) == start;
+}
+
+// Renames the directory out of <id> (unless it has a transient name already), then
+// removes every file in it (whatever records it holds, half-written ones too), the root/
+// mount point and the directory.
+void RemoveStateDir(const std::string& dir_in) {
+  std::string dir = dir_in;
+  const auto slash = dir.rfind('/');
+  const std::string name = dir.substr(slash + 1);
+  if (!IsTransient(name)) {
+    std::string removing = dir.substr(0, slash + 1) + TransientName(kRemovingPrefix, name);
+    if (rename(dir.c_str(), removing.c_str()) == 0) dir = removing;
+  }
+  if (DIR* d = opendir(dir.c_str())) {
+    std::vector<std::string> files;
+    while (dirent* e = readdir(d))
+      if (e->d_type != DT_DIR) files.push_back(e->d_name);
+    closedir(d);
+    for (const auto& f : files) unlink((dir + "/" + f).c_str());
+  }
   rmdir((dir + "/root").c_str());
   rmdir(dir.c_str());
 }
@@ -72,9 +118,17 @@ void RemoveStateDir(const std::string& dir) {
 Result<bool> SweepBoxDir(const std::string& dir) {
   struct stat st;
   if (stat(dir.c_str(), &st) != 0) return false;
+  const std::string name = dir.substr(dir.rfind('/') + 1);
+  if (IsTransient(name)) {
+    // Being made (nothing but the supervisor record yet) or being removed (its resources
+    // are gone already).
+    if (TransientOwnerAlive(name)) return false;
+    RemoveStateDir(dir);
+    return true;
+  }
   if (SupervisorAlive(dir)) return false;
-  // A box being created right now has no supervisor file for a moment; leave young
-  // directories alone.
+  // A box made by an older silk (without the transient names) had no supervisor file
+  // for a moment; leave young directories alone.
   if (access((dir + "/supervisor").c_str(), F_OK) != 0 && time(nullptr) - st.st_mtime < 10)
     return false;
   if (auto cg = ReadFile(dir + "/cgroups")) {
@@ -86,10 +140,10 @@ Result<bool> SweepBoxDir(const std::string& dir) {
     }
   }
   if (auto veth = ReadFile(dir + "/veth")) {
-    std::string name = Trim(*veth);
-    if (!name.empty()) {
+    std::string ifname = Trim(*veth);
+    if (!ifname.empty()) {
       auto nl = SILK_TRY(Netlink::Open());
-      auto r = nl.DeleteLink(name);
+      auto r = nl.DeleteLink(ifname);
       if (!r && r.error().code() != ErrorCode::kNotFound) return Fail(std::move(r.error()));
     }
   }
@@ -105,13 +159,23 @@ Result<BoxState> BoxState::Create(const std::string& state_root, const std::stri
       return Fail(ErrorCode::kInvalidInput, "a running box already has the id '" + id + "'");
     SILK_TRY(SweepBoxDir(dir));
   }
-  if (mkdir(dir.c_str(), 0755) != 0) return FailErrno("creating box state " + dir);
-  BoxState state(dir);
-  if (mkdir(state.root_dir().c_str(), 0755) != 0) return FailErrno("creating " + state.root_dir());
+  // Write-ahead: the directory appears under <id> with its supervisor record in it.
+  BoxState creating(state_root + "/" + TransientName(kCreatingPrefix, id));
+  if (mkdir(creating.dir_.c_str(), 0755) != 0)
+    return FailErrno("creating box state " + creating.dir_);
+  if (mkdir(creating.root_dir().c_str(), 0755) != 0)
+    return FailErrno("creating " + creating.root_dir());
   pid_t self = getpid();
-  SILK_TRY(WriteStateFile(dir + "/supervisor", std::to_string(self) + " " +
-                                                   std::to_string(ProcessStartTime(self)) + "\n"));
-  return state;
+  SILK_TRY(
+      WriteStateFile(creating.dir_ + "/supervisor",
+                     std::to_string(self) + " " + std::to_string(ProcessStartTime(self)) + "\n"));
+  if (renameat2(AT_FDCWD, creating.dir_.c_str(), AT_FDCWD, dir.c_str(), RENAME_NOREPLACE) != 0) {
+    if (errno == EEXIST || errno == ENOTEMPTY)
+      return Fail(ErrorCode::kInvalidInput, "a running box already has the id '" + id + "'");
+    return FailErrno("renaming box state " + creating.dir_ + " to " + dir);
+  }
+  creating.dir_.clear();
+  return BoxState(dir);
 }
 
 BoxState::BoxState(BoxState&& other) noexcept : dir_(std::move(other.dir_)) { other.dir_.clear(); }

@@ -5,6 +5,10 @@
 //   <state_root>/<box id>/veth        the host end of the box's veth pair, if any
 //   <state_root>/<box id>/root/       mount point of the box's new root (mounted only
 //                                     inside the box's own mount namespace)
+// Write-ahead: each resource is recorded before it is made (a record of something that
+// was never made costs the sweep nothing), each record file is replaced whole (rename),
+// and the directory appears under <box id> with its supervisor record already in it, so
+// a SIGKILL at any point leaves nothing the sweep cannot find.
 #pragma once
 
 #include <sys/types.h>
@@ -28,6 +32,8 @@ class BoxState {
 
   const std::string& dir() const { return dir_; }
   std::string root_dir() const { return dir_ + "/root"; }
+  // Records the cgroup directories of the box, before they are created (BoxCgroup::
+  // Create's `record`); replaces the previous record.
   Result<void> RecordCgroups(const std::vector<std::string>& paths);
   Result<void> RecordVeth(const std::string& host_ifname);
 
