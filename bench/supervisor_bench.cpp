@@ -128,16 +128,15 @@ int main(int argc, char** argv) {
     Run small = box(what, 1000, rep);
     Run big = box(what, calls, rep);
     for (const Run* r : {&small, &big}) {
-      bool is_big = r == &big;
+      const bool is_big = r == &big;
+      char size[32] = "-", ratio[32] = "1.00x";
+      if (rep) std::snprintf(size, sizeof size, "%ju KiB", r->report_bytes / 1024);
+      if (is_big && small.maxrss_kib)
+        std::snprintf(ratio, sizeof ratio, "%.2fx",
+                      static_cast<double>(big.maxrss_kib) / static_cast<double>(small.maxrss_kib));
       std::printf("| %s%s | %ld | %.1f | %.1f | %.1f | %s | %s |\n", what,
                   rep ? " --report-denials" : "", is_big ? calls : 1000L, r->seconds,
-                  r->maxrss_kib / 1024.0, r->vmhwm_kib / 1024.0,
-                  rep ? (std::to_string(r->report_bytes / 1024) + " KiB").c_str() : "-",
-                  is_big ? (std::to_string(static_cast<double>(big.maxrss_kib) /
-                                           static_cast<double>(small.maxrss_kib)) +
-                            "x")
-                               .c_str()
-                         : "1.00x");
+                  r->maxrss_kib / 1024.0, r->vmhwm_kib / 1024.0, size, ratio);
       if (r->status != 0) {
         std::fprintf(stderr, "%s: silk box run exited %d\n", what, r->status);
         ok = false;
