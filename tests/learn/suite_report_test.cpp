@@ -124,6 +124,46 @@ TEST(RegressReport, FirstBreakAndRenderings) {
   EXPECT_EQ(h.find("<script"), std::string::npos);
 }
 
+// JUnit agrees with the exit status: a failure the baseline records is skipped, not failed.
+TEST(RegressReport, JunitSkipsWhatTheBaselineAcceptsAndSaysWhereItRan) {
+  RegressMatrix m = Sample();
+  ReportContext ctx;
+  ctx.hostname = "node-<1>";
+  ctx.timestamp = "2024-05-01T12:00:00Z";
+  ctx.silk_version = "silk 0.1.0";
+  ctx.baseline_file = "base.json";
+  auto b = ParseBaseline(MatrixToJson(m), "base.json");
+  ASSERT_TRUE(b);
+  ctx.baseline = *b;
+  EXPECT_TRUE(AcceptedByBaseline(m, 2, 1, ctx.baseline));
+  EXPECT_FALSE(AcceptedByBaseline(m, 0, 0, ctx.baseline));  // passes
+  std::string x = RenderJunitXml(m, ctx);
+  EXPECT_EQ(x.find("<failure"), std::string::npos) << x;
+  EXPECT_NE(x.find("<skipped message=\"accepted by baseline: exit 1; first denied: socket(0x2"),
+            std::string::npos)
+      << x;
+  EXPECT_NE(x.find("failures=\"0\" skipped=\"1\""), std::string::npos) << x;
+  EXPECT_NE(x.find("timestamp=\"2024-05-01T12:00:00Z\""), std::string::npos) << x;
+  EXPECT_NE(x.find("hostname=\"node-&lt;1&gt;\""), std::string::npos) << x;
+  EXPECT_NE(
+      x.find("<system-out>first denied: socket(0x2, 0x1, ...) -&gt; errno(EPERM)</system-out>"),
+      std::string::npos)
+      << x;
+  EXPECT_NE(x.find("<property name=\"profile\" value=\"c.json\"/>"), std::string::npos) << x;
+  // A cell the baseline does not know is a failure.
+  m.cells[0][0].pass = false;
+  x = RenderJunitXml(m, ctx);
+  EXPECT_NE(x.find("<failure"), std::string::npos) << x;
+  // Without a baseline every failing cell is a failure.
+  EXPECT_EQ(RenderJunitXml(Sample()).find("<skipped"), std::string::npos);
+
+  std::string h = RenderHtml(Sample(), ctx);
+  for (const char* part :
+       {"node-&lt;1&gt;", "silk 0.1.0", "2024-05-01T12:00:00Z", "base.json", "a.json", "c.json",
+        "allowed syscalls (native arch)", "generation (lineage order)", "accepted by baseline"})
+    EXPECT_NE(h.find(part), std::string::npos) << part;
+}
+
 TEST(RegressReport, BaselineRoundTripAndCompare) {
   RegressMatrix m = Sample();
   auto b = ParseBaseline(MatrixToJson(m), "base.json");
