@@ -18,6 +18,7 @@
 #include "cli/policy_cmd_util.hpp"
 #include "policy/algebra.hpp"
 #include "policy/builtin.hpp"
+#include "policy/compile.hpp"
 #include "policy/effective.hpp"
 #include "policy/lineage.hpp"
 #include "policy/profile_json.hpp"
@@ -228,31 +229,37 @@ int RunLint(const Args& args) {
                           o, pos, args, vm))
     return *rc;
   std::vector<pol::Diagnostic> all;
+  size_t errors = 0;
   for (const auto& f : files) {
     std::string text, label = f;
-    if (auto builtin = pol::BuiltinProfileText(f);
-        builtin && f.find('/') == std::string::npos && !ReadFile(f)) {
+    auto read = ReadRegularFile(f);
+    if (auto builtin = pol::BuiltinProfileText(f); builtin && f.find('/') == std::string::npos &&
+                                                   !read &&
+                                                   read.error().code() == ErrorCode::kNotFound) {
       text = *builtin;
       label = "<builtin:" + f + ">";
     } else {
-      auto read = ReadFile(f);
       if (!read) {
         all.push_back(pol::Diagnostic{f, 0, 0, "", read.error().ToString()});
+        ++errors;
         continue;
       }
       text = std::move(*read);
     }
     pol::ProfileCheck check = pol::CheckProfileText(text, label);
     if (check.profile) {
-      // Problems only resolution finds (minKernel values, names on this architecture).
-      auto resolved = pol::Resolve(*check.profile, {});
-      if (!resolved) {
-        check.diagnostics.push_back(pol::Diagnostic{label, 0, 0, "", resolved.error().ToString()});
-      } else if (auto ep = pol::MakeEffectiveAll(*resolved); !ep) {
-        check.diagnostics.push_back(pol::Diagnostic{label, 0, 0, "", ep.error().ToString()});
-      }
+      // Problems only resolution and compilation find (minKernel values, names on this
+      // architecture, rules too large for BPF): the same checks `compile` runs.
+      if (auto compiles = pol::CheckCompiles(*check.profile); !compiles)
+        check.diagnostics.push_back(pol::Diagnostic{label, 0, 0, "", compiles.error().ToString()});
     }
     all.insert(all.end(), check.diagnostics.begin(), check.diagnostics.end());
+    errors += check.diagnostics.size() + check.omitted;
+    if (check.omitted > 0)
+      all.push_back(pol::Diagnostic{label, 0, 0, "",
+                                    "... and " + std::to_string(check.omitted) +
+                                        " more errors (only the first " +
+                                        std::to_string(check.diagnostics.size()) + " are listed)"});
     if (!json && check.diagnostics.empty()) std::cout << label << ": ok\n";
   }
   if (json) {
@@ -269,9 +276,9 @@ int RunLint(const Args& args) {
     std::cout << j.dump(2, ' ', false, ordered_json::error_handler_t::replace) << "\n";
   } else {
     for (const auto& d : all) std::cout << d.ToString() << "\n";
-    if (!all.empty()) std::cout << all.size() << (all.size() == 1 ? " error" : " errors") << "\n";
+    if (errors > 0) std::cout << errors << (errors == 1 ? " error" : " errors") << "\n";
   }
-  return all.empty() ? kExitOk : kExitFailure;
+  return errors == 0 ? kExitOk : kExitFailure;
 }
 
 // ---- export

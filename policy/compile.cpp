@@ -18,6 +18,7 @@
 #include "policy/internal/compile_regions.hpp"
 #include "policy/internal/compile_stitch.hpp"
 #include "policy/internal/compile_verify.hpp"
+#include "policy/resolve.hpp"
 #include "policy/syscalls.hpp"
 
 namespace silk::policy {
@@ -390,6 +391,12 @@ Result<CompiledFilter> Compile(const std::vector<EffectivePolicy>& policies,
 Result<CompiledFilter> CompileProfile(const Profile& resolved, const CompileOptions& options) {
   auto policies = SILK_TRY(MakeEffectiveAll(resolved));
   return Compile(policies, options);
+}
+
+Result<void> CheckCompiles(const Profile& profile) {
+  Profile resolved = SILK_TRY(Resolve(profile, {}));
+  SILK_TRY(CompileProfile(resolved));
+  return {};
 }
 
 }  // namespace silk::policy

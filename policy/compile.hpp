@@ -76,6 +76,13 @@ Result<CompiledFilter> Compile(const std::vector<EffectivePolicy>& policies,
 // MakeEffectiveAll(resolved) + Compile.
 Result<CompiledFilter> CompileProfile(const Profile& resolved, const CompileOptions& options = {});
 
+// Whether `profile` (valid, unresolved) compiles as `silk policy compile PROFILE` compiles
+// it: resolved with the default ResolveOptions (this machine's architecture, Docker's
+// default capabilities, the running kernel), then CompileProfile. `silk policy lint`
+// runs it so that lint passes nothing compile refuses. Errors: those of Resolve and
+// CompileProfile.
+Result<void> CheckCompiles(const Profile& profile);
+
 // The seccomp return value libseccomp uses for a verdict (SCMP_ACT_*).
 uint32_t SeccompAction(const Verdict& verdict);
 // What the compiled filter returns for a syscall whose verdict is `verdict`:

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <set>
+#include <tuple>
 
 #include "base/strings.hpp"
 #include "policy/syscalls.hpp"
@@ -19,19 +21,24 @@ std::optional<int> PlacedNumber(const std::string& name, ArchToken arch) {
   return nr;
 }
 
-void AddRule(SyscallPolicy& sp, EffectiveRule rule) {
-  if (std::find(sp.rules.begin(), sp.rules.end(), rule) == sp.rules.end())
+// The rules already added, per syscall number, so that a repeated rule is dropped in
+// O(log n) (a profile may hold 100k rules for one syscall).
+using RuleKey = std::tuple<Action, uint32_t, std::vector<ArgCondition>>;
+using SeenRules = std::map<int, std::set<RuleKey>>;
+
+void AddRule(SyscallPolicy& sp, EffectiveRule rule, SeenRules& seen) {
+  if (seen[sp.nr].emplace(rule.verdict.action, rule.verdict.errno_ret, rule.args).second)
     sp.rules.push_back(std::move(rule));
 }
 
 void AddUnconditional(EffectivePolicy& ep, ArchToken arch, const std::string& name,
-                      const Verdict& v) {
+                      const Verdict& v, SeenRules& seen) {
   auto nr = PlacedNumber(name, arch);
   if (!nr) return;
   SyscallPolicy& sp = ep.syscalls[*nr];
   sp.name = name;
   sp.nr = *nr;
-  AddRule(sp, EffectiveRule{{}, v});
+  AddRule(sp, EffectiveRule{{}, v}, seen);
 }
 
 }  // namespace
@@ -144,6 +151,7 @@ Result<EffectivePolicy> MakeEffective(const Profile& resolved, const std::string
   ep.default_verdict = MakeVerdict(resolved.default_action, resolved.default_errno_ret);
 
   std::set<std::string> named;
+  SeenRules seen;
   for (size_t i = 0; i < resolved.syscalls.size(); ++i) {
     const SyscallRule& rule = resolved.syscalls[i];
     std::string where = "syscalls[" + std::to_string(i) + "]";
@@ -173,7 +181,7 @@ Result<EffectivePolicy> MakeEffective(const Profile& resolved, const std::string
       SyscallPolicy& sp = ep.syscalls[*nr];
       sp.name = name;
       sp.nr = *nr;
-      AddRule(sp, EffectiveRule{rule.args, v});
+      AddRule(sp, EffectiveRule{rule.args, v}, seen);
     }
   }
 
@@ -182,13 +190,14 @@ Result<EffectivePolicy> MakeEffective(const Profile& resolved, const std::string
   if (!named.count("clone3")) {
     switch (resolved.meta.clone3) {
       case Clone3Policy::kEnosys:
-        if (!default_allows) AddUnconditional(ep, arch, "clone3", enosys);
+        if (!default_allows) AddUnconditional(ep, arch, "clone3", enosys, seen);
         break;
       case Clone3Policy::kAllow:
-        AddUnconditional(ep, arch, "clone3", Verdict{Action::kAllow, 0});
+        AddUnconditional(ep, arch, "clone3", Verdict{Action::kAllow, 0}, seen);
         break;
       case Clone3Policy::kDeny:
-        if (default_allows) AddUnconditional(ep, arch, "clone3", Verdict{Action::kErrno, EPERM});
+        if (default_allows)
+          AddUnconditional(ep, arch, "clone3", Verdict{Action::kErrno, EPERM}, seen);
         break;
     }
     named.insert("clone3");
@@ -200,7 +209,7 @@ Result<EffectivePolicy> MakeEffective(const Profile& resolved, const std::string
         SILK_TRY(WithContext(ParseKernelVersion(resolved.meta.horizon), "silk.horizon"));
     for (const auto& e : HorizonTable())
       if (e.introduced > horizon && !named.count(e.name))
-        AddUnconditional(ep, arch, e.name, enosys);
+        AddUnconditional(ep, arch, e.name, enosys, seen);
   }
   return ep;
 }

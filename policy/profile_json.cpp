@@ -1,6 +1,7 @@
 #include "policy/profile_json.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -16,11 +17,23 @@ using internal::SourcePos;
 
 constexpr size_t kMaxProfileBytes = 16u << 20;
 constexpr int kMaxDepth = 64;
+// JSON values (elements, members, containers) a profile may hold: podman-default has
+// ~800. Parsed JSON costs ~100 bytes per value, so this bounds memory well below the
+// text limit would (16 MiB of "[0,0,...]" is 8M values).
+constexpr size_t kMaxJsonValues = 1u << 17;
 
-// The position of the first bracket nested deeper than kMaxDepth, if any (outside
-// strings). Profiles are at most five levels deep; this keeps hostile input cheap.
-std::optional<size_t> TooDeep(std::string_view text) {
+// A problem with the text's shape found before parsing: where, and what.
+struct ShapeProblem {
+  size_t offset;
+  std::string message;
+};
+
+// The first bracket nested deeper than kMaxDepth, or the first value past
+// kMaxJsonValues, if any (outside strings). Profiles are at most five levels deep; this
+// keeps hostile input cheap to refuse.
+std::optional<ShapeProblem> CheckShape(std::string_view text) {
   int depth = 0;
+  size_t values = 1;
   bool in_string = false;
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
@@ -32,12 +45,32 @@ std::optional<size_t> TooDeep(std::string_view text) {
     } else if (c == '"') {
       in_string = true;
     } else if (c == '{' || c == '[') {
-      if (++depth > kMaxDepth) return i;
+      if (++depth > kMaxDepth)
+        return ShapeProblem{i, "JSON nested deeper than " + std::to_string(kMaxDepth) +
+                                   " levels; a seccomp profile needs at most 5"};
+      ++values;
     } else if (c == '}' || c == ']') {
       --depth;
+    } else if (c == ',') {
+      ++values;
     }
+    if (values > kMaxJsonValues)
+      return ShapeProblem{i, "more than " + std::to_string(kMaxJsonValues) +
+                                 " JSON values; a seccomp profile needs a few thousand (" +
+                                 "podman's default has ~800): merge rules that share an action"};
   }
   return std::nullopt;
+}
+
+// Whether `unit` lies inside, or contains, one of the `broken` units.
+bool Overlaps(const std::set<std::string>& broken, const std::string& unit) {
+  if (broken.empty()) return false;
+  for (size_t end = unit.size();; end = unit.rfind('/', end - 1)) {
+    if (broken.count(unit.substr(0, end))) return true;
+    if (end == 0 || end == std::string::npos) break;
+  }
+  auto it = broken.lower_bound(unit + "/");
+  return it != broken.end() && it->rfind(unit + "/", 0) == 0;
 }
 
 // nlohmann's message without its "[json.exception...] parse error at line 1, column 2: "
@@ -99,10 +132,8 @@ ProfileCheck CheckProfileText(std::string_view text, std::string_view file) {
             std::to_string(kMaxProfileBytes));
     return check;
   }
-  if (auto at = TooDeep(text)) {
-    add(internal::PosOfOffset(text, *at), "",
-        "JSON nested deeper than " + std::to_string(kMaxDepth) +
-            " levels; a seccomp profile needs at most 5");
+  if (auto shape = CheckShape(text)) {
+    add(internal::PosOfOffset(text, shape->offset), "", shape->message);
     return check;
   }
   nlohmann::json doc;
@@ -117,60 +148,82 @@ ProfileCheck CheckProfileText(std::string_view text, std::string_view file) {
     return check;
   }
 
-  JsonSourceMap map = JsonSourceMap::Scan(text);
-  auto report = [&](const std::string& pointer, const std::string& message, bool at_key) {
-    add(at_key ? map.KeyPos(pointer) : map.ValuePos(pointer), internal::PointerToDisplay(pointer),
-        message);
+  // Problems are kept by JSON pointer (at most kMaxDiagnostics, the rest counted) and
+  // placed in the text by one scan at the end, which also finds duplicate keys.
+  struct Problem {
+    std::string pointer;
+    std::string message;
+    bool at_key;
   };
-  for (const auto& dup : map.duplicates())
-    add(dup.pos, internal::PointerToDisplay(dup.pointer),
-        "duplicate key; JSON parsers disagree on which value wins, keep only one");
+  std::vector<Problem> problems;
+  auto keep = [&](const std::string& pointer, const std::string& message, bool at_key) {
+    if (problems.size() >= kMaxDiagnostics) {
+      ++check.omitted;
+      return false;
+    }
+    problems.push_back(Problem{pointer, message, at_key});
+    return true;
+  };
 
   // Structural problems first; then the semantic checks, except inside a rule (or
   // other unit) that already has a structural problem, where they would only echo it.
   Profile profile;
-  std::vector<std::string> broken;
+  std::set<std::string> broken;
   internal::ReadProfileJson(
       doc, profile, [&](const std::string& pointer, const std::string& message, bool at_key) {
-        broken.push_back(Unit(pointer));
-        report(pointer, message, at_key);
+        broken.insert(Unit(pointer));
+        return keep(pointer, message, at_key);
       });
+  doc = nlohmann::json();
   internal::CheckProfileSemantics(
       profile, [&](const std::string& pointer, const std::string& message, bool at_key) {
-        std::string unit = Unit(pointer);
-        auto within = [](const std::string& inner, const std::string& outer) {
-          return inner == outer || inner.rfind(outer + "/", 0) == 0;
-        };
-        for (const auto& b : broken)
-          if (within(unit, b) || within(b, unit)) return;
-        report(pointer, message, at_key);
+        if (Overlaps(broken, Unit(pointer))) return problems.size() < kMaxDiagnostics;
+        return keep(pointer, message, at_key);
       });
+
+  std::vector<std::string> pointers;
+  for (const auto& p : problems) pointers.push_back(p.pointer);
+  JsonSourceMap map = JsonSourceMap::Scan(text, pointers);
+  for (const auto& p : problems)
+    add(p.at_key ? map.KeyPos(p.pointer) : map.ValuePos(p.pointer),
+        internal::PointerToDisplay(p.pointer), p.message);
+  for (const auto& dup : map.duplicates()) {
+    if (check.diagnostics.size() >= kMaxDiagnostics) break;
+    add(dup.pos, internal::PointerToDisplay(dup.pointer),
+        "duplicate key; JSON parsers disagree on which value wins, keep only one");
+  }
+  check.omitted += map.duplicate_count() -
+                   std::min(map.duplicate_count(), check.diagnostics.size() - problems.size());
   std::stable_sort(check.diagnostics.begin(), check.diagnostics.end(),
                    [](const Diagnostic& a, const Diagnostic& b) {
                      return std::pair(a.line, a.column) < std::pair(b.line, b.column);
                    });
-  if (check.diagnostics.empty()) check.profile = std::move(profile);
+  if (check.diagnostics.empty() && check.omitted == 0) check.profile = std::move(profile);
   return check;
 }
 
-Error DiagnosticsError(const std::vector<Diagnostic>& diagnostics) {
+Error DiagnosticsError(const std::vector<Diagnostic>& diagnostics, size_t omitted) {
   std::string msg;
   for (const auto& d : diagnostics) {
     if (!msg.empty()) msg += "\n";
     msg += d.ToString();
   }
-  if (diagnostics.size() > 1) msg += "\n(" + std::to_string(diagnostics.size()) + " errors)";
+  if (omitted > 0)
+    msg += "\n... and " + std::to_string(omitted) + " more (only the first " +
+           std::to_string(diagnostics.size()) + " are listed)";
+  size_t total = diagnostics.size() + omitted;
+  if (total > 1) msg += "\n(" + std::to_string(total) + " errors)";
   return Error(ErrorCode::kInvalidInput, msg);
 }
 
 Result<Profile> ParseProfile(std::string_view text, std::string_view file) {
   ProfileCheck check = CheckProfileText(text, file);
-  if (!check.profile) return Fail(DiagnosticsError(check.diagnostics));
+  if (!check.profile) return Fail(DiagnosticsError(check.diagnostics, check.omitted));
   return std::move(*check.profile);
 }
 
 Result<Profile> ReadProfileFile(const std::string& path) {
-  std::string text = SILK_TRY(ReadFile(path));
+  std::string text = SILK_TRY(ReadRegularFile(path, kMaxProfileBytes));
   return ParseProfile(text, path);
 }
 
@@ -180,6 +233,7 @@ std::vector<Diagnostic> ValidateProfile(const Profile& profile, std::string_view
       profile, [&](const std::string& pointer, const std::string& message, bool) {
         out.push_back(
             Diagnostic{std::string(file), 0, 0, internal::PointerToDisplay(pointer), message});
+        return true;
       });
   return out;
 }

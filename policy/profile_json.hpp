@@ -35,18 +35,22 @@ struct Diagnostic {
   std::string ToString() const;
 };
 
+// Problems listed per profile; the rest are counted in ProfileCheck::omitted.
+inline constexpr size_t kMaxDiagnostics = 100;
+
 // The outcome of checking a profile text: the profile (when there were no errors) and
-// every problem found (parsing stops at the first syntax error; semantic checks report
-// everything).
+// the problems found (parsing stops at the first syntax error; the other checks report
+// everything up to kMaxDiagnostics, sorted by position, and count the rest).
 struct ProfileCheck {
   std::optional<Profile> profile;
   std::vector<Diagnostic> diagnostics;
+  size_t omitted = 0;  // problems found beyond the first kMaxDiagnostics
 };
 
 // Parses and validates `text`; `file` names it in diagnostics.
 ProfileCheck CheckProfileText(std::string_view text, std::string_view file);
 
-// Parses and validates; the Error (kInvalidInput) lists every diagnostic, one per line.
+// Parses and validates; the Error (kInvalidInput) lists the diagnostics, one per line.
 Result<Profile> ParseProfile(std::string_view text, std::string_view file = "<input>");
 
 // Reads and parses a profile file. kNotFound if it does not exist.
@@ -56,8 +60,9 @@ Result<Profile> ReadProfileFile(const std::string& path);
 // carry the JSON path but no line). Empty = valid.
 std::vector<Diagnostic> ValidateProfile(const Profile& profile, std::string_view file = "");
 
-// Joins diagnostics into one kInvalidInput Error (first line = first diagnostic).
-Error DiagnosticsError(const std::vector<Diagnostic>& diagnostics);
+// Joins diagnostics into one kInvalidInput Error (first line = first diagnostic), with
+// a line counting the `omitted` ones after them.
+Error DiagnosticsError(const std::vector<Diagnostic>& diagnostics, size_t omitted = 0);
 
 struct WriteOptions {
   bool meta = true;      // the "silk" object (off for plain OCI output)

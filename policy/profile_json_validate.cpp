@@ -15,7 +15,12 @@ namespace {
 using internal::PointerChild;
 using internal::ReportFn;
 
-std::string Quote(const std::string& s) { return "'" + s + "'"; }
+// 's', cut to its first 64 bytes ("...") so that a hostile 1 MiB word does not fill
+// the message.
+std::string Quote(const std::string& s) {
+  if (s.size() <= 64) return "'" + s + "'";
+  return "'" + s.substr(0, 64) + "...' (" + std::to_string(s.size()) + " bytes)";
+}
 
 bool ValidName(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
@@ -29,18 +34,27 @@ class Checker {
  public:
   explicit Checker(const ReportFn& report) : report_(report) {}
 
+  void Report(const std::string& ptr, const std::string& msg, bool at_key) {
+    if (!report_(ptr, msg, at_key)) full_ = true;
+  }
+
+  // DidYouMean, or "" once the caller keeps no more problems.
+  std::string Suggest(const std::string& word, const std::vector<std::string>& known) const {
+    return full_ ? "" : DidYouMean(word, known);
+  }
+
   void Scmp(const std::string& arch, const std::string& ptr) {
     auto token = ParseArch(arch);
     if (!token) {
-      report_(ptr,
-              "unknown architecture " + Quote(arch) + DidYouMean(arch, KnownArchNames()) +
-                  " (expected a libseccomp name such as SCMP_ARCH_X86_64)",
-              false);
+      Report(ptr,
+             "unknown architecture " + Quote(arch) + Suggest(arch, KnownArchNames()) +
+                 " (expected a libseccomp name such as SCMP_ARCH_X86_64)",
+             false);
     } else if (arch != ArchName(*token)) {
-      report_(ptr,
-              "expected the libseccomp spelling " + Quote(ArchName(*token)) + ", found " +
-                  Quote(arch) + " (runc and crun accept only SCMP_ARCH_*)",
-              false);
+      Report(ptr,
+             "expected the libseccomp spelling " + Quote(ArchName(*token)) + ", found " +
+                 Quote(arch) + " (runc and crun accept only SCMP_ARCH_*)",
+             false);
     }
   }
 
@@ -48,21 +62,21 @@ class Checker {
     if (!value) return;
     if (action == Action::kErrno) {
       if (*value == 0 || *value > 4095)
-        report_(ptr,
-                "expected an errno in 1..4095 for SCMP_ACT_ERRNO, found " + std::to_string(*value) +
-                    (*value == 0 ? " (0 would make a denied syscall report success)" : ""),
-                false);
+        Report(ptr,
+               "expected an errno in 1..4095 for SCMP_ACT_ERRNO, found " + std::to_string(*value) +
+                   (*value == 0 ? " (0 would make a denied syscall report success)" : ""),
+               false);
     } else if (action == Action::kTrace) {
       if (*value > 65535)
-        report_(ptr,
-                "expected a tracer message in 0..65535 for SCMP_ACT_TRACE, found " +
-                    std::to_string(*value),
-                false);
+        Report(ptr,
+               "expected a tracer message in 0..65535 for SCMP_ACT_TRACE, found " +
+                   std::to_string(*value),
+               false);
     } else {
-      report_(ptr,
-              std::string("an errno makes no sense for ") + ActionName(action) +
-                  " (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE use it); remove the field",
-              true);
+      Report(ptr,
+             std::string("an errno makes no sense for ") + ActionName(action) +
+                 " (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE use it); remove the field",
+             true);
     }
   }
 
@@ -70,10 +84,10 @@ class Checker {
     for (size_t i = 0; i < f.caps.size(); ++i) {
       const auto& known = KnownCapabilities();
       if (std::find(known.begin(), known.end(), f.caps[i]) == known.end())
-        report_(PointerChild(PointerChild(ptr, "caps"), i),
-                "unknown capability " + Quote(f.caps[i]) + DidYouMean(f.caps[i], known) +
-                    " (expected a name such as CAP_SYS_ADMIN)",
-                false);
+        Report(PointerChild(PointerChild(ptr, "caps"), i),
+               "unknown capability " + Quote(f.caps[i]) + Suggest(f.caps[i], known) +
+                   " (expected a name such as CAP_SYS_ADMIN)",
+               false);
     }
     for (size_t i = 0; i < f.arches.size(); ++i) {
       std::string p = PointerChild(PointerChild(ptr, "arches"), i);
@@ -84,21 +98,21 @@ class Checker {
           auto t = ParseArch(n);
           if (t) shorts.emplace_back(ArchShortName(*t));
         }
-        report_(p,
-                "unknown architecture " + Quote(f.arches[i]) + DidYouMean(f.arches[i], shorts) +
-                    " (expected an OCI name such as amd64, x86, x32, arm64)",
-                false);
+        Report(p,
+               "unknown architecture " + Quote(f.arches[i]) + Suggest(f.arches[i], shorts) +
+                   " (expected an OCI name such as amd64, x86, x32, arm64)",
+               false);
       } else if (f.arches[i] != ArchShortName(*token)) {
-        report_(p,
-                "expected the OCI spelling " + Quote(ArchShortName(*token)) + ", found " +
-                    Quote(f.arches[i]) + " (Docker and Podman compare these names literally)",
-                false);
+        Report(p,
+               "expected the OCI spelling " + Quote(ArchShortName(*token)) + ", found " +
+                   Quote(f.arches[i]) + " (Docker and Podman compare these names literally)",
+               false);
       }
     }
     if (!f.min_kernel.empty()) {
       auto v = ParseKernelVersion(f.min_kernel);
       if (!v)
-        report_(
+        Report(
             PointerChild(ptr, "minKernel"),
             "expected a kernel version MAJOR.MINOR such as \"5.8\", found " + Quote(f.min_kernel),
             false);
@@ -107,47 +121,46 @@ class Checker {
 
   void Rule(const SyscallRule& r, const std::string& ptr) {
     std::string names_ptr = PointerChild(ptr, "names");
-    if (r.names.empty())
-      report_(names_ptr, "expected at least one syscall name, found none", false);
+    if (r.names.empty()) Report(names_ptr, "expected at least one syscall name, found none", false);
     std::set<std::string> seen;
     for (size_t i = 0; i < r.names.size(); ++i) {
       const std::string& name = r.names[i];
       std::string p = PointerChild(names_ptr, i);
       const auto& all = AllSyscallNames();
       if (!std::binary_search(all.begin(), all.end(), name)) {
-        report_(p,
-                "unknown syscall " + Quote(name) + DidYouMean(name, all) +
-                    " (not a syscall on any architecture libseccomp knows)",
-                false);
+        Report(p,
+               "unknown syscall " + Quote(name) + Suggest(name, all) +
+                   " (not a syscall on any architecture libseccomp knows)",
+               false);
       }
       if (!seen.insert(name).second)
-        report_(p, "syscall " + Quote(name) + " is listed twice in this rule; remove one", false);
+        Report(p, "syscall " + Quote(name) + " is listed twice in this rule; remove one", false);
     }
     Errno(r.action, r.errno_ret, PointerChild(ptr, "errnoRet"));
     for (size_t i = 0; i < r.args.size(); ++i) {
       const ArgCondition& a = r.args[i];
       std::string p = PointerChild(PointerChild(ptr, "args"), i);
       if (a.index > 5)
-        report_(PointerChild(p, "index"),
-                "expected an argument index in 0..5, found " + std::to_string(a.index), false);
+        Report(PointerChild(p, "index"),
+               "expected an argument index in 0..5, found " + std::to_string(a.index), false);
       if (a.op == ArgOp::kMaskedEqual) {
         if ((a.value_two & ~a.value) != 0)
-          report_(PointerChild(p, "valueTwo"),
-                  "SCMP_CMP_MASKED_EQ can never match: valueTwo has bits outside the mask "
-                  "'value' ((arg & value) == valueTwo is always false)",
-                  false);
+          Report(PointerChild(p, "valueTwo"),
+                 "SCMP_CMP_MASKED_EQ can never match: valueTwo has bits outside the mask "
+                 "'value' ((arg & value) == valueTwo is always false)",
+                 false);
       } else if (a.value_two != 0) {
-        report_(PointerChild(p, "valueTwo"),
-                std::string("valueTwo is only used by SCMP_CMP_MASKED_EQ, found it with ") +
-                    ArgOpName(a.op) + "; remove it or use SCMP_CMP_MASKED_EQ",
-                true);
+        Report(PointerChild(p, "valueTwo"),
+               std::string("valueTwo is only used by SCMP_CMP_MASKED_EQ, found it with ") +
+                   ArgOpName(a.op) + "; remove it or use SCMP_CMP_MASKED_EQ",
+               true);
       }
       for (size_t j = 0; j < i; ++j) {
         if (r.args[j] == a)
-          report_(p,
-                  "the same condition appears twice in this rule (args[" + std::to_string(j) +
-                      "]); remove one",
-                  false);
+          Report(p,
+                 "the same condition appears twice in this rule (args[" + std::to_string(j) +
+                     "]); remove one",
+                 false);
       }
     }
     Filter(r.includes, PointerChild(ptr, "includes"));
@@ -156,21 +169,20 @@ class Checker {
 
   void Meta(const ProfileMeta& m) {
     if (!m.name.empty() && !ValidName(m.name))
-      report_(
-          "/silk/name",
-          "expected a profile name of letters, digits, '-', '_' and '.', found " + Quote(m.name),
-          false);
+      Report("/silk/name",
+             "expected a profile name of letters, digits, '-', '_' and '.', found " + Quote(m.name),
+             false);
     if (!m.extends.empty() && !ValidName(m.extends))
-      report_("/silk/extends", "expected the name of the parent profile, found " + Quote(m.extends),
-              false);
+      Report("/silk/extends", "expected the name of the parent profile, found " + Quote(m.extends),
+             false);
     if (!m.extends.empty() && m.extends == m.name)
-      report_("/silk/extends", "a profile cannot extend itself (" + Quote(m.name) + ")", false);
+      Report("/silk/extends", "a profile cannot extend itself (" + Quote(m.name) + ")", false);
     if (m.generation && *m.generation < 0)
-      report_("/silk/generation", "expected a generation >= 0", false);
+      Report("/silk/generation", "expected a generation >= 0", false);
     if (!m.horizon.empty() && !ParseKernelVersion(m.horizon))
-      report_("/silk/horizon",
-              "expected a kernel version MAJOR.MINOR such as \"6.1\", found " + Quote(m.horizon),
-              false);
+      Report("/silk/horizon",
+             "expected a kernel version MAJOR.MINOR such as \"6.1\", found " + Quote(m.horizon),
+             false);
   }
 
   void Top(const Profile& p) {
@@ -180,20 +192,20 @@ class Checker {
       std::string ptr = PointerChild("/architectures", i);
       Scmp(p.architectures[i], ptr);
       if (!seen.insert(p.architectures[i]).second)
-        report_(ptr, "architecture " + Quote(p.architectures[i]) + " is listed twice", false);
+        Report(ptr, "architecture " + Quote(p.architectures[i]) + " is listed twice", false);
     }
     if (!p.architectures.empty() && !p.arch_map.empty())
-      report_("/archMap",
-              "both 'architectures' and 'archMap' are set; Docker and Podman refuse this, use "
-              "one of them",
-              true);
+      Report("/archMap",
+             "both 'architectures' and 'archMap' are set; Docker and Podman refuse this, use "
+             "one of them",
+             true);
     seen.clear();
     for (size_t i = 0; i < p.arch_map.size(); ++i) {
       std::string ptr = PointerChild("/archMap", i);
       Scmp(p.arch_map[i].architecture, PointerChild(ptr, "architecture"));
       if (!p.arch_map[i].architecture.empty() && !seen.insert(p.arch_map[i].architecture).second)
-        report_(PointerChild(ptr, "architecture"),
-                "archMap has two entries for " + Quote(p.arch_map[i].architecture), false);
+        Report(PointerChild(ptr, "architecture"),
+               "archMap has two entries for " + Quote(p.arch_map[i].architecture), false);
       for (size_t j = 0; j < p.arch_map[i].sub_architectures.size(); ++j)
         Scmp(p.arch_map[i].sub_architectures[j],
              PointerChild(PointerChild(ptr, "subArchitectures"), j));
@@ -203,16 +215,16 @@ class Checker {
       std::string ptr = PointerChild("/flags", i);
       const auto& known = KnownFlags();
       if (std::find(known.begin(), known.end(), p.flags[i]) == known.end())
-        report_(ptr,
-                "unknown flag " + Quote(p.flags[i]) + DidYouMean(p.flags[i], known) +
-                    " (expected one of " + Join(known, ", ") + ")",
-                false);
+        Report(ptr,
+               "unknown flag " + Quote(p.flags[i]) + Suggest(p.flags[i], known) +
+                   " (expected one of " + Join(known, ", ") + ")",
+               false);
       if (!seen.insert(p.flags[i]).second)
-        report_(ptr, "flag " + Quote(p.flags[i]) + " is listed twice", false);
+        Report(ptr, "flag " + Quote(p.flags[i]) + " is listed twice", false);
     }
     if (!p.listener_metadata.empty() && p.listener_path.empty())
-      report_("/listenerMetadata", "listenerMetadata needs listenerPath (the OCI spec requires it)",
-              true);
+      Report("/listenerMetadata", "listenerMetadata needs listenerPath (the OCI spec requires it)",
+             true);
     for (size_t i = 0; i < p.syscalls.size(); ++i)
       Rule(p.syscalls[i], PointerChild("/syscalls", i));
     Meta(p.meta);
@@ -220,6 +232,7 @@ class Checker {
 
  private:
   const ReportFn& report_;
+  bool full_ = false;
 };
 
 }  // namespace

@@ -35,14 +35,24 @@ std::string Describe(const json& j) {
   }
 }
 
-std::string Quote(const std::string& s) { return "'" + s + "'"; }
+// 's', cut to its first 64 bytes ("...") so that a hostile 1 MiB word does not fill
+// the message.
+std::string Quote(const std::string& s) {
+  if (s.size() <= 64) return "'" + s + "'";
+  return "'" + s.substr(0, 64) + "...' (" + std::to_string(s.size()) + " bytes)";
+}
 
 class Reader {
  public:
   explicit Reader(const ReportFn& report) : report_(report) {}
 
   void Problem(const std::string& ptr, const std::string& msg, bool at_key = false) {
-    report_(ptr, msg, at_key);
+    if (!report_(ptr, msg, at_key)) full_ = true;
+  }
+
+  // DidYouMean, or "" once the caller keeps no more problems.
+  std::string Suggest(const std::string& word, const std::vector<std::string>& known) const {
+    return full_ ? "" : DidYouMean(word, known);
   }
 
   // Checks that `j` is an object and reports unknown keys. Returns false if not an object.
@@ -56,7 +66,7 @@ class Reader {
       bool ok = false;
       for (const auto& k : known) ok = ok || k == key;
       if (!ok) {
-        std::string msg = "unknown field " + Quote(key) + " in " + what + DidYouMean(key, known);
+        std::string msg = "unknown field " + Quote(key) + " in " + what + Suggest(key, known);
         if (msg.back() != '?') msg += "; known fields: " + Join(known, ", ");
         Problem(PointerChild(ptr, key), msg, true);
       }
@@ -157,7 +167,7 @@ class Reader {
           "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_KILL_PROCESS",
           "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO",       "SCMP_ACT_TRACE",
           "SCMP_ACT_LOG",  "SCMP_ACT_NOTIFY",      "SCMP_ACT_ALLOW"};
-      Problem(PointerChild(ptr, key), "unknown action " + Quote(*s) + DidYouMean(*s, kNames) +
+      Problem(PointerChild(ptr, key), "unknown action " + Quote(*s) + Suggest(*s, kNames) +
                                           " (expected one of " + Join(kNames, ", ") + ")");
     }
     return a;
@@ -173,7 +183,7 @@ class Reader {
     auto by_name = ErrnoByName(*name);
     std::string p = PointerChild(ptr, name_key);
     if (!by_name) {
-      Problem(p, "unknown errno name " + Quote(*name) + DidYouMean(*name, ErrnoNames()) +
+      Problem(p, "unknown errno name " + Quote(*name) + Suggest(*name, ErrnoNames()) +
                      " (expected a Linux errno name such as EPERM or ENOSYS)");
       return;
     }
@@ -209,7 +219,7 @@ class Reader {
         static const std::vector<std::string> kOps = {
             "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE",       "SCMP_CMP_EQ",
             "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"};
-        Problem(PointerChild(ptr, "op"), "unknown operator " + Quote(*s) + DidYouMean(*s, kOps) +
+        Problem(PointerChild(ptr, "op"), "unknown operator " + Quote(*s) + Suggest(*s, kOps) +
                                              " (expected one of " + Join(kOps, ", ") + ")");
       }
     }
@@ -255,7 +265,7 @@ class Reader {
         out.clone3 = Clone3Policy::kDeny;
       else
         Problem(PointerChild(ptr, "clone3"),
-                "unknown clone3 policy " + Quote(*c) + DidYouMean(*c, {"enosys", "allow", "deny"}) +
+                "unknown clone3 policy " + Quote(*c) + Suggest(*c, {"enosys", "allow", "deny"}) +
                     " (expected 'enosys' (glibc falls back to clone), 'allow' or 'deny')");
     }
   }
@@ -293,6 +303,7 @@ class Reader {
 
  private:
   const ReportFn& report_;
+  bool full_ = false;
 };
 
 struct ErrnoTable {

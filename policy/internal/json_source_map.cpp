@@ -6,6 +6,9 @@
 namespace silk::policy::internal {
 namespace {
 
+// Longest pointer prefix looked up as an ancestor (see ScanImpl).
+constexpr size_t kMaxAncestorLength = 4096;
+
 bool IsDigits(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s)
@@ -135,8 +138,9 @@ class Cursor {
 
 struct Frame {
   bool object;
-  std::string pointer;
+  size_t path_len;  // the frame's own pointer is path[0, path_len)
   size_t index = 0;
+  bool record_children;  // some child's pointer may be recorded
   std::unordered_set<std::string> keys;
 };
 
@@ -180,21 +184,57 @@ std::string PointerToDisplay(const std::string& pointer) {
   return out;
 }
 
-JsonSourceMap JsonSourceMap::Scan(std::string_view text) {
+JsonSourceMap JsonSourceMap::Scan(std::string_view text) { return ScanImpl(text, nullptr); }
+
+JsonSourceMap JsonSourceMap::Scan(std::string_view text, const std::vector<std::string>& pointers) {
+  return ScanImpl(text, &pointers);
+}
+
+JsonSourceMap JsonSourceMap::ScanImpl(std::string_view text,
+                                      const std::vector<std::string>* pointers) {
+  // `targets`: the pointers and their ancestors (ValuePos falls back to those);
+  // `parents`: the proper ancestors, the only containers whose children are looked up.
+  // The pointer of the current value is built in place in `path` and only looked up
+  // under a parent, so a long key high up costs its length once, not once per
+  // descendant.
+  // A key may hold '/' (pointers are not escaped), so only prefixes up to
+  // kMaxAncestorLength are taken as ancestors: real containers of a problem are reached
+  // through known short keys and indices.
+  std::unordered_set<std::string> targets, parents;
+  if (pointers) {
+    for (const auto& p : *pointers) {
+      targets.insert(p);
+      for (size_t slash = p.rfind('/', kMaxAncestorLength); slash != std::string::npos && slash > 0;
+           slash = p.rfind('/', slash - 1)) {
+        targets.insert(p.substr(0, slash));
+        parents.insert(p.substr(0, slash));
+      }
+      if (!p.empty()) {
+        targets.insert("");
+        parents.insert("");
+      }
+    }
+  }
+  auto wanted = [&](const std::unordered_set<std::string>& set, bool under_parent,
+                    const std::string& path) {
+    return !pointers || (under_parent && set.count(path) > 0);
+  };
+
   JsonSourceMap map;
   Cursor c(text);
   std::vector<Frame> stack;
-  std::string pointer;  // pointer of the value about to be read
+  std::string path;          // pointer of the value about to be read
+  bool record_value = true;  // whether its container looks its children up
   // Guards against looping on text that is not JSON: every iteration consumes input.
   while (true) {
     c.SkipSpace();
     if (c.done()) break;
-    // Read one value at `pointer`.
-    map.values_.emplace(pointer, c.pos());
+    // Read one value at `path`.
+    if (wanted(targets, record_value, path)) map.values_.emplace(path, c.pos());
     char ch = c.peek();
     if (ch == '{' || ch == '[') {
       c.Advance();
-      stack.push_back(Frame{ch == '{', pointer, 0, {}});
+      stack.push_back(Frame{ch == '{', path.size(), 0, wanted(parents, record_value, path), {}});
     } else if (ch == '"') {
       c.String();
     } else {
@@ -221,18 +261,25 @@ JsonSourceMap JsonSourceMap::Scan(std::string_view text) {
       } else if (c.done()) {
         return map;
       }
+      path.resize(f.path_len);
+      record_value = f.record_children;
       if (f.object) {
         if (c.peek() != '"') return map;  // not JSON: stop
         SourcePos key_pos = c.pos();
         std::string key = c.String();
-        pointer = PointerChild(f.pointer, key);
-        if (!f.keys.insert(key).second) map.duplicates_.push_back({pointer, key_pos});
-        map.keys_.emplace(pointer, key_pos);
+        bool duplicate = !f.keys.insert(key).second;
+        if (duplicate) ++map.duplicate_count_;
+        path += '/';
+        path += key;
+        if (duplicate && map.duplicates_.size() < kMaxDuplicates)
+          map.duplicates_.push_back({path, key_pos});
+        if (wanted(targets, record_value, path)) map.keys_.emplace(path, key_pos);
         c.SkipSpace();
         if (c.peek() != ':') return map;
         c.Advance();
       } else {
-        pointer = PointerChild(f.pointer, f.index);
+        path += '/';
+        path += std::to_string(f.index);
       }
       ++f.index;
       have_next = true;
@@ -248,7 +295,7 @@ SourcePos JsonSourceMap::ValuePos(const std::string& pointer) const {
     auto it = values_.find(p);
     if (it != values_.end()) return it->second;
     if (p.empty()) return {};
-    p.erase(p.rfind('/'));
+    p.erase(p.rfind('/', p.size() > kMaxAncestorLength ? kMaxAncestorLength : std::string::npos));
   }
 }
 

@@ -24,7 +24,15 @@ SourcePos PosOfOffset(std::string_view text, size_t offset);
 
 class JsonSourceMap {
  public:
+  // Duplicate keys beyond this many are counted, not listed.
+  static constexpr size_t kMaxDuplicates = 100;
+
+  // Records the position of every value and key of `text`.
   static JsonSourceMap Scan(std::string_view text);
+  // Records positions only for `pointers` and their ancestors (what ValuePos and KeyPos
+  // of those pointers need), so memory follows the pointers asked for, not the text;
+  // time is linear in the text. Duplicate keys are found everywhere either way.
+  static JsonSourceMap Scan(std::string_view text, const std::vector<std::string>& pointers);
 
   // Position of the value at `pointer`; for a pointer that does not exist, the position
   // of its nearest existing ancestor (so "missing field" errors point at the object).
@@ -36,12 +44,18 @@ class JsonSourceMap {
     std::string pointer;  // the second occurrence
     SourcePos pos;
   };
+  // The first kMaxDuplicates duplicate keys, in text order.
   const std::vector<Duplicate>& duplicates() const { return duplicates_; }
+  // How many duplicate keys the text has in all.
+  size_t duplicate_count() const { return duplicate_count_; }
 
  private:
+  static JsonSourceMap ScanImpl(std::string_view text, const std::vector<std::string>* pointers);
+
   std::unordered_map<std::string, SourcePos> values_;
   std::unordered_map<std::string, SourcePos> keys_;
   std::vector<Duplicate> duplicates_;
+  size_t duplicate_count_ = 0;
 };
 
 // JSON pointer helpers. Keys are appended unescaped: the pointers are only used as

@@ -1,7 +1,10 @@
 // p1: `silk policy ...` end to end: runs the built silk binary and checks exit codes
 // (0 ok, 1 failure, 2 usage) and output.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+
+#include <algorithm>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -83,6 +86,62 @@ TEST(PolicyCli, LintOkAndErrors) {
   EXPECT_EQ(missing.exit_code, 1) << missing.output;
   CliRun usage = Silk("policy lint");
   EXPECT_EQ(usage.exit_code, 2) << usage.output;
+}
+
+// A FIFO fails at once instead of blocking in open(); a device is refused instead of
+// read whole.
+TEST(PolicyCli, LintAndShowReadRegularFilesOnly) {
+  TempDir dir;
+  ASSERT_EQ(::mkfifo(dir.File("fifo").c_str(), 0600), 0);
+  CliRun fifo = Silk("policy lint " + dir.File("fifo") + " /dev/zero");
+  EXPECT_EQ(fifo.exit_code, 1) << fifo.output;
+  EXPECT_NE(fifo.output.find(dir.File("fifo") + " is a FIFO; expected a regular file"),
+            std::string::npos)
+      << fifo.output;
+  EXPECT_NE(fifo.output.find("/dev/zero is a character device"), std::string::npos) << fifo.output;
+  EXPECT_NE(fifo.output.find("2 errors"), std::string::npos) << fifo.output;
+  CliRun show = Silk("policy show /dev/urandom");
+  EXPECT_EQ(show.exit_code, 1) << show.output;
+  EXPECT_NE(show.output.find("/dev/urandom is a character device"), std::string::npos)
+      << show.output;
+  CliRun compile = Silk("policy compile " + dir.File("fifo") + " --out " + dir.File("out"));
+  EXPECT_EQ(compile.exit_code, 1) << compile.output;
+  EXPECT_NE(compile.output.find("is a FIFO"), std::string::npos) << compile.output;
+}
+
+// lint runs the checks compile runs: a rule whose 200 argument conditions do not fit
+// classic BPF's jumps fails both.
+TEST(PolicyCli, LintRefusesWhatCompileRefuses) {
+  TempDir dir;
+  nlohmann::json args = nlohmann::json::array();
+  for (int i = 0; i < 200; ++i)
+    args.push_back({{"index", i % 6}, {"value", i}, {"op", "SCMP_CMP_NE"}});
+  nlohmann::json profile = {
+      {"defaultAction", "SCMP_ACT_ERRNO"},
+      {"syscalls", {{{"names", {"personality"}}, {"action", "SCMP_ACT_ALLOW"}, {"args", args}}}}};
+  ASSERT_TRUE(WriteFileAtomic(dir.File("p.json"), profile.dump()));
+  CliRun compile = Silk("policy compile " + dir.File("p.json") + " --out " + dir.File("out"));
+  EXPECT_EQ(compile.exit_code, 1) << compile.output;
+  CliRun lint = Silk("policy lint " + dir.File("p.json"));
+  EXPECT_EQ(lint.exit_code, 1) << lint.output;
+  EXPECT_NE(lint.output.find("8-bit offsets; split the rule"), std::string::npos) << lint.output;
+}
+
+// 100k unknown names: the first kMaxDiagnostics are listed, the rest counted.
+TEST(PolicyCli, LintListsAtMostTheFirstHundredErrors) {
+  TempDir dir;
+  nlohmann::json names = nlohmann::json::array();
+  for (int i = 0; i < 100000; ++i) names.push_back("nosuch" + std::to_string(i));
+  nlohmann::json profile = {{"defaultAction", "SCMP_ACT_ERRNO"},
+                            {"syscalls", {{{"names", names}, {"action", "SCMP_ACT_ALLOW"}}}}};
+  ASSERT_TRUE(WriteFileAtomic(dir.File("p.json"), profile.dump()));
+  CliRun lint = Silk("policy lint " + dir.File("p.json"));
+  EXPECT_EQ(lint.exit_code, 1);
+  EXPECT_NE(lint.output.find("... and 99900 more errors (only the first 100 are listed)"),
+            std::string::npos)
+      << lint.output.substr(lint.output.size() > 500 ? lint.output.size() - 500 : 0);
+  EXPECT_NE(lint.output.find("\n100000 errors\n"), std::string::npos);
+  EXPECT_LT(std::count(lint.output.begin(), lint.output.end(), '\n'), 110);
 }
 
 TEST(PolicyCli, ShowTextAndJson) {

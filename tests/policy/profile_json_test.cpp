@@ -2,6 +2,11 @@
 // profile), diagnostics with file:line:column for malformed input, robustness.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "base/file.hpp"
@@ -318,6 +323,72 @@ TEST(ProfileJson, ValidateProfileNamesPathsWithoutLines) {
                 "code: syscalls[0].names[0]: unknown syscall 'reed'; did you mean 'read'"),
             std::string::npos)
       << d[0].ToString();
+}
+
+std::string NamesProfile(const std::vector<std::string>& names) {
+  nlohmann::json j = {{"defaultAction", "SCMP_ACT_ERRNO"},
+                      {"syscalls", {{{"names", names}, {"action", "SCMP_ACT_ALLOW"}}}}};
+  return j.dump();
+}
+
+TEST(ProfileJson, ErrorsBeyondTheFirstHundredAreCountedNotListed) {
+  std::vector<std::string> names;
+  for (int i = 0; i < 5000; ++i) names.push_back("nosuch" + std::to_string(i));
+  ProfileCheck c = CheckProfileText(NamesProfile(names), "t.json");
+  EXPECT_FALSE(c.profile);
+  ASSERT_EQ(c.diagnostics.size(), kMaxDiagnostics);
+  EXPECT_EQ(c.omitted, 4900u);
+  EXPECT_EQ(c.diagnostics[0].path, "syscalls[0].names[0]");
+  EXPECT_GT(c.diagnostics[0].line, 0);
+  auto parsed = ParseProfile(NamesProfile(names), "t.json");
+  ASSERT_FALSE(parsed);
+  EXPECT_NE(parsed.error().message().find("... and 4900 more (only the first 100 are listed)"),
+            std::string::npos);
+}
+
+// A 1 MiB syscall name costs no suggestion search and is cut short in the message.
+TEST(ProfileJson, HugeNamesAreReportedShort) {
+  ProfileCheck c = CheckProfileText(NamesProfile({std::string(1 << 20, 'a')}), "t.json");
+  ASSERT_EQ(c.diagnostics.size(), 1u);
+  EXPECT_LT(c.diagnostics[0].message.size(), 300u) << c.diagnostics[0].message.substr(0, 300);
+  EXPECT_NE(c.diagnostics[0].message.find("(1048576 bytes)"), std::string::npos);
+  // A long key full of '/' (JSON pointers are not escaped) over a big array.
+  std::string text = "{\"" + std::string(1 << 20, '/') + "\": [";
+  for (int i = 0; i < 10000; ++i) text += i ? ",0" : "0";
+  text += "], \"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": []}";
+  ProfileCheck k = CheckProfileText(text, "t.json");
+  ASSERT_EQ(k.diagnostics.size(), 1u);
+  EXPECT_EQ(k.diagnostics[0].line, 1);
+  EXPECT_EQ(k.diagnostics[0].column, 2);
+}
+
+TEST(ProfileJson, TooManyValuesAreRefusedBeforeParsing) {
+  std::string text = "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [";
+  for (int i = 0; i < 200000; ++i) text += i ? ",0" : "0";
+  text += "]}";
+  ProfileCheck c = CheckProfileText(text, "t.json");
+  ASSERT_EQ(c.diagnostics.size(), 1u);
+  EXPECT_NE(c.diagnostics[0].message.find("JSON values"), std::string::npos);
+}
+
+// Bounded memory: 100k unknown syscall names are checked under a 256 MiB address-space
+// limit (in a child, so the limit stays there).
+TEST(ProfileJson, ManyErrorsFitInBoundedMemory) {
+  std::vector<std::string> names;
+  for (int i = 0; i < 100000; ++i) names.push_back("nosuch" + std::to_string(i));
+  std::string text = NamesProfile(names);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    struct rlimit lim = {256u << 20, 256u << 20};
+    if (::setrlimit(RLIMIT_AS, &lim) != 0) ::_exit(3);
+    ProfileCheck c = CheckProfileText(text, "t.json");
+    ::_exit(c.diagnostics.size() == kMaxDiagnostics && c.omitted == 99900 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST(JsonSourceMap, PositionsOfValuesKeysAndMissingFields) {
