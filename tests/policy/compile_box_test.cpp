@@ -6,6 +6,8 @@
 // Kernel truth: a child installs the filter and makes native, i386 (int 0x80) and x32
 // syscalls; each outcome must be what EffectivePolicy::Evaluate says.
 #include <gtest/gtest.h>
+
+#include <iostream>
 #include <linux/audit.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -200,7 +202,12 @@ TEST_P(PodmanBox, CompilesAndHoldsInTheKernelOnEveryArch) {
   sock_fprog prog = f->Fprog();
   InstallOptions opts = InstallOptionsFor(*f);
   ASSERT_TRUE(opts.new_listener);
+  if (!have_int80)
+    std::cout << "[ NOTE ] this kernel has no IA-32 emulation: int 0x80 faults (SIGSEGV) before "
+                 "seccomp sees it, so the i386 calls are not checked here\n";
   for (const auto& c : calls) {
+    // Without IA-32 emulation the kernel refuses int 0x80 itself; the filter never runs.
+    if (c.ep == x86 && !have_int80) continue;
     Verdict v = c.ep->Evaluate(c.nr, c.args);
     std::optional<long> want = Expect(v, notify, c.allowed);
     pid_t pid = fork();
