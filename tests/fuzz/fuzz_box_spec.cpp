@@ -27,8 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!again || !(*again == *spec)) std::abort();
   }
   if (size <= 128 && ValidateBoxId(text)) {
-    if (text.find('/') != std::string::npos || text.find("..") != std::string::npos)
-      std::abort();
+    if (text.find('/') != std::string::npos || text.find("..") != std::string::npos) std::abort();
   }
   return 0;
 }

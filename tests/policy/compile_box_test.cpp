@@ -7,12 +7,12 @@
 // syscalls; each outcome must be what EffectivePolicy::Evaluate says.
 #include <gtest/gtest.h>
 
-#include <iostream>
 #include <linux/audit.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <iostream>
 
 #include <cerrno>
 #include <csignal>
