@@ -9,9 +9,9 @@
 #include <climits>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <unordered_set>
 
 #include "base/file.hpp"
+#include "base/json_object.hpp"
 #include "base/strings.hpp"
 #include "policy/profile_json.hpp"
 
@@ -33,103 +33,10 @@ const RlimitName kRlimits[] = {
     {"stack", RLIMIT_STACK},
 };
 
-tl::unexpected<Error> Bad(const std::string& source, const std::string& path,
-                          const std::string& what) {
-  return Fail(ErrorCode::kInvalidInput, source + ": " + path + ": " + what);
-}
-
-std::string TypeName(const json& j) { return j.type_name(); }
-
 // `text` for an error message, cut to a readable length (input may be megabytes).
 std::string Shown(const std::string& text) {
   constexpr size_t kMax = 64;
   return text.size() <= kMax ? text : text.substr(0, kMax) + "...";
-}
-
-// A JSON value for an error message: dumped with a bounded depth (the parser refuses
-// deeper input) and cut to a readable length.
-std::string Shown(const json& j) { return Shown(j.dump()); }
-
-// Why the strict parse stopped (thrown from the parser callback, caught in ParseStrict).
-struct StrictParseError {
-  std::string path;
-  std::string what;
-};
-
-// Tracks where the parser is, for depth, duplicate keys and the path in errors.
-class StrictParseState {
- public:
-  bool Event(json::parse_event_t event, const json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start:
-      case json::parse_event_t::array_start:
-        if (frames_.size() >= static_cast<size_t>(kMaxSpecDepth))
-          throw StrictParseError{Path(), "JSON nested deeper than " +
-                                             std::to_string(kMaxSpecDepth) +
-                                             " levels; a box spec needs at most 3"};
-        frames_.push_back(Frame{event == json::parse_event_t::array_start, 0, "", {}});
-        break;
-      case json::parse_event_t::key: {
-        Frame& f = frames_.back();
-        f.key = parsed.get<std::string>();
-        if (!f.keys.insert(f.key).second)
-          throw StrictParseError{Path(),
-                                 "duplicate key; JSON parsers disagree on which value wins, "
-                                 "keep only one"};
-        break;
-      }
-      case json::parse_event_t::object_end:
-      case json::parse_event_t::array_end:
-        frames_.pop_back();
-        ElementDone();
-        break;
-      case json::parse_event_t::value:
-        ElementDone();
-        break;
-    }
-    return true;
-  }
-
- private:
-  struct Frame {
-    bool array;
-    size_t index;
-    std::string key;
-    std::unordered_set<std::string> keys;
-  };
-  void ElementDone() {
-    if (!frames_.empty() && frames_.back().array) ++frames_.back().index;
-  }
-  std::string Path() const {
-    std::string p;
-    for (const auto& f : frames_) {
-      if (f.array)
-        p += "[" + std::to_string(f.index) + "]";
-      else if (!f.key.empty())
-        p += (p.empty() ? "" : ".") + Shown(f.key);
-    }
-    return p.empty() ? "(top level)" : Shown(p);
-  }
-  std::vector<Frame> frames_;
-};
-
-// nlohmann's parser is iterative, but its DOM merges duplicate keys (last wins) and
-// printing or destroying a value recurses: refuse depth and duplicates while parsing.
-Result<json> ParseStrict(const std::string& text, const std::string& source) {
-  if (text.size() > kMaxSpecBytes)
-    return Fail(ErrorCode::kInvalidInput, source + ": the spec is " + std::to_string(text.size()) +
-                                              " bytes; a box spec may have at most " +
-                                              std::to_string(kMaxSpecBytes));
-  StrictParseState state;
-  try {
-    return json::parse(text, [&state](int, json::parse_event_t event, json& parsed) {
-      return state.Event(event, parsed);
-    });
-  } catch (const StrictParseError& e) {
-    return Bad(source, e.path, e.what);
-  } catch (const json::exception& e) {
-    return Fail(ErrorCode::kInvalidInput, source + ": invalid JSON: " + e.what());
-  }
 }
 
 // Bytes of RAM + swap the host has (/proc/meminfo), or 0 when unknown.
@@ -168,115 +75,121 @@ bool IsHostname(const std::string& h) {
   return true;
 }
 
-// Reads fields out of one JSON object, rejecting any field it was not asked about.
-class ObjectReader {
- public:
-  ObjectReader(const json& obj, std::string source, std::string path)
-      : obj_(obj), source_(std::move(source)), path_(std::move(path)) {}
+// A size: a number of bytes or a string like "256M".
+void ReadSize(JsonObjectReader& r, std::string_view key, uint64_t& out) {
+  const json* v = r.Find(key);
+  if (!v) return;
+  if (v->is_string()) {
+    auto size = ParseSize(v->get<std::string>());
+    if (size)
+      out = *size;
+    else
+      r.Problem(key, size.error().message());
+    return;
+  }
+  JsonObjectReader::UintAt(*v, r.Child(key), UINT64_MAX, r.problems(), out);
+}
 
-  std::string Path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
-  const json* Find(const std::string& key) {
-    seen_.push_back(key);
-    auto it = obj_.find(key);
-    return it == obj_.end() || it->is_null() ? nullptr : &*it;
-  }
-  Result<void> String(const std::string& key, std::string& out) {
-    const json* v = Find(key);
-    if (!v) return {};
-    if (!v->is_string()) return Bad(source_, Path(key), "expected a string, found " + TypeName(*v));
-    out = v->get<std::string>();
-    return {};
-  }
-  Result<void> Bool(const std::string& key, bool& out) {
-    const json* v = Find(key);
-    if (!v) return {};
-    if (!v->is_boolean())
-      return Bad(source_, Path(key), "expected true or false, found " + TypeName(*v));
-    out = v->get<bool>();
-    return {};
-  }
-  template <typename T>
-  Result<void> Uint(const std::string& key, T& out, uint64_t max) {
-    const json* v = Find(key);
-    if (!v) return {};
-    SILK_TRY(ToUint(*v, Path(key), out, max));
-    return {};
-  }
-  // A size: a number of bytes or a string like "256M".
-  Result<void> Size(const std::string& key, uint64_t& out) {
-    const json* v = Find(key);
-    if (!v) return {};
-    if (v->is_string()) {
-      auto s = ParseSize(v->get<std::string>());
-      if (!s) return Bad(source_, Path(key), s.error().message());
-      out = *s;
-      return {};
-    }
-    return ToUint(*v, Path(key), out, UINT64_MAX);
-  }
-  Result<void> Strings(const std::string& key, std::vector<std::string>& out) {
-    const json* v = Find(key);
-    if (!v) return {};
-    if (!v->is_array())
-      return Bad(source_, Path(key), "expected an array of strings, found " + TypeName(*v));
-    out.clear();
-    for (size_t i = 0; i < v->size(); ++i) {
-      const json& e = (*v)[i];
-      if (!e.is_string())
-        return Bad(source_, Path(key) + "[" + std::to_string(i) + "]",
-                   "expected a string, found " + TypeName(e));
-      out.push_back(e.get<std::string>());
-    }
-    return {};
-  }
-  // Every key of the object must have been asked for.
-  Result<void> Finish() const {
-    std::vector<std::string> known(seen_.begin(), seen_.end());
-    for (auto it = obj_.begin(); it != obj_.end(); ++it) {
-      if (std::find(known.begin(), known.end(), it.key()) != known.end()) continue;
-      return Bad(source_, Path(Shown(it.key())),
-                 "unknown field" + DidYouMean(Shown(it.key()), known, 1));
-    }
-    return {};
-  }
-  template <typename T>
-  Result<void> ToUint(const json& v, const std::string& path, T& out, uint64_t max) const {
-    if (!v.is_number_integer() ||
-        (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0))
-      return Bad(
-          source_, path,
-          "expected a non-negative integer, found " + (v.is_number() ? Shown(v) : TypeName(v)));
-    uint64_t x = v.get<uint64_t>();
-    if (x > max)
-      return Bad(source_, path, Shown(v) + " is too large (at most " + std::to_string(max) + ")");
-    out = static_cast<T>(x);
-    return {};
-  }
-  const std::string& source() const { return source_; }
-
- private:
-  const json& obj_;
-  std::string source_;
-  std::string path_;
-  std::vector<std::string> seen_;
-};
-
-Result<void> ReadIdMaps(const json& v, const std::string& source, const std::string& path,
-                        std::vector<IdMapping>& out) {
-  if (!v.is_array()) return Bad(source, path, "expected an array of {inside, outside, count}");
+void ReadIdMaps(JsonObjectReader& r, std::string_view key, std::vector<IdMapping>& out) {
+  const json* v = r.Array(key, "{inside, outside, count} mappings");
+  if (!v) return;
   out.clear();
-  for (size_t i = 0; i < v.size(); ++i) {
-    std::string p = path + "[" + std::to_string(i) + "]";
-    if (!v[i].is_object()) return Bad(source, p, "expected an object {inside, outside, count}");
-    ObjectReader r(v[i], source, p);
+  for (size_t i = 0; i < v->size(); ++i) {
+    JsonObjectReader mr((*v)[i], JsonPointerChild(r.Child(key), i), "id mapping", r.problems());
     IdMapping m;
-    SILK_TRY(r.Uint("inside", m.inside, UINT32_MAX));
-    SILK_TRY(r.Uint("outside", m.outside, UINT32_MAX));
-    SILK_TRY(r.Uint("count", m.count, UINT32_MAX));
-    SILK_TRY(r.Finish());
+    mr.Uint("inside", m.inside, UINT32_MAX);
+    mr.Uint("outside", m.outside, UINT32_MAX);
+    mr.Uint("count", m.count, UINT32_MAX);
+    mr.Finish();
     out.push_back(m);
   }
-  return {};
+}
+
+void ReadRlimits(JsonObjectReader& r, std::vector<RlimitSpec>& out) {
+  const json* v = r.Find("rlimits");
+  if (!v) return;
+  if (!v->is_object()) {
+    r.Problem("rlimits", "expected an object {\"nofile\": {\"soft\": N, \"hard\": N}}, found " +
+                             DescribeJson(*v));
+    return;
+  }
+  for (auto it = v->begin(); it != v->end(); ++it) {
+    std::string p = JsonPointerChild(r.Child("rlimits"), it.key());
+    RlimitSpec rl;
+    rl.resource = it.key();
+    if (it->is_number()) {
+      JsonObjectReader::UintAt(*it, p, UINT64_MAX, r.problems(), rl.soft);
+      rl.hard = rl.soft;
+    } else if (it->is_object()) {
+      JsonObjectReader lr(*it, p, "rlimit", r.problems());
+      lr.Uint("soft", rl.soft);
+      lr.Uint("hard", rl.hard);
+      lr.Finish();
+    } else {
+      r.problems().Report(
+          p, "expected a number or {\"soft\": N, \"hard\": N}, found " + DescribeJson(*it));
+    }
+    out.push_back(rl);
+  }
+}
+
+void ReadNetwork(JsonObjectReader& r, NetworkSpec& out) {
+  auto nr = r.Object("network", "network settings");
+  if (!nr) return;
+  std::string mode = "none";
+  if (nr->String("mode", mode)) {
+    if (mode == "none")
+      out.mode = NetworkMode::kNone;
+    else if (mode == "veth")
+      out.mode = NetworkMode::kVeth;
+    else
+      nr->Problem("mode", "expected \"none\" or \"veth\", found " + QuoteWord(mode));
+  }
+  nr->String("bridge", out.bridge);
+  nr->String("address", out.address);
+  nr->String("gateway", out.gateway);
+  ReadSize(*nr, "egress_rate", out.egress_rate);
+  nr->Finish();
+}
+
+// Fills `s` from the spec object `root`; problems go to `problems`.
+void ReadBoxSpec(const json& root, JsonProblems& problems, BoxSpec& s) {
+  JsonObjectReader r(root, "", "box spec", problems);
+  r.String("command", s.command);
+  r.Strings("args", s.args);
+  r.Strings("env", s.env);
+  r.String("cwd", s.cwd);
+  r.String("rootfs", s.rootfs);
+  ReadSize(r, "scratch_size", s.scratch_size);
+  r.String("hostname", s.hostname);
+  r.String("profile", s.profile);
+  ReadSize(r, "memory_max", s.memory_max);
+  r.Uint("pids_max", s.pids_max, UINT32_MAX);
+  r.Uint("cpu_weight", s.cpu_weight, UINT32_MAX);
+  r.Uint("io_weight", s.io_weight, UINT32_MAX);
+  r.Strings("capabilities", s.capabilities);
+  r.Uint("uid", s.uid, UINT32_MAX);
+  r.Uint("gid", s.gid, UINT32_MAX);
+  r.Bool("raw_sockets", s.raw_sockets);
+  r.Bool("report_denials", s.report_denials);
+  r.Bool("tty", s.tty);
+  if (const json* v = r.Find("user_namespace")) {
+    std::string m = v->is_string() ? v->get<std::string>() : "";
+    if (m == "auto")
+      s.user_namespace = UserNamespaceMode::kAuto;
+    else if (m == "always")
+      s.user_namespace = UserNamespaceMode::kAlways;
+    else if (m == "never")
+      s.user_namespace = UserNamespaceMode::kNever;
+    else
+      r.Problem("user_namespace",
+                "expected \"auto\", \"always\" or \"never\", found " + DescribeJson(*v));
+  }
+  ReadIdMaps(r, "uid_map", s.uid_map);
+  ReadIdMaps(r, "gid_map", s.gid_map);
+  ReadRlimits(r, s.rlimits);
+  ReadNetwork(r, s.network);
+  r.Finish();
 }
 
 const char* UserNsName(UserNamespaceMode m) {
@@ -338,83 +251,15 @@ int RlimitNumber(const std::string& name) {
 }
 
 Result<BoxSpec> ParseBoxSpec(const std::string& json_text, const std::string& source) {
-  json root = SILK_TRY(ParseStrict(json_text, source));
-  if (!root.is_object())
-    return Bad(source, "(top level)", "expected a JSON object, found " + TypeName(root));
+  json root = SILK_TRY(ParseStrictJson(json_text, source,
+                                       {.max_bytes = kMaxSpecBytes,
+                                        .max_depth = kMaxSpecDepth,
+                                        .what = "a box spec",
+                                        .needed_depth = 3}));
   BoxSpec s;
-  ObjectReader r(root, source, "");
-  SILK_TRY(r.String("command", s.command));
-  SILK_TRY(r.Strings("args", s.args));
-  SILK_TRY(r.Strings("env", s.env));
-  SILK_TRY(r.String("cwd", s.cwd));
-  SILK_TRY(r.String("rootfs", s.rootfs));
-  SILK_TRY(r.Size("scratch_size", s.scratch_size));
-  SILK_TRY(r.String("hostname", s.hostname));
-  SILK_TRY(r.String("profile", s.profile));
-  SILK_TRY(r.Size("memory_max", s.memory_max));
-  SILK_TRY(r.Uint("pids_max", s.pids_max, UINT32_MAX));
-  SILK_TRY(r.Uint("cpu_weight", s.cpu_weight, UINT32_MAX));
-  SILK_TRY(r.Uint("io_weight", s.io_weight, UINT32_MAX));
-  SILK_TRY(r.Strings("capabilities", s.capabilities));
-  SILK_TRY(r.Uint("uid", s.uid, UINT32_MAX));
-  SILK_TRY(r.Uint("gid", s.gid, UINT32_MAX));
-  SILK_TRY(r.Bool("raw_sockets", s.raw_sockets));
-  SILK_TRY(r.Bool("report_denials", s.report_denials));
-  SILK_TRY(r.Bool("tty", s.tty));
-  if (const json* v = r.Find("user_namespace")) {
-    std::string m = v->is_string() ? v->get<std::string>() : "";
-    if (m == "auto")
-      s.user_namespace = UserNamespaceMode::kAuto;
-    else if (m == "always")
-      s.user_namespace = UserNamespaceMode::kAlways;
-    else if (m == "never")
-      s.user_namespace = UserNamespaceMode::kNever;
-    else
-      return Bad(source, "user_namespace",
-                 "expected \"auto\", \"always\" or \"never\", found " + Shown(*v));
-  }
-  if (const json* v = r.Find("uid_map")) SILK_TRY(ReadIdMaps(*v, source, "uid_map", s.uid_map));
-  if (const json* v = r.Find("gid_map")) SILK_TRY(ReadIdMaps(*v, source, "gid_map", s.gid_map));
-  if (const json* v = r.Find("rlimits")) {
-    if (!v->is_object())
-      return Bad(source, "rlimits", "expected an object {\"nofile\": {\"soft\": N, \"hard\": N}}");
-    for (auto it = v->begin(); it != v->end(); ++it) {
-      std::string p = "rlimits." + Shown(it.key());
-      RlimitSpec rl;
-      rl.resource = it.key();
-      if (it->is_number()) {
-        SILK_TRY(r.ToUint(*it, p, rl.soft, UINT64_MAX));
-        rl.hard = rl.soft;
-      } else if (it->is_object()) {
-        ObjectReader rr(*it, source, p);
-        SILK_TRY(rr.Uint("soft", rl.soft, UINT64_MAX));
-        SILK_TRY(rr.Uint("hard", rl.hard, UINT64_MAX));
-        SILK_TRY(rr.Finish());
-      } else {
-        return Bad(source, p, "expected a number or {\"soft\": N, \"hard\": N}");
-      }
-      s.rlimits.push_back(rl);
-    }
-  }
-  if (const json* v = r.Find("network")) {
-    if (!v->is_object()) return Bad(source, "network", "expected an object");
-    ObjectReader nr(*v, source, "network");
-    std::string mode = "none";
-    SILK_TRY(nr.String("mode", mode));
-    if (mode == "none")
-      s.network.mode = NetworkMode::kNone;
-    else if (mode == "veth")
-      s.network.mode = NetworkMode::kVeth;
-    else
-      return Bad(source, "network.mode",
-                 "expected \"none\" or \"veth\", found \"" + Shown(mode) + "\"");
-    SILK_TRY(nr.String("bridge", s.network.bridge));
-    SILK_TRY(nr.String("address", s.network.address));
-    SILK_TRY(nr.String("gateway", s.network.gateway));
-    SILK_TRY(nr.Size("egress_rate", s.network.egress_rate));
-    SILK_TRY(nr.Finish());
-  }
-  SILK_TRY(r.Finish());
+  JsonProblems problems;
+  ReadBoxSpec(root, problems, s);
+  SILK_TRY(problems.Check(source));
   auto valid = Validate(s);
   if (!valid) return Fail(std::move(valid.error()).Wrap(source));
   return s;
