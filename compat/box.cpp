@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -27,6 +28,7 @@
 #include "compat/internal/child.hpp"
 #include "compat/internal/counted_learning.hpp"
 #include "compat/internal/filter.hpp"
+#include "compat/internal/idrange.hpp"
 #include "compat/internal/mounts.hpp"
 #include "compat/internal/namespaces.hpp"
 #include "compat/internal/netlink.hpp"
@@ -292,8 +294,8 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
                                                 " must be 3 or higher, or " + std::to_string(i));
   }
   const bool root = geteuid() == 0;
-  const bool user_ns = spec.user_namespace == UserNamespaceMode::kAlways ||
-                       (spec.user_namespace == UserNamespaceMode::kAuto && !root);
+  // Every box gets a user namespace unless its spec says "never" (root only, weaker).
+  const bool user_ns = spec.user_namespace != UserNamespaceMode::kNever;
   const std::string state_root =
       options.state_root.empty() ? DefaultStateRoot() : options.state_root;
   if (options.sweep_first) SILK_TRY(WithContext(SweepStaleBoxes(state_root), "startup sweep"));
@@ -309,6 +311,36 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
                         : PrepareFilter(spec, options.profile_dir));
   BoxState state = SILK_TRY(BoxState::Create(state_root, out.box_id));
   auto mounts = SILK_TRY(MountPlanBuilder::Build(spec, state.root_dir()));
+
+  // As root, box root is an unprivileged host uid of a range only this box holds (the
+  // lease outlives the box: it is destroyed after the box is reaped), and that uid owns
+  // the box's user namespace.
+  std::optional<IdRangeLease> id_range;
+  IdMaps maps;
+  NamespaceOwner owner;
+  if (user_ns) {
+    uint32_t first_id = 0, count = kIdRangeSize;
+    if (root && (spec.uid_map.empty() || spec.gid_map.empty())) {
+      if (HostIdPoolMapped()) {
+        id_range.emplace(SILK_TRY(IdRangeLease::Acquire(kIdRangeDir, out.box_id)));
+        first_id = id_range->first_id();
+        SILK_TRY(state.RecordIdRange(first_id, kIdRangeSize));
+      } else {
+        count = NestedIdCount();  // silk in a box: our own ids, inside our parent's
+      }
+    }
+    maps = MapsFor(spec, geteuid(), getegid(), first_id, count);
+    if (root) owner = {OwnerOf(maps.uid), OwnerOf(maps.gid)};
+  }
+  // The box's namespace is created by its own base uid (see CloneBox), which must reach
+  // the box's state and root fs.
+  const bool switch_owner = root && user_ns && (owner.uid != 0 || owner.gid != 0);
+  if (switch_owner) {
+    SILK_TRY(
+        CheckSearchable(state.root_dir(), owner.uid, owner.gid, true, "the box's state directory"));
+    if (!spec.rootfs.empty())
+      SILK_TRY(CheckSearchable(spec.rootfs, owner.uid, owner.gid, true, "rootfs"));
+  }
 
   CgroupLimits limits;
   limits.memory_max = spec.memory_max;
@@ -373,8 +405,12 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   p.set_groups = !(user_ns && !root);
   p.uid = spec.uid;
   p.gid = spec.gid;
+  // A root supervisor sets the limits from outside (prlimit, below): in its user
+  // namespace the box could not raise a hard limit.
+  const bool prlimit_outside = root && user_ns;
   p.rlimits = data.rlimits.data();
-  p.rlimit_count = data.rlimits.size();
+  p.rlimit_count = prlimit_outside ? 0 : data.rlimits.size();
+  p.become_ns_root = switch_owner;
   p.keep_caps = keep;
   p.filter = &fprog;
   p.install = policy::InstallOptionsFor(filter->compiled);
@@ -387,7 +423,8 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   p.exec_buf_size = data.exec_buf.size();
 
   auto t0 = std::chrono::steady_clock::now();
-  Cloned cloned = SILK_TRY(CloneBox(BoxCloneFlags(user_ns), v2_dir.get()));
+  Cloned cloned =
+      SILK_TRY(CloneBox(BoxCloneFlags(user_ns), v2_dir.get(), switch_owner ? &owner : nullptr));
   if (cloned.pid == 0) {
     close(parent_end.get());
     RunChild(p);
@@ -396,7 +433,14 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   BoxProcess box(cloned.pid, std::move(cloned.pidfd));
 
   // Configure the box from the outside while it waits for 'G'.
-  if (user_ns) SILK_TRY(WriteIdMaps(box.pid(), MapsFor(spec, geteuid(), getegid())));
+  if (user_ns) SILK_TRY(WriteIdMaps(box.pid(), maps));
+  if (prlimit_outside) {
+    for (const auto& r : data.rlimits) {
+      rlimit rl{r.soft, r.hard};
+      if (prlimit(box.pid(), static_cast<__rlimit_resource>(r.resource), &rl, nullptr) != 0)
+        return FailErrno("setting the box's rlimit " + std::to_string(r.resource));
+    }
+  }
   if (cgroup) SILK_TRY(cgroup->AddProcess(box.pid(), v2_dir.valid()));
   std::optional<VethGuard> veth;
   if (spec.network.mode == NetworkMode::kVeth) {

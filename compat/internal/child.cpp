@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -69,6 +70,17 @@ int Exec(const ChildPlan& p) {
   return best;
 }
 
+// The kernel clears the parent-death signal and the dumpable flag whenever the child's
+// ids change: set them again (dumpable: /proc/self/ files, loginuid among them, belong
+// to root otherwise, not to the box), then make sure the supervisor did not die before
+// the signal was armed (its end of the sync socket would be closed).
+void RearmAfterIdChange(int fd) {
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) Die(fd, kStageSetIds, errno);
+  if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) Die(fd, kStageSetIds, errno);
+  pollfd pf = {fd, POLLRDHUP, 0};
+  if (poll(&pf, 1, 0) > 0 && (pf.revents & (POLLRDHUP | POLLHUP))) _exit(127);
+}
+
 }  // namespace
 
 void RunChild(const ChildPlan& p) {
@@ -81,6 +93,12 @@ void RunChild(const ChildPlan& p) {
   do n = recv(fd, &go, 1, 0);
   while (n < 0 && errno == EINTR);
   if (n != 1 || go != 'G') Die(fd, kStageWaitGo, n < 0 ? errno : EPIPE);
+  if (p.become_ns_root) {
+    if (syscall(SYS_setresgid, 0, 0, 0) != 0 || syscall(SYS_setgroups, 0, nullptr) != 0 ||
+        syscall(SYS_setresuid, 0, 0, 0) != 0)
+      Die(fd, kStageNsRoot, errno);
+    RearmAfterIdChange(fd);
+  }
   // A new session: no controlling terminal, so TIOCSTI into the caller's tty fails.
   if (setsid() < 0) Die(fd, kStageSetsid, errno);
   if (p.unshare_cgroup && unshare(CLONE_NEWCGROUP) != 0) Die(fd, kStageCgroupNs, errno);
@@ -104,6 +122,7 @@ void RunChild(const ChildPlan& p) {
     if (p.set_groups && syscall(SYS_setgroups, 0, nullptr) != 0) Die(fd, kStageSetIds, errno);
     if (syscall(SYS_setresgid, p.gid, p.gid, p.gid) != 0) Die(fd, kStageSetIds, errno);
     if (syscall(SYS_setresuid, p.uid, p.uid, p.uid) != 0) Die(fd, kStageSetIds, errno);
+    RearmAfterIdChange(fd);
   }
   if (SetCapabilities(p.keep_caps) != 0) Die(fd, kStageCaps, errno);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Die(fd, kStageNoNewPrivs, errno);
@@ -180,6 +199,8 @@ const char* ChildStageName(uint32_t stage) {
       return "setting up stdin/stdout/stderr";
     case kStageExec:
       return "execve";
+    case kStageNsRoot:
+      return "becoming root of the box's user namespace";
     default:
       return "setting up the box";
   }

@@ -34,7 +34,8 @@ enum ChildStage : uint32_t {
   kStageSeccomp,
   kStageSendListener,
   kStageStdio,
-  kStageExec,  // errno ENOENT: command not found
+  kStageExec,    // errno ENOENT: command not found
+  kStageNsRoot,  // becoming root of the box's user namespace
   kMountBase = 1000,
 };
 
@@ -69,7 +70,11 @@ struct RlimitOp {
 };
 
 struct ChildPlan {
-  int sync_fd = -1;                 // SOCK_SEQPACKET, CLOEXEC: waits for 'G', reports errors
+  int sync_fd = -1;  // SOCK_SEQPACKET, CLOEXEC: waits for 'G', reports errors
+  // Cloned with another owner's euid (NamespaceOwner): right after 'G' (the maps are
+  // written), become root of the user namespace -- real, effective, saved and fs ids,
+  // no supplementary groups -- so that no id of the child is host root any more.
+  bool become_ns_root = false;
   ChildHandoff* handoff = nullptr;  // shared page, never null
   bool unshare_cgroup = false;      // after the supervisor placed us in the box cgroup
   const char* hostname = nullptr;

@@ -1,12 +1,15 @@
 #include "compat/internal/namespaces.hpp"
 
 #include <linux/sched.h>
+#include <linux/securebits.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 
 #include "base/file.hpp"
 #include "base/strings.hpp"
@@ -31,7 +34,52 @@ std::string UserNamespaceHint() {
   return hint.empty() ? "the kernel refused a new user namespace" : hint;
 }
 
-Result<Cloned> CloneBox(uint64_t flags, int cgroup_fd) {
+namespace {
+
+// This thread's effective ids become `owner` for its lifetime (see CloneBox). Only the
+// calling thread changes: raw syscalls, not glibc's setxid broadcast.
+class ThreadActsAs {
+ public:
+  static Result<void> Begin(const NamespaceOwner& owner, ThreadActsAs& self) {
+    self.bits_ = prctl(PR_GET_SECUREBITS);
+    self.dumpable_ = prctl(PR_GET_DUMPABLE);
+    if (self.bits_ < 0 || self.dumpable_ < 0) return FailErrno("reading securebits");
+    if (prctl(PR_SET_SECUREBITS, self.bits_ | SECBIT_NO_SETUID_FIXUP) != 0)
+      return FailErrno("keeping capabilities across the namespace owner switch");
+    self.active_ = true;
+    if (syscall(SYS_setresgid, -1, owner.gid, -1) != 0 ||
+        syscall(SYS_setresuid, -1, owner.uid, -1) != 0)
+      return FailErrno("acting as host uid " + std::to_string(owner.uid) +
+                       " to create the box's user namespace");
+    return {};
+  }
+  ThreadActsAs() = default;
+  ThreadActsAs(const ThreadActsAs&) = delete;
+  ThreadActsAs& operator=(const ThreadActsAs&) = delete;
+  // In the parent only (the child keeps the owner's ids until it sets its own).
+  void End() {
+    if (!active_) return;
+    active_ = false;
+    // Cannot fail for a thread whose real and saved ids are root, and must not: a
+    // supervisor thread left with another euid would act with the wrong rights.
+    if (syscall(SYS_setresuid, -1, 0, -1) != 0 || syscall(SYS_setresgid, -1, 0, -1) != 0 ||
+        prctl(PR_SET_SECUREBITS, bits_) != 0 || prctl(PR_SET_DUMPABLE, dumpable_) != 0)
+      abort();
+  }
+  // In the child: its ids are its own to change.
+  void Abandon() { active_ = false; }
+  ~ThreadActsAs() { End(); }
+
+ private:
+  int bits_ = 0, dumpable_ = 1;
+  bool active_ = false;
+};
+
+}  // namespace
+
+Result<Cloned> CloneBox(uint64_t flags, int cgroup_fd, const NamespaceOwner* owner) {
+  ThreadActsAs acting;
+  if (owner) SILK_TRY(ThreadActsAs::Begin(*owner, acting));
   int pidfd = -1;
   clone_args args{};
   args.flags = flags | CLONE_PIDFD;
@@ -42,8 +90,13 @@ Result<Cloned> CloneBox(uint64_t flags, int cgroup_fd) {
     args.cgroup = static_cast<uint64_t>(cgroup_fd);
   }
   long rc = syscall(SYS_clone3, &args, sizeof args);
+  if (rc == 0) {
+    acting.Abandon();  // the child keeps the owner's ids (see the header)
+    return Cloned{};
+  }
+  int err = errno;
+  acting.End();
   if (rc < 0) {
-    int err = errno;
     if ((flags & CLONE_NEWUSER) && (err == EPERM || err == ENOSPC || err == EUSERS))
       return Fail(Error(ErrorCode::kUnsupported,
                         "cannot create a user namespace for an unprivileged box (" +

@@ -188,6 +188,11 @@ Result<void> BoxState::RecordCgroups(const std::vector<std::string>& paths) {
   return WriteStateFile(dir_ + "/cgroups", Join(paths, "\n") + "\n");
 }
 
+Result<void> BoxState::RecordIdRange(uint32_t first_id, uint32_t count) {
+  return WriteStateFile(dir_ + "/idrange",
+                        std::to_string(first_id) + " " + std::to_string(count) + "\n");
+}
+
 Result<void> BoxState::RecordVeth(const std::string& name) {
   return WriteStateFile(dir_ + "/veth", name + "\n");
 }

@@ -3,6 +3,7 @@
 //   <state_root>/<box id>/supervisor  "<pid> <start time in clock ticks>"
 //   <state_root>/<box id>/cgroups     one cgroup directory per line
 //   <state_root>/<box id>/veth        the host end of the box's veth pair, if any
+//   <state_root>/<box id>/idrange     "<first host id> <count>" of its user namespace
 //   <state_root>/<box id>/root/       mount point of the box's new root (mounted only
 //                                     inside the box's own mount namespace)
 // Write-ahead: each resource is recorded before it is made (a record of something that
@@ -36,6 +37,9 @@ class BoxState {
   // Create's `record`); replaces the previous record.
   Result<void> RecordCgroups(const std::vector<std::string>& paths);
   Result<void> RecordVeth(const std::string& host_ifname);
+  // The host id range the box's user namespace maps (informational: the lease itself is
+  // an flock that dies with the supervisor, idrange.hpp).
+  Result<void> RecordIdRange(uint32_t first_id, uint32_t count);
 
  private:
   explicit BoxState(std::string dir) : dir_(std::move(dir)) {}

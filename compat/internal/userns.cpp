@@ -1,7 +1,12 @@
 #include "compat/internal/userns.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
 
 #include "base/unique_fd.hpp"
 
@@ -26,7 +31,7 @@ std::string Format(const std::vector<IdMapping>& m) {
 
 }  // namespace
 
-IdMaps MapsFor(const BoxSpec& spec, uid_t euid, gid_t egid) {
+IdMaps MapsFor(const BoxSpec& spec, uid_t euid, gid_t egid, uint32_t first_id, uint32_t count) {
   IdMaps m;
   m.uid = spec.uid_map;
   m.gid = spec.gid_map;
@@ -35,10 +40,48 @@ IdMaps MapsFor(const BoxSpec& spec, uid_t euid, gid_t egid) {
     if (m.gid.empty()) m.gid = {{spec.gid, egid, 1}};
     m.deny_setgroups = true;
   } else {
-    if (m.uid.empty()) m.uid = {{0, kRootRangeStart, 65536}};
-    if (m.gid.empty()) m.gid = {{0, kRootRangeStart, 65536}};
+    if (m.uid.empty()) m.uid = {{0, first_id, count}};
+    if (m.gid.empty()) m.gid = {{0, first_id, count}};
   }
   return m;
+}
+
+uint32_t OwnerOf(const std::vector<IdMapping>& map) {
+  const IdMapping* lowest = nullptr;
+  for (const auto& m : map) {
+    if (m.inside == 0) return m.outside;
+    if (!lowest || m.inside < lowest->inside) lowest = &m;
+  }
+  return lowest ? lowest->outside : 0;
+}
+
+Result<void> CheckSearchable(const std::string& path, uid_t uid, gid_t gid, bool self_too,
+                             const std::string& what) {
+  char real[PATH_MAX];
+  if (!realpath(path.c_str(), real)) return FailErrno("resolving " + what + " " + path);
+  const std::string full = real;
+  std::vector<std::string> chain = {"/"};  // "/", "/a", "/a/b" for /a/b
+  for (size_t i = 1; i <= full.size(); ++i)
+    if (i == full.size() || full[i] == '/') chain.push_back(full.substr(0, i));
+  if (full == "/") chain.resize(1);
+  for (size_t k = 0; k < chain.size(); ++k) {
+    if (k + 1 == chain.size() && !self_too) break;
+    const std::string& cur = chain[k];
+    struct stat st {};
+    if (stat(cur.c_str(), &st) != 0) return FailErrno("stat of " + cur);
+    mode_t bit = st.st_uid == uid ? S_IXUSR : st.st_gid == gid ? S_IXGRP : S_IXOTH;
+    if (st.st_mode & bit) continue;
+    char mode[8];
+    snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
+    return Fail(ErrorCode::kInvalidInput,
+                what + " " + path + ": " + cur + " (mode " + mode + ", owner uid " +
+                    std::to_string(st.st_uid) + ") is not searchable by host uid " +
+                    std::to_string(uid) +
+                    ", the unprivileged id the box runs as in its user namespace; make it "
+                    "searchable (chmod o+x " +
+                    cur + ") or use --userns never (weaker: box root is host root)");
+  }
+  return {};
 }
 
 Result<void> WriteIdMaps(pid_t pid, const IdMaps& maps) {

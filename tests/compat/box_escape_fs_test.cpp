@@ -19,6 +19,7 @@ namespace silk::compat {
 namespace {
 
 using testing::ProbeSpec;
+using testing::RootBoxTest;
 using testing::RunCaptured;
 using testing::TestRootfs;
 
@@ -61,27 +62,13 @@ bool Has(const std::vector<std::string>& v, const std::string& x) {
 std::vector<std::string> kPrintMountinfo = {
     "-c", "while read -r l; do echo \"$l\"; done < /proc/self/mountinfo"};
 
-class BoxEscapeFs : public ::testing::Test {
+class BoxEscapeFs : public RootBoxTest {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, cgroups, mounts)";
-    char tmpl[] = "/tmp/silk-escape-fs-state-XXXXXX";
-    state_ = mkdtemp(tmpl);
-    opts_.state_root = state_;
-  }
-  void TearDown() override {
-    if (!state_.empty()) {
-      EXPECT_EQ(rmdir(state_.c_str()), 0) << "state left in " << state_;
-    }
-  }
   BoxSpec Shell(std::vector<std::string> args) {
     BoxSpec s = ProbeSpec(root_, std::move(args));
     s.command = "/bin/sh";
     return s;
   }
-  std::string state_;
-  RunOptions opts_;
-  TestRootfs root_;
 };
 
 // Escape 3: (uid_t)-1 means "unchanged" to setresuid(2); the box ran as root.
@@ -111,7 +98,7 @@ TEST_F(BoxEscapeFs, BoxIdWithDotDotIsRefusedAndCreatesNothing) {
   }
   // Nothing named after it anywhere the box id is joined to: the cgroup hierarchies
   // (v1 controllers and v2, with and without silk/) and the state root's ancestors.
-  std::vector<std::string> places = {"/", "/tmp", "/sys/fs/cgroup", state_};
+  std::vector<std::string> places = {"/", "/tmp", "/sys/fs/cgroup", state_.path()};
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator("/sys/fs/cgroup", ec)) {
     places.push_back(e.path());

@@ -19,6 +19,7 @@ namespace silk::compat {
 namespace {
 
 using testing::ProbeSpec;
+using testing::RootBoxTest;
 using testing::RunCaptured;
 using testing::TestRootfs;
 
@@ -27,19 +28,8 @@ struct Attempt {
   std::vector<std::string> args;  // probe arguments
 };
 
-class BoxEscapeBattery : public ::testing::Test {
+class BoxEscapeBattery : public RootBoxTest {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, cgroups, mounts)";
-    char tmpl[] = "/tmp/silk-compat-state-XXXXXX";
-    state_ = mkdtemp(tmpl);
-    opts_.state_root = state_;
-  }
-  void TearDown() override {
-    if (!state_.empty()) {
-      EXPECT_EQ(rmdir(state_.c_str()), 0);
-    }
-  }
   // Runs one attempt; returns the box's exit status (0 = the attempt worked).
   int Try(const Attempt& a, BoxSpec spec) {
     auto c = RunCaptured(spec, opts_);
@@ -48,9 +38,7 @@ class BoxEscapeBattery : public ::testing::Test {
     last_out_ = c.out;
     return c.outcome->exit_status;
   }
-  std::string state_, last_out_;
-  RunOptions opts_;
-  TestRootfs root_;
+  std::string last_out_;
 };
 
 TEST_F(BoxEscapeBattery, EveryAttemptFailsOrIsContained) {

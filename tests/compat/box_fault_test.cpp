@@ -111,6 +111,7 @@ class BoxFaultTest : public ::testing::Test {
     if (access(kSilk.c_str(), X_OK) != 0) GTEST_SKIP() << kSilk << " not built";
     char tmpl[] = "/tmp/silk-fault-state-XXXXXX";
     state_ = mkdtemp(tmpl);
+    chmod(state_.c_str(), 0711);  // searchable by the boxes' unprivileged host uids
     bridge_ = "silkflt" + std::to_string(getpid() % 100000);
     std::system(("ip link del " + bridge_ + " 2>/dev/null").c_str());
     bridge_ok_ = std::system(("ip link add " + bridge_ + " type bridge && ip addr add " +

@@ -14,6 +14,7 @@ namespace silk::compat {
 namespace {
 
 using testing::ProbeSpec;
+using testing::RootBoxTest;
 using testing::TestRootfs;
 
 constexpr long kCalls = 100000;
@@ -90,22 +91,8 @@ FloodResult RunFlood(const BoxSpec& spec, const RunOptions& opts) {
   return r;
 }
 
-class BoxSupervisorTest : public ::testing::Test {
+class BoxSupervisorTest : public RootBoxTest {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, cgroups, mounts)";
-    char tmpl[] = "/tmp/silk-compat-state-XXXXXX";
-    state_ = mkdtemp(tmpl);
-    opts_.state_root = state_;
-  }
-  void TearDown() override {
-    if (!state_.empty()) {
-      EXPECT_EQ(rmdir(state_.c_str()), 0) << "state left in " << state_;
-    }
-  }
-  TestRootfs root_;
-  std::string state_;
-  RunOptions opts_;
 };
 
 // 100k packet sockets of distinct protocols, refused (recorded without --report-denials).

@@ -21,6 +21,7 @@ namespace {
 
 using testing::Captured;
 using testing::ProbeSpec;
+using testing::RootBoxTest;
 using testing::RunCaptured;
 using testing::TestRootfs;
 
@@ -38,23 +39,8 @@ bool KernelRunsInt80() {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-class BoxTest : public ::testing::Test {
+class BoxTest : public RootBoxTest {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, cgroups, mounts)";
-    char tmpl[] = "/tmp/silk-compat-state-XXXXXX";
-    state_ = mkdtemp(tmpl);
-    opts_.state_root = state_;
-  }
-  void TearDown() override {
-    if (!state_.empty()) {
-      // Nothing may be left behind.
-      EXPECT_EQ(rmdir(state_.c_str()), 0) << "state left in " << state_;
-    }
-  }
-  std::string state_;
-  RunOptions opts_;
-  TestRootfs root_;
 };
 
 TEST_F(BoxTest, RunsAndPropagatesExitStatus) {
@@ -287,7 +273,7 @@ TEST_F(BoxTest, SweepAfterSupervisorSigkill) {
   char buf[16] = {0};
   ASSERT_GT(read(ready[0], buf, sizeof buf), 0);  // the box is running
   close(ready[0]);
-  std::string dir = state_ + "/killed-supervisor";
+  std::string dir = state_.path() + "/killed-supervisor";
   auto cgroups = ReadFile(dir + "/cgroups");
   ASSERT_TRUE(cgroups) << "state not recorded";
   ASSERT_EQ(kill(sup, SIGKILL), 0);
@@ -307,7 +293,7 @@ TEST_F(BoxTest, SweepAfterSupervisorSigkill) {
   EXPECT_TRUE(procs_empty()) << "box processes survived their supervisor";
   // Stale until swept.
   EXPECT_EQ(access(dir.c_str(), F_OK), 0);
-  auto swept = SweepStaleBoxes(state_);
+  auto swept = SweepStaleBoxes(state_.path());
   ASSERT_TRUE(swept) << swept.error().ToString();
   ASSERT_EQ(swept->reclaimed.size(), 1u);
   EXPECT_EQ(swept->reclaimed[0], "killed-supervisor");
@@ -320,7 +306,7 @@ TEST_F(BoxTest, SweepAfterSupervisorSigkill) {
 }
 
 TEST_F(BoxTest, SweepLeavesLiveBoxesAlone) {
-  auto s = SweepStaleBoxes(state_);
+  auto s = SweepStaleBoxes(state_.path());
   ASSERT_TRUE(s);
   EXPECT_TRUE(s->reclaimed.empty());
 }

@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <string>
 
+#include <gtest/gtest.h>
+
 #include "compat/box.hpp"
 
 namespace silk::compat::testing {
@@ -42,6 +44,53 @@ class TestRootfs {
 
  private:
   std::string dir_;
+};
+
+// A temporary state root (RunOptions::state_root), 0711: a box started by root runs as
+// an unprivileged host uid in its user namespace, which must be able to search it.
+class TempStateRoot {
+ public:
+  explicit TempStateRoot(const std::string& prefix = "silk-compat-state") {
+    std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+    if (mkdtemp(tmpl.data())) {
+      dir_ = tmpl;
+      chmod(dir_.c_str(), 0711);
+    }
+  }
+  TempStateRoot(const TempStateRoot&) = delete;
+  TempStateRoot& operator=(const TempStateRoot&) = delete;
+  ~TempStateRoot() {
+    std::error_code ec;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  }
+  const std::string& path() const { return dir_; }
+  // Removes the root if nothing was left in it; false (and it stays) otherwise.
+  bool RemoveIfEmpty() {
+    if (dir_.empty() || rmdir(dir_.c_str()) != 0) return false;
+    dir_.clear();
+    return true;
+  }
+
+ private:
+  std::string dir_;
+};
+
+// The fixture of the root-only box tests: a root fs with the probe, a state root, and
+// the check that every box left nothing behind in it.
+class RootBoxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (namespaces, cgroups, mounts)";
+    opts_.state_root = state_.path();
+  }
+  void TearDown() override {
+    if (geteuid() == 0) {
+      EXPECT_TRUE(state_.RemoveIfEmpty()) << "state left in " << state_.path();
+    }
+  }
+  TempStateRoot state_;
+  RunOptions opts_;
+  TestRootfs root_;
 };
 
 struct Captured {

@@ -34,6 +34,7 @@ TEST(BoxWeights, OneToThreeOnOneCore) {
   testing::TestRootfs root;
   char tmpl[] = "/tmp/silk-compat-state-XXXXXX";
   std::string state = mkdtemp(tmpl);
+  chmod(state.c_str(), 0711);  // searchable by the boxes' unprivileged host uids
   int p1[2], p3[2];
   ASSERT_EQ(pipe(p1), 0);
   ASSERT_EQ(pipe(p3), 0);

@@ -10,6 +10,7 @@
  *   probe socket-raw | socket-packet | int80 | x32 | exe-overwrite | forkbomb | forks N
  *   probe memhog MIB | fill PATH | sethostname NAME | hostname | cpu SECONDS
  *   probe socketflood N | acctflood N   (N distinct denied calls: supervisor memory)
+ *   probe inotify N   (holds up to N inotify instances until stdin reaches EOF)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -111,8 +113,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 64; ++i) (void)!chdir("..");
     return report("chroot", chroot("."));
   }
-  if (!strcmp(c, "ptrace"))
-    return report("ptrace", ptrace(PTRACE_ATTACH, (pid_t)atoi(a), 0, 0));
+  if (!strcmp(c, "ptrace")) return report("ptrace", ptrace(PTRACE_ATTACH, (pid_t)atoi(a), 0, 0));
   if (!strcmp(c, "kill")) return report("kill", kill((pid_t)atoi(a), 0));
   if (!strcmp(c, "setns")) {
     int fd = open(a, O_RDONLY);
@@ -146,8 +147,7 @@ int main(int argc, char** argv) {
     int fd = open("/bin/escaped", O_WRONLY | O_CREAT, 0644);
     return report("write the root fs from a nested namespace", fd);
   }
-  if (!strcmp(c, "mknod"))
-    return report("mknod", mknod("/tmp/sda", S_IFBLK | 0600, makedev(8, 0)));
+  if (!strcmp(c, "mknod")) return report("mknod", mknod("/tmp/sda", S_IFBLK | 0600, makedev(8, 0)));
   if (!strcmp(c, "reboot")) return report("reboot", reboot(RB_POWER_OFF));
   if (!strcmp(c, "kexec")) return report("kexec_load", syscall(SYS_kexec_load, 0, 0, 0, 0));
   if (!strcmp(c, "init_module")) return report("init_module", syscall(SYS_init_module, "", 0, ""));
@@ -165,8 +165,7 @@ int main(int argc, char** argv) {
   }
   if (!strcmp(c, "swapon")) return report("swapon", syscall(SYS_swapon, "/tmp/swap", 0));
   if (!strcmp(c, "socket-raw")) return report("socket raw", socket(AF_INET, SOCK_RAW, 1));
-  if (!strcmp(c, "socket-packet"))
-    return report("socket packet", socket(AF_PACKET, SOCK_RAW, 0));
+  if (!strcmp(c, "socket-packet")) return report("socket packet", socket(AF_PACKET, SOCK_RAW, 0));
   if (!strcmp(c, "int80")) {
     /* i386 getpid (20) through int 0x80: must not bypass the filter */
     long rc;
@@ -212,6 +211,18 @@ int main(int argc, char** argv) {
         close((int)rc);
     }
     printf("%s: %ld of %ld refused\n", c, refused, n);
+    return 0;
+  }
+  if (!strcmp(c, "inotify")) {
+    /* Per-uid kernel quota: hold as many inotify instances as the kernel gives (up to N),
+     * say how many, and keep them until stdin is closed. */
+    int want = atoi(a), n = 0;
+    char buf[64];
+    while (n < want && inotify_init1(IN_CLOEXEC) >= 0) ++n;
+    printf("held %d (%s)\n", n, n < want ? strerror(errno) : "all");
+    fflush(stdout);
+    while (read(0, buf, sizeof buf) > 0) {
+    }
     return 0;
   }
   if (!strcmp(c, "forks")) {
