@@ -17,18 +17,18 @@
 #include <set>
 #include <string>
 
-#include "layers/box_runner.hpp"
-#include "layers/learn_runner.hpp"
-#include "layers/syscall_recorder.hpp"
-#include "policy/ddmin.hpp"
 #include "policy/profile_json.hpp"
+#include "tighten/ddmin.hpp"
+#include "tighten/learn.hpp"
+#include "tighten/local_box_executor.hpp"
+#include "tighten/syscall_recorder.hpp"
 
 using namespace silk;
 
 namespace {
 
-policy::Workload Micro(const std::string& name, std::vector<std::string> command) {
-  policy::Workload w;
+tighten::Workload Micro(const std::string& name, std::vector<std::string> command) {
+  tighten::Workload w;
   w.name = name;
   w.command = std::move(command);
   w.timeout_seconds = 120;
@@ -36,19 +36,19 @@ policy::Workload Micro(const std::string& name, std::vector<std::string> command
 }
 
 // One row: learned profile first (one learning run), then REPEATS interleaved pairs.
-void MeasureOverhead(const policy::Workload& w, const policy::Profile& parent, int repeats,
+void MeasureOverhead(const tighten::Workload& w, const policy::Profile& parent, int repeats,
                      int devnull) {
-  layers::LearnRequest lr;
+  tighten::LearnRequest lr;
   lr.parent = parent;
   lr.workloads = {w};
   lr.output_fd = devnull;
-  auto learned = layers::Learn(lr);
+  auto learned = tighten::Learn(lr);
   if (!learned) {
     std::printf("%-26s (learning failed: %s)\n", w.name.c_str(),
                 learned.error().ToString().c_str());
     return;
   }
-  auto file = layers::TempProfileFile::Create(learned->proposal.profile);
+  auto file = tighten::TempProfileFile::Create(learned->proposal.profile);
   if (!file) {
     std::printf("%-26s (%s)\n", w.name.c_str(), file.error().ToString().c_str());
     return;
@@ -58,7 +58,7 @@ void MeasureOverhead(const policy::Workload& w, const policy::Profile& parent, i
   size_t counted = 0;
   std::string failure;
   for (int i = 0; i < repeats; ++i) {
-    auto b = layers::RunWorkloadInBox(w, 0, file->path(), {.output_fd = devnull});
+    auto b = tighten::RunWorkloadInBox(w, 0, file->path(), {.output_fd = devnull});
     if (!b) {
       failure = b.error().ToString();
       continue;
@@ -70,13 +70,13 @@ void MeasureOverhead(const policy::Workload& w, const policy::Profile& parent, i
     }
     box = std::min(box, b->ms);
     for (int mode = 0; mode < 2; ++mode) {
-      layers::RecordSpec spec;
-      spec.argv = *policy::ExpandCommand(w, 0);
-      spec.env = policy::RunEnvironment(w, 0);
+      tighten::RecordSpec spec;
+      spec.argv = *tighten::ExpandCommand(w, 0);
+      spec.env = tighten::RunEnvironment(w, 0);
       spec.timeout_seconds = w.timeout_seconds;
       spec.stdout_fd = spec.stderr_fd = devnull;
       spec.count_in_kernel = mode == 0;
-      auto l = layers::RecordSyscalls(spec, parent);
+      auto l = tighten::RecordSyscalls(spec, parent);
       if (!l || l->exit_status != w.expect_exit) {
         failure =
             l ? "exit " + std::to_string(l->exit_status) + " under learn" : l.error().ToString();
@@ -105,8 +105,8 @@ int main(int argc, char** argv) {
   const std::string suite_dir =
       argc > 1 ? argv[1] : std::string(SILK_SOURCE_DIR_BENCH) + "/tests/workloads";
   const int repeats = argc > 2 ? std::atoi(argv[2]) : 3;
-  auto suite = policy::LoadSuite(suite_dir);
-  auto parent = layers::LoadResolvedProfile("podman-default");
+  auto suite = tighten::LoadSuite(suite_dir);
+  auto parent = tighten::LoadResolvedProfile("podman-default");
   if (!suite || !parent) {
     std::fprintf(stderr, "learn_bench: %s\n",
                  (!suite ? suite.error() : parent.error()).ToString().c_str());
@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
     for (size_t k : {1, 4, 16, 40}) {
       std::set<size_t> needed;
       while (needed.size() < k) needed.insert(rng() % n);
-      auto r = policy::Ddmin(n, [&](const std::vector<size_t>& kept) -> Result<bool> {
+      auto r = tighten::Ddmin(n, [&](const std::vector<size_t>& kept) -> Result<bool> {
         for (size_t x : needed)
           if (!std::binary_search(kept.begin(), kept.end(), x)) return false;
         return true;

@@ -9,10 +9,10 @@
 #include <cstdlib>
 #include <string>
 
-#include "layers/box_runner.hpp"
-#include "layers/learn_runner.hpp"
-#include "layers/minimize_runner.hpp"
-#include "policy/learn_model.hpp"
+#include "tighten/learn.hpp"
+#include "tighten/learn_model.hpp"
+#include "tighten/local_box_executor.hpp"
+#include "tighten/minimize.hpp"
 
 using namespace silk;
 
@@ -21,9 +21,9 @@ int main(int argc, char** argv) {
       argc > 1 ? argv[1] : std::string(SILK_SOURCE_DIR_BENCH) + "/tests/workloads/sqlite3-cli";
   const unsigned jobs = argc > 2 ? static_cast<unsigned>(std::atoi(argv[2])) : 2;
   constexpr double kTargetSeconds = 180;
-  auto suite = policy::LoadSuite(dir);
-  auto parent = layers::LoadResolvedProfile("podman-default");
-  auto log = layers::OpenWorkloadLog("/dev/null");
+  auto suite = tighten::LoadSuite(dir);
+  auto parent = tighten::LoadResolvedProfile("podman-default");
+  auto log = tighten::OpenWorkloadLog("/dev/null");
   if (!suite || !parent || !log) {
     std::fprintf(stderr, "minimize_bench: %s\n",
                  (!suite    ? suite.error()
@@ -33,23 +33,23 @@ int main(int argc, char** argv) {
                      .c_str());
     return 1;
   }
-  layers::MinimizeRequest mr;
+  tighten::MinimizeRequest mr;
   mr.profile = *parent;
   mr.oracle = suite->workloads;
   mr.options.ddmin.jobs = jobs;
   mr.options.name = "podman-minimised";
   mr.output_fd = log->get();
-  const size_t n = policy::AllowedNames(*parent).size();
+  const size_t n = tighten::AllowedNames(*parent).size();
   const auto t0 = std::chrono::steady_clock::now();
-  auto r = layers::MinimizeAgainstWorkloads(mr);
+  auto r = tighten::MinimizeAgainstWorkloads(mr);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!r) {
     std::fprintf(stderr, "minimize_bench: %s\n", r.error().ToString().c_str());
     return 1;
   }
-  auto sub = policy::CheckSubsetOf(r->profile, *parent, "minimised");
+  auto sub = tighten::CheckSubsetOf(r->profile, *parent, "minimised");
   std::printf("minimise podman-default (%zu allowed syscalls, %zu pinned) against %s, %u jobs\n", n,
-              layers::kBoxRuntimeSyscalls.size(), dir.c_str(), jobs);
+              tighten::kBoxRuntimeSyscalls.size(), dir.c_str(), jobs);
   std::printf("%8s %8s %6s %6s %6s %8s %8s %7s %8s %6s\n", "n", "k", "enosys", "eperm", "runs",
               "hits", "flaky", "1-min", "seconds", "ratio");
   std::printf("%8zu %8zu %6zu %6zu %6zu %8zu %8zu %7s %8.1f %5.2fx\n", n, r->kept.size(),

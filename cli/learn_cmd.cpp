@@ -15,11 +15,11 @@
 #include "base/strings.hpp"
 #include "base/unique_fd.hpp"
 #include "cli/commands.hpp"
-#include "layers/box_runner.hpp"
-#include "layers/learn_runner.hpp"
-#include "layers/minimize_runner.hpp"
 #include "policy/profile_json.hpp"
 #include "policy/resolve.hpp"
+#include "tighten/learn.hpp"
+#include "tighten/local_box_executor.hpp"
+#include "tighten/minimize.hpp"
 
 namespace silk::cli {
 namespace {
@@ -52,7 +52,7 @@ Result<void> WriteOut(const std::string& out, const pol::Profile& p, std::ostrea
   return {};
 }
 
-void PrintLearnSummary(const layers::LearnResult& r, std::ostream& os) {
+void PrintLearnSummary(const tighten::LearnResult& r, std::ostream& os) {
   const auto& o = r.observations;
   size_t failed = 0;
   for (const auto& run : r.runs) failed += !run.pass;
@@ -72,7 +72,7 @@ void PrintLearnSummary(const layers::LearnResult& r, std::ostream& os) {
          << "\n";
   if (!o.denied.empty()) {
     os << o.denied.size() << " distinct calls the parent denies (reported, not added):\n";
-    for (const auto& d : o.denied) os << "  " << pol::DeniedAttemptToString(d) << "\n";
+    for (const auto& d : o.denied) os << "  " << tighten::DeniedAttemptToString(d) << "\n";
   }
   if (failed) os << failed << " of " << r.runs.size() << " runs failed\n";
   if (!r.counting_unavailable.empty())
@@ -81,7 +81,7 @@ void PrintLearnSummary(const layers::LearnResult& r, std::ostream& os) {
        << r.counting_unavailable << "\n";
 }
 
-ordered_json LearnJson(const layers::LearnResult& r) {
+ordered_json LearnJson(const tighten::LearnResult& r) {
   ordered_json j;
   j["syscalls"] = r.observations.DistinctAllowed();
   j["conditioned"] = r.proposal.conditioned;
@@ -113,7 +113,7 @@ ordered_json LearnJson(const layers::LearnResult& r) {
   return j;
 }
 
-void PrintMinimizeSummary(const pol::MinimizeResult& r, size_t before, std::ostream& os) {
+void PrintMinimizeSummary(const tighten::MinimizeResult& r, size_t before, std::ostream& os) {
   os << "minimised " << before << " -> " << r.kept.size() << " allowed syscalls: removed "
      << r.removed_enosys.size() + r.removed_eperm.size() << " (" << r.removed_eperm.size()
      << " EPERM, " << r.removed_enosys.size() << " ENOSYS"
@@ -132,7 +132,7 @@ void AddProfileJson(ordered_json& j, const std::string& out, const pol::Profile&
     j["out"] = out;
 }
 
-ordered_json MinimizeJson(const pol::MinimizeResult& r, size_t before) {
+ordered_json MinimizeJson(const tighten::MinimizeResult& r, size_t before) {
   return ordered_json{{"allowed_before", before},
                       {"kept", r.kept},
                       {"removed_eperm", r.removed_eperm},
@@ -145,21 +145,21 @@ ordered_json MinimizeJson(const pol::MinimizeResult& r, size_t before) {
 }
 
 // The oracle workloads: --suite DIR, or --oracle 'CMD' (run with /bin/sh -c).
-Result<std::vector<pol::Workload>> OracleWorkloads(const std::string& suite,
-                                                   const std::string& oracle, double timeout) {
+Result<std::vector<tighten::Workload>> OracleWorkloads(const std::string& suite,
+                                                       const std::string& oracle, double timeout) {
   if (!suite.empty() && !oracle.empty())
     return Fail(ErrorCode::kInvalidInput, "give --oracle or --suite, not both");
-  if (!suite.empty()) return SILK_TRY(pol::LoadSuite(suite)).workloads;
+  if (!suite.empty()) return SILK_TRY(tighten::LoadSuite(suite)).workloads;
   if (oracle.empty())
     return Fail(ErrorCode::kInvalidInput, "no oracle: give --oracle 'CMD' or --suite DIR");
-  return std::vector<pol::Workload>{pol::ShellWorkload("oracle", oracle, timeout)};
+  return std::vector<tighten::Workload>{tighten::ShellWorkload("oracle", oracle, timeout)};
 }
 
 // Loads and resolves a profile for a box with `caps`; a profile without a silk name (a
 // plain Docker/Podman file) is named after its file, so children can extend it.
 Result<pol::Profile> LoadParent(const std::string& ref, const std::string& caps) {
   auto caps_list = SILK_TRY(Caps(caps));
-  auto p = SILK_TRY(layers::LoadResolvedProfile(ref, caps_list));
+  auto p = SILK_TRY(tighten::LoadResolvedProfile(ref, caps_list));
   if (p.meta.name.empty()) p.meta.name = StemOr(ref, ref);
   return p;
 }
@@ -211,7 +211,7 @@ int RunPolicyLearn(const Args& all) {
   auto parent = LoadParent(from, caps);
   if (!parent) return out_.Fail(parent.error(), kExitFailure, "--from");
 
-  layers::LearnRequest req;
+  tighten::LearnRequest req;
   req.parent = *parent;
   req.runs_per_workload = runs;
   req.capabilities = *Caps(caps);  // LoadParent checked them
@@ -220,20 +220,20 @@ int RunPolicyLearn(const Args& all) {
   req.count_in_kernel = !notify_all;
   req.propose.name = name.empty() ? StemOr(out, "learned") : name;
   if (!suite.empty()) {
-    auto s = pol::LoadSuite(suite);
+    auto s = tighten::LoadSuite(suite);
     if (!s) return out_.Fail(s.error(), kExitFailure, "--suite");
     req.workloads = s->workloads;
     req.propose.notes = "learned from suite " + suite + " (" + std::to_string(s->workloads.size()) +
                         " workloads, " + std::to_string(runs) + " runs each) under " + from;
   } else {
-    pol::Workload w;
+    tighten::Workload w;
     w.name = "cmd";
     w.command = cmd;
     w.timeout_seconds = timeout;
     req.workloads = {w};
     req.propose.notes = "learned from: " + Join(cmd, " ") + " under " + from;
   }
-  auto r = layers::Learn(req);
+  auto r = tighten::Learn(req);
   if (!r) return out_.Fail(r.error());
   if (!r->all_passed()) {
     // What a failing run used is not what the workload needs: write nothing.
@@ -258,9 +258,9 @@ int RunPolicyLearn(const Args& all) {
   if (!merge.empty()) {
     auto earlier = LoadParent(merge, caps);
     if (!earlier) return out_.Fail(earlier.error(), kExitFailure, "--merge");
-    auto merged = pol::MergeLearned(r->proposal.profile, *earlier, *parent);
+    auto merged = tighten::MergeLearned(r->proposal.profile, *earlier, *parent);
     if (!merged) return out_.Fail(merged.error(), kExitFailure, "--merge");
-    if (auto sub = pol::CheckSubsetOf(*merged, *parent, "merged profile"); !sub)
+    if (auto sub = tighten::CheckSubsetOf(*merged, *parent, "merged profile"); !sub)
       return out_.Fail(sub.error(), kExitFailure, "--merge");
     r->proposal.profile = *merged;
   }
@@ -319,7 +319,7 @@ int RunPolicyMinimize(const Args& args) {
   auto p = LoadParent(profile, caps);
   if (!p) return out_.Fail(p.error(), kExitFailure, "--profile");
 
-  layers::MinimizeRequest req;
+  tighten::MinimizeRequest req;
   req.profile = *p;
   req.oracle = *workloads;
   req.options.ddmin.jobs = jobs;
@@ -328,14 +328,14 @@ int RunPolicyMinimize(const Args& args) {
   req.options.name = name.empty() ? StemOr(out, "minimised") : name;
   req.options.notes = "minimised from " + profile + " against " +
                       (suite.empty() ? "oracle '" + oracle + "'" : "suite " + suite);
-  const size_t before = pol::AllowedNames(*p).size();
-  Result<pol::MinimizeResult> r = [&]() -> Result<pol::MinimizeResult> {
-    auto log_fd = SILK_TRY(layers::OpenWorkloadLog(log));
+  const size_t before = tighten::AllowedNames(*p).size();
+  Result<tighten::MinimizeResult> r = [&]() -> Result<tighten::MinimizeResult> {
+    auto log_fd = SILK_TRY(tighten::OpenWorkloadLog(log));
     req.output_fd = log_fd.get();
-    return layers::MinimizeAgainstWorkloads(req);
+    return tighten::MinimizeAgainstWorkloads(req);
   }();
   if (!r) return out_.Fail(r.error());
-  if (auto sub = pol::CheckSubsetOf(r->profile, *p, "minimised profile"); !sub)
+  if (auto sub = tighten::CheckSubsetOf(r->profile, *p, "minimised profile"); !sub)
     return out_.Fail(sub.error());
   if (auto w = WriteOut(out, r->profile, out_.Notice(), out_.json()); !w)
     return out_.Fail(w.error(), kExitFailure, "--out");
@@ -380,21 +380,21 @@ int RunPolicyTighten(const Args& args) {
   if (runs < 1 || jobs < 1) return out_.Usage("--runs/--jobs must be >= 1", "--runs");
   auto parent = LoadParent(parent_name, caps);
   if (!parent) return out_.Fail(parent.error(), kExitFailure, "PARENT");
-  auto s = pol::LoadSuite(suite);
+  auto s = tighten::LoadSuite(suite);
   if (!s) return out_.Fail(s.error(), kExitFailure, "--suite");
 
   const std::string child_name = name.empty() ? StemOr(out, "tightened") : name;
   ordered_json report;
   std::ostringstream text;
   Result<pol::Profile> child = [&]() -> Result<pol::Profile> {
-    auto log_fd = SILK_TRY(layers::OpenWorkloadLog(log));
-    layers::LearnRequest lr;
+    auto log_fd = SILK_TRY(tighten::OpenWorkloadLog(log));
+    tighten::LearnRequest lr;
     lr.parent = *parent;
     lr.workloads = s->workloads;
     lr.runs_per_workload = runs;
     lr.output_fd = log_fd.get();
     lr.propose.name = child_name;
-    auto learned = SILK_TRY(layers::Learn(lr));
+    auto learned = SILK_TRY(tighten::Learn(lr));
     PrintLearnSummary(learned, text);
     report["learn"] = LearnJson(learned);
     if (!learned.all_passed())
@@ -406,15 +406,15 @@ int RunPolicyTighten(const Args& args) {
                         std::to_string(learned.runs.size()) + " runs";
     pol::Profile result = learned.proposal.profile;
     if (minimize) {
-      layers::MinimizeRequest mr;
+      tighten::MinimizeRequest mr;
       mr.output_fd = log_fd.get();
       mr.profile = result;
       mr.oracle = s->workloads;
       mr.options.ddmin.jobs = jobs;
       mr.options.ddmin.confirm_runs = confirm;
       mr.options.name = child_name;
-      const size_t before = pol::AllowedNames(result).size();
-      auto m = SILK_TRY(layers::MinimizeAgainstWorkloads(mr));
+      const size_t before = tighten::AllowedNames(result).size();
+      auto m = SILK_TRY(tighten::MinimizeAgainstWorkloads(mr));
       PrintMinimizeSummary(m, before, text);
       report["minimize"] = MinimizeJson(m, before);
       notes += "; minimised against the suite to " + std::to_string(m.kept.size()) + " syscalls (" +
@@ -430,7 +430,7 @@ int RunPolicyTighten(const Args& args) {
     return result;
   }();
   if (!child) return out_.Fail(child.error());
-  if (auto sub = pol::CheckSubsetOf(*child, *parent, "tightened profile"); !sub)
+  if (auto sub = tighten::CheckSubsetOf(*child, *parent, "tightened profile"); !sub)
     return out_.Fail(sub.error());
   out_.Notice() << "checked: " << child->meta.name << " ⊆ " << parent->meta.name << "\n";
   if (auto w = WriteOut(out, *child, out_.Notice(), out_.json()); !w)

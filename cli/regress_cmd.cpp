@@ -10,10 +10,10 @@
 
 #include "base/file.hpp"
 #include "cli/commands.hpp"
-#include "layers/box_runner.hpp"
-#include "layers/regress_runner.hpp"
-#include "policy/regress_report.hpp"
-#include "policy/suite.hpp"
+#include "tighten/local_box_executor.hpp"
+#include "tighten/regress.hpp"
+#include "tighten/regress_report.hpp"
+#include "tighten/suite.hpp"
 
 namespace silk::cli {
 namespace {
@@ -75,42 +75,42 @@ int RegressMain(const Args& args) {
   if (update && baseline.empty())
     return out.Usage("--update-baseline needs --baseline FILE", "--update-baseline");
   if (jobs < 1) return out.Usage("--jobs must be at least 1", "--jobs");
-  auto s = policy::LoadSuite(suite);
+  auto s = tighten::LoadSuite(suite);
   if (!s) return out.Fail(s.error(), kExitFailure, "--suite");
-  policy::ReportContext context;
+  tighten::ReportContext context;
   context.hostname = HostName();
   context.timestamp = UtcNow();
   context.silk_version = "silk " SILK_VERSION;
   if (!baseline.empty() && !update) {
     auto text = ReadFile(baseline);
     if (!text) return out.Fail(text.error(), kExitFailure, "--baseline");
-    auto b = policy::ParseBaseline(*text, baseline);
+    auto b = tighten::ParseBaseline(*text, baseline);
     if (!b) return out.Fail(b.error(), kExitFailure, "--baseline");
     context.baseline = *b;
     context.baseline_file = baseline;
   }
-  layers::RegressRequest req;
+  tighten::RegressRequest req;
   req.profiles_dir = profiles;
   req.suite = *s;
   req.jobs = jobs;
   req.run = run;
-  Result<policy::RegressMatrix> m = [&]() -> Result<policy::RegressMatrix> {
-    auto log_fd = SILK_TRY(layers::OpenWorkloadLog(log));
+  Result<tighten::RegressMatrix> m = [&]() -> Result<tighten::RegressMatrix> {
+    auto log_fd = SILK_TRY(tighten::OpenWorkloadLog(log));
     req.output_fd = log_fd.get();
-    return layers::RunRegress(req);
+    return tighten::RunRegress(req);
   }();
   if (!m) return out.Fail(m.error(), kExitFailure, "--profiles");
 
-  const std::string as_json = policy::MatrixToJson(*m);
+  const std::string as_json = tighten::MatrixToJson(*m);
   if (update) {
     // The new baseline accepts every failure of this matrix.
-    auto b = policy::ParseBaseline(as_json, baseline);
+    auto b = tighten::ParseBaseline(as_json, baseline);
     if (b) context.baseline = *b;
     context.baseline_file = baseline;
   }
   for (const auto& [path, text, flag] :
-       {std::tuple{junit, policy::RenderJunitXml(*m, context), "--junit"},
-        std::tuple{html, policy::RenderHtml(*m, context), "--html"},
+       {std::tuple{junit, tighten::RenderJunitXml(*m, context), "--junit"},
+        std::tuple{html, tighten::RenderHtml(*m, context), "--html"},
         std::tuple{json_out, as_json, "--json-out"}}) {
     if (path.empty()) continue;
     if (auto w = WriteFileAtomic(path, text); !w) return out.Fail(w.error(), kExitFailure, flag);
@@ -122,12 +122,12 @@ int RegressMain(const Args& args) {
     if (out.json())
       std::cout << as_json;
     else
-      std::cout << policy::RenderTerminal(*m);
+      std::cout << tighten::RenderTerminal(*m);
     out.Notice() << "baseline " << baseline << " updated\n";
     return kExitOk;
   }
-  std::vector<policy::Regression> regressions;
-  if (context.baseline) regressions = policy::CompareToBaseline(*context.baseline, *m);
+  std::vector<tighten::Regression> regressions;
+  if (context.baseline) regressions = tighten::CompareToBaseline(*context.baseline, *m);
   if (out.json()) {
     auto j = nlohmann::ordered_json::parse(as_json);
     if (context.baseline) {
@@ -139,7 +139,7 @@ int RegressMain(const Args& args) {
     }
     out.Json(j);
   } else {
-    std::cout << policy::RenderTerminal(*m);
+    std::cout << tighten::RenderTerminal(*m);
   }
   if (!context.baseline) return m->Failures() ? kExitFailure : kExitOk;
   if (regressions.empty()) {

@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <set>
 
-#include "layers/learn_runner.hpp"
+#include "tighten/learn.hpp"
 #include "policy/internal/bpf_emulator.hpp"
 #include "policy/syscalls.hpp"
 
@@ -60,7 +60,7 @@ TEST(LearningFilter, NothingCountedNotifiesEverything) {
 }
 
 TEST(LearningFilter, PodmanDefaultCountsWhatItAllowsWithoutConditions) {
-  auto parent = layers::LoadResolvedProfile("podman-default");
+  auto parent = tighten::LoadResolvedProfile("podman-default");
   ASSERT_TRUE(parent) << parent.error().ToString();
   auto native = policy::MakeEffective(*parent, "x86_64");
   ASSERT_TRUE(native) << native.error().ToString();
