@@ -1,8 +1,8 @@
 #include "images/internal/manifest.hpp"
 
 #include <nlohmann/json.hpp>
-#include <set>
 
+#include "base/json_object.hpp"
 #include "images/internal/crypto.hpp"
 
 namespace silk::images::internal {
@@ -16,51 +16,72 @@ std::string ModeString(uint32_t mode) {
   return buf;
 }
 
-// Reads fields of one JSON object, rejecting unknown keys.
-class Fields {
- public:
-  Fields(const Json& obj, std::string where) : obj_(obj), where_(std::move(where)) {}
+// A SHA-256 in hex: 64 hex digits.
+void ReadSha256(JsonObjectReader& r, std::string_view key, std::string& out) {
+  if (!r.String(key, out, JsonNeed::kRequired)) return;
+  if (out.size() != 64 || !HexDecode(out))
+    r.Problem(key, "expected 64 hex digits (a SHA-256), found " + QuoteWord(out));
+}
 
-  Result<void> CheckObject(const std::set<std::string>& allowed) const {
-    if (!obj_.is_object()) return Fail(ErrorCode::kInvalidInput, where_ + ": must be an object");
-    for (const auto& [key, value] : obj_.items()) {
-      if (!allowed.count(key))
-        return Fail(ErrorCode::kInvalidInput, where_ + "." + key + ": unknown field");
-    }
-    return {};
-  }
-  Result<std::string> String(const std::string& key, bool required = true) const {
-    auto it = obj_.find(key);
-    if (it == obj_.end()) {
-      if (!required) return std::string();
-      return Fail(ErrorCode::kInvalidInput, where_ + "." + key + ": missing");
-    }
-    if (!it->is_string())
-      return Fail(ErrorCode::kInvalidInput, where_ + "." + key + ": must be a string");
-    return it->get<std::string>();
-  }
-  Result<uint64_t> Uint(const std::string& key, bool required = true) const {
-    auto it = obj_.find(key);
-    if (it == obj_.end()) {
-      if (!required) return uint64_t{0};
-      return Fail(ErrorCode::kInvalidInput, where_ + "." + key + ": missing");
-    }
-    if (!it->is_number_unsigned())
-      return Fail(ErrorCode::kInvalidInput,
-                  where_ + "." + key + ": must be a non-negative integer");
-    return it->get<uint64_t>();
-  }
-  Result<std::string> Sha256(const std::string& key) const {
-    std::string s = SILK_TRY(String(key));
-    if (s.size() != 64 || !HexDecode(s))
-      return Fail(ErrorCode::kInvalidInput, where_ + "." + key + ": must be 64 hex digits");
-    return s;
-  }
+// A "file" member that must name `expected`.
+void ReadFileName(JsonObjectReader& r, const std::string& expected) {
+  std::string file;
+  if (r.String("file", file, JsonNeed::kRequired) && file != expected)
+    r.Problem("file", "expected \"" + expected + "\", found " + QuoteWord(file));
+}
 
- private:
-  const Json& obj_;
-  std::string where_;
-};
+void ReadKernel(JsonObjectReader& top, Manifest& m) {
+  auto k = top.Object("kernel", "kernel", JsonNeed::kRequired);
+  if (!k) return;
+  ReadFileName(*k, "vmlinuz");
+  k->String("version", m.kernel.version, JsonNeed::kRequired);
+  k->String("source", m.kernel.source, JsonNeed::kRequired);
+  k->Uint("size", m.kernel.size, UINT64_MAX, JsonNeed::kRequired);
+  ReadSha256(*k, "sha256", m.kernel.sha256);
+  k->Finish();
+}
+
+void ReadFileEntry(const Json& value, const std::string& pointer, JsonProblems& problems,
+                   ManifestFile& mf) {
+  JsonObjectReader f(value, pointer, "initramfs file", problems);
+  f.String("path", mf.path, JsonNeed::kRequired);
+  f.String("type", mf.type, JsonNeed::kRequired);
+  std::string mode;
+  if (f.String("mode", mode, JsonNeed::kRequired)) {
+    char* end = nullptr;
+    mf.mode = static_cast<uint32_t>(std::strtoul(mode.c_str(), &end, 8));
+    if (mode.empty() || *end != '\0' || mf.mode > 07777)
+      f.Problem("mode", QuoteWord(mode) + " is not an octal mode (0000..7777)");
+  }
+  if (mf.type == "file") {
+    f.Uint("size", mf.size, UINT64_MAX, JsonNeed::kRequired);
+    ReadSha256(f, "sha256", mf.sha256);
+  } else if (mf.type == "symlink") {
+    f.String("target", mf.target, JsonNeed::kRequired);
+  } else if (mf.type == "chardev") {
+    f.String("rdev", mf.rdev, JsonNeed::kRequired);
+  } else if (mf.type != "dir" && f.ok()) {
+    f.Problem("type", QuoteWord(mf.type) + " is not file, dir, symlink or chardev");
+  }
+  f.Finish();
+}
+
+void ReadInitramfs(JsonObjectReader& top, Manifest& m) {
+  auto i = top.Object("initramfs", "initramfs", JsonNeed::kRequired);
+  if (!i) return;
+  ReadFileName(*i, "initramfs.img");
+  i->String("compression", m.initramfs.compression, JsonNeed::kRequired);
+  i->Uint("size", m.initramfs.size, UINT64_MAX, JsonNeed::kRequired);
+  i->Uint("unpacked_size", m.initramfs.unpacked_size, UINT64_MAX, JsonNeed::kRequired);
+  ReadSha256(*i, "sha256", m.initramfs.sha256);
+  if (const Json* files = i->Array("files", "initramfs files", JsonNeed::kRequired)) {
+    m.initramfs.files.resize(files->size());
+    for (size_t n = 0; n < files->size(); ++n)
+      ReadFileEntry((*files)[n], JsonPointerChild(i->Child("files"), n), i->problems(),
+                    m.initramfs.files[n]);
+  }
+  i->Finish();
+}
 
 }  // namespace
 
@@ -116,68 +137,21 @@ std::string ManifestToJson(const Manifest& m) {
 }
 
 Result<Manifest> ParseManifest(const std::string& text) {
-  Json root = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) return Fail(ErrorCode::kInvalidInput, "manifest.json: not valid JSON");
+  const std::string source = "manifest.json";
+  Json root = SILK_TRY(ParseStrictJson(text, source, {.what = "a manifest", .needed_depth = 4}));
   Manifest m;
-  Fields top(root, "manifest");
-  SILK_TRY(top.CheckObject({"format", "name", "cmdline", "kernel", "initramfs"}));
-  std::string format = SILK_TRY(top.String("format"));
-  if (format != kManifestFormat)
-    return Fail(ErrorCode::kInvalidInput, "manifest.format: '" + format + "' is not " +
-                                              kManifestFormat + " (rebuild the image)");
-  m.name = SILK_TRY(top.String("name"));
-  m.cmdline = SILK_TRY(top.String("cmdline"));
-
-  if (!root.contains("kernel")) return Fail(ErrorCode::kInvalidInput, "manifest.kernel: missing");
-  Fields k(root["kernel"], "manifest.kernel");
-  SILK_TRY(k.CheckObject({"file", "version", "source", "size", "sha256"}));
-  if (SILK_TRY(k.String("file")) != "vmlinuz")
-    return Fail(ErrorCode::kInvalidInput, "manifest.kernel.file: must be vmlinuz");
-  m.kernel.version = SILK_TRY(k.String("version"));
-  m.kernel.source = SILK_TRY(k.String("source"));
-  m.kernel.size = SILK_TRY(k.Uint("size"));
-  m.kernel.sha256 = SILK_TRY(k.Sha256("sha256"));
-
-  if (!root.contains("initramfs"))
-    return Fail(ErrorCode::kInvalidInput, "manifest.initramfs: missing");
-  const Json& ij = root["initramfs"];
-  Fields i(ij, "manifest.initramfs");
-  SILK_TRY(i.CheckObject({"file", "compression", "size", "unpacked_size", "sha256", "files"}));
-  if (SILK_TRY(i.String("file")) != "initramfs.img")
-    return Fail(ErrorCode::kInvalidInput, "manifest.initramfs.file: must be initramfs.img");
-  m.initramfs.compression = SILK_TRY(i.String("compression"));
-  m.initramfs.size = SILK_TRY(i.Uint("size"));
-  m.initramfs.unpacked_size = SILK_TRY(i.Uint("unpacked_size"));
-  m.initramfs.sha256 = SILK_TRY(i.Sha256("sha256"));
-  if (!ij.contains("files") || !ij["files"].is_array())
-    return Fail(ErrorCode::kInvalidInput, "manifest.initramfs.files: must be an array");
-  size_t n = 0;
-  for (const auto& fj : ij["files"]) {
-    Fields f(fj, "manifest.initramfs.files[" + std::to_string(n++) + "]");
-    SILK_TRY(f.CheckObject({"path", "type", "mode", "size", "sha256", "target", "rdev"}));
-    ManifestFile mf;
-    mf.path = SILK_TRY(f.String("path"));
-    mf.type = SILK_TRY(f.String("type"));
-    std::string mode = SILK_TRY(f.String("mode"));
-    char* end = nullptr;
-    mf.mode = static_cast<uint32_t>(std::strtoul(mode.c_str(), &end, 8));
-    if (mode.empty() || *end != '\0' || mf.mode > 07777)
-      return Fail(ErrorCode::kInvalidInput, "manifest.initramfs.files[" + std::to_string(n - 1) +
-                                                "].mode: '" + mode + "' is not an octal mode");
-    if (mf.type == "file") {
-      mf.size = SILK_TRY(f.Uint("size"));
-      mf.sha256 = SILK_TRY(f.Sha256("sha256"));
-    } else if (mf.type == "symlink") {
-      mf.target = SILK_TRY(f.String("target"));
-    } else if (mf.type == "chardev") {
-      mf.rdev = SILK_TRY(f.String("rdev"));
-    } else if (mf.type != "dir") {
-      return Fail(ErrorCode::kInvalidInput, "manifest.initramfs.files[" + std::to_string(n - 1) +
-                                                "].type: '" + mf.type +
-                                                "' is not file/dir/symlink/chardev");
-    }
-    m.initramfs.files.push_back(std::move(mf));
-  }
+  JsonProblems problems;
+  JsonObjectReader top(root, "", "manifest", problems);
+  std::string format;
+  if (top.String("format", format, JsonNeed::kRequired) && format != kManifestFormat)
+    top.Problem("format",
+                QuoteWord(format) + " is not " + kManifestFormat + " (rebuild the image)");
+  top.String("name", m.name, JsonNeed::kRequired);
+  top.String("cmdline", m.cmdline, JsonNeed::kRequired);
+  ReadKernel(top, m);
+  ReadInitramfs(top, m);
+  top.Finish();
+  SILK_TRY(problems.Check(source));
   return m;
 }
 

@@ -109,7 +109,8 @@ TEST(ImagesManifest, RoundTripsAndRejectsUnknownOrBadFields) {
   unknown.insert(unknown.find("\"name\""), "\"extra\": 1,\n  ");
   auto r = ParseManifest(unknown);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message().find("manifest.extra: unknown field"), std::string::npos);
+  EXPECT_NE(r.error().message().find("manifest.json: extra: unknown field 'extra' in manifest"),
+            std::string::npos);
 
   std::string bad_sha = json;
   bad_sha.replace(bad_sha.find(std::string(64, 'c')), 64, "xyz");
