@@ -1,7 +1,8 @@
 // The silk CLI's shared plumbing: subcommand tables, option parsing with useful
 // --help and usage errors, and the one place errors are reported.
 //
-// Exit codes (every subcommand): 0 ok, 1 failure, 2 usage error. The comparisons
+// Exit codes (every subcommand): 0 ok, 1 failure, 2 usage error; `box run` and `vm run`
+// pass their command's status through and use 125/126/127 (below) for their own. The comparisons
 // (policy diff, subset, check) use diff(1)/cmp(1)'s classes instead: 0 equal/subset,
 // 1 different/not a subset, 2 trouble (usage, a missing file, a bad profile).
 #pragma once
@@ -24,6 +25,14 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitTrouble = 2;  // diff(1)/cmp(1): the question could not be answered
+
+// Commands that run a workload and pass its status through (`silk box run`, `silk vm
+// run`) use podman's classes instead, so that a script can tell "the workload failed"
+// from "silk could not start it": the command's own status (128+N when killed by signal
+// N), or one of these.
+inline constexpr int kExitSilkFailed = 125;       // silk itself failed (usage, setup, boot ...)
+inline constexpr int kExitCannotExecute = 126;    // the command was found but cannot be executed
+inline constexpr int kExitCommandNotFound = 127;  // the command was not found
 
 // Arguments after the subcommand's own name ("silk policy show x" -> {"x"}).
 using Args = std::vector<std::string>;
