@@ -193,7 +193,7 @@ void JsonProblems::Report(const std::string& pointer, const std::string& message
     first_pointer_ = pointer;
     first_message_ = message;
   }
-  if (full_) return;
+  // A collecting caller sees every problem (it counts those it does not keep).
   if (!keep_ || !keep_(pointer, message, at_key)) full_ = true;
 }
 

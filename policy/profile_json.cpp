@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file.hpp"
+#include "base/json_object.hpp"
 #include "policy/internal/json_profile_reader.hpp"
 #include "policy/internal/json_source_map.hpp"
 
@@ -185,11 +186,11 @@ ProfileCheck CheckProfileText(std::string_view text, std::string_view file) {
   for (const auto& p : problems) pointers.push_back(p.pointer);
   JsonSourceMap map = JsonSourceMap::Scan(text, pointers);
   for (const auto& p : problems)
-    add(p.at_key ? map.KeyPos(p.pointer) : map.ValuePos(p.pointer),
-        internal::PointerToDisplay(p.pointer), p.message);
+    add(p.at_key ? map.KeyPos(p.pointer) : map.ValuePos(p.pointer), JsonPointerToDisplay(p.pointer),
+        p.message);
   for (const auto& dup : map.duplicates()) {
     if (check.diagnostics.size() >= kMaxDiagnostics) break;
-    add(dup.pos, internal::PointerToDisplay(dup.pointer),
+    add(dup.pos, JsonPointerToDisplay(dup.pointer),
         "duplicate key; JSON parsers disagree on which value wins, keep only one");
   }
   check.omitted += map.duplicate_count() -
@@ -231,8 +232,7 @@ std::vector<Diagnostic> ValidateProfile(const Profile& profile, std::string_view
   std::vector<Diagnostic> out;
   internal::CheckProfileSemantics(
       profile, [&](const std::string& pointer, const std::string& message, bool) {
-        out.push_back(
-            Diagnostic{std::string(file), 0, 0, internal::PointerToDisplay(pointer), message});
+        out.push_back(Diagnostic{std::string(file), 0, 0, JsonPointerToDisplay(pointer), message});
         return true;
       });
   return out;

@@ -3,24 +3,16 @@
 #include <cctype>
 #include <set>
 
+#include "base/json_object.hpp"
 #include "base/strings.hpp"
 #include "policy/internal/json_profile_reader.hpp"
-#include "policy/internal/json_source_map.hpp"
 #include "policy/profile_json.hpp"
 #include "policy/syscalls.hpp"
 
 namespace silk::policy {
 namespace {
 
-using internal::PointerChild;
 using internal::ReportFn;
-
-// 's', cut to its first 64 bytes ("...") so that a hostile 1 MiB word does not fill
-// the message.
-std::string Quote(const std::string& s) {
-  if (s.size() <= 64) return "'" + s + "'";
-  return "'" + s.substr(0, 64) + "...' (" + std::to_string(s.size()) + " bytes)";
-}
 
 bool ValidName(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
@@ -32,28 +24,28 @@ bool ValidName(const std::string& s) {
 
 class Checker {
  public:
-  explicit Checker(const ReportFn& report) : report_(report) {}
+  explicit Checker(const ReportFn& report) : problems_(report) {}
 
   void Report(const std::string& ptr, const std::string& msg, bool at_key) {
-    if (!report_(ptr, msg, at_key)) full_ = true;
+    problems_.Report(ptr, msg, at_key);
   }
 
   // DidYouMean, or "" once the caller keeps no more problems.
   std::string Suggest(const std::string& word, const std::vector<std::string>& known) const {
-    return full_ ? "" : DidYouMean(word, known);
+    return problems_.Suggest(word, known);
   }
 
   void Scmp(const std::string& arch, const std::string& ptr) {
     auto token = ParseArch(arch);
     if (!token) {
       Report(ptr,
-             "unknown architecture " + Quote(arch) + Suggest(arch, KnownArchNames()) +
+             "unknown architecture " + QuoteWord(arch) + Suggest(arch, KnownArchNames()) +
                  " (expected a libseccomp name such as SCMP_ARCH_X86_64)",
              false);
     } else if (arch != ArchName(*token)) {
       Report(ptr,
-             "expected the libseccomp spelling " + Quote(ArchName(*token)) + ", found " +
-                 Quote(arch) + " (runc and crun accept only SCMP_ARCH_*)",
+             "expected the libseccomp spelling " + QuoteWord(ArchName(*token)) + ", found " +
+                 QuoteWord(arch) + " (runc and crun accept only SCMP_ARCH_*)",
              false);
     }
   }
@@ -84,13 +76,13 @@ class Checker {
     for (size_t i = 0; i < f.caps.size(); ++i) {
       const auto& known = KnownCapabilities();
       if (std::find(known.begin(), known.end(), f.caps[i]) == known.end())
-        Report(PointerChild(PointerChild(ptr, "caps"), i),
-               "unknown capability " + Quote(f.caps[i]) + Suggest(f.caps[i], known) +
+        Report(JsonPointerChild(JsonPointerChild(ptr, "caps"), i),
+               "unknown capability " + QuoteWord(f.caps[i]) + Suggest(f.caps[i], known) +
                    " (expected a name such as CAP_SYS_ADMIN)",
                false);
     }
     for (size_t i = 0; i < f.arches.size(); ++i) {
-      std::string p = PointerChild(PointerChild(ptr, "arches"), i);
+      std::string p = JsonPointerChild(JsonPointerChild(ptr, "arches"), i);
       auto token = ParseArch(f.arches[i]);
       if (!token) {
         std::vector<std::string> shorts;
@@ -99,58 +91,59 @@ class Checker {
           if (t) shorts.emplace_back(ArchShortName(*t));
         }
         Report(p,
-               "unknown architecture " + Quote(f.arches[i]) + Suggest(f.arches[i], shorts) +
+               "unknown architecture " + QuoteWord(f.arches[i]) + Suggest(f.arches[i], shorts) +
                    " (expected an OCI name such as amd64, x86, x32, arm64)",
                false);
       } else if (f.arches[i] != ArchShortName(*token)) {
         Report(p,
-               "expected the OCI spelling " + Quote(ArchShortName(*token)) + ", found " +
-                   Quote(f.arches[i]) + " (Docker and Podman compare these names literally)",
+               "expected the OCI spelling " + QuoteWord(ArchShortName(*token)) + ", found " +
+                   QuoteWord(f.arches[i]) + " (Docker and Podman compare these names literally)",
                false);
       }
     }
     if (!f.min_kernel.empty()) {
       auto v = ParseKernelVersion(f.min_kernel);
       if (!v)
-        Report(
-            PointerChild(ptr, "minKernel"),
-            "expected a kernel version MAJOR.MINOR such as \"5.8\", found " + Quote(f.min_kernel),
-            false);
+        Report(JsonPointerChild(ptr, "minKernel"),
+               "expected a kernel version MAJOR.MINOR such as \"5.8\", found " +
+                   QuoteWord(f.min_kernel),
+               false);
     }
   }
 
   void Rule(const SyscallRule& r, const std::string& ptr) {
-    std::string names_ptr = PointerChild(ptr, "names");
+    std::string names_ptr = JsonPointerChild(ptr, "names");
     if (r.names.empty()) Report(names_ptr, "expected at least one syscall name, found none", false);
     std::set<std::string> seen;
     for (size_t i = 0; i < r.names.size(); ++i) {
       const std::string& name = r.names[i];
-      std::string p = PointerChild(names_ptr, i);
+      std::string p = JsonPointerChild(names_ptr, i);
       const auto& all = AllSyscallNames();
       if (!std::binary_search(all.begin(), all.end(), name)) {
         Report(p,
-               "unknown syscall " + Quote(name) + Suggest(name, all) +
+               "unknown syscall " + QuoteWord(name) + Suggest(name, all) +
                    " (not a syscall on any architecture libseccomp knows)",
                false);
       }
       if (!seen.insert(name).second)
-        Report(p, "syscall " + Quote(name) + " is listed twice in this rule; remove one", false);
+        Report(p, "syscall " + QuoteWord(name) + " is listed twice in this rule; remove one",
+               false);
     }
-    Errno(r.action, r.errno_ret, PointerChild(ptr, "errnoRet"));
+    Errno(r.action, r.errno_ret, JsonPointerChild(ptr, "errnoRet"));
     for (size_t i = 0; i < r.args.size(); ++i) {
       const ArgCondition& a = r.args[i];
-      std::string p = PointerChild(PointerChild(ptr, "args"), i);
+      std::string p = JsonPointerChild(JsonPointerChild(ptr, "args"), i);
       if (a.index > 5)
-        Report(PointerChild(p, "index"),
+        Report(JsonPointerChild(p, "index"),
                "expected an argument index in 0..5, found " + std::to_string(a.index), false);
       if (a.op == ArgOp::kMaskedEqual) {
         if ((a.value_two & ~a.value) != 0)
-          Report(PointerChild(p, "valueTwo"),
+          Report(JsonPointerChild(p, "valueTwo"),
                  "SCMP_CMP_MASKED_EQ can never match: valueTwo has bits outside the mask "
                  "'value' ((arg & value) == valueTwo is always false)",
                  false);
       } else if (a.value_two != 0) {
-        Report(PointerChild(p, "valueTwo"),
+        Report(JsonPointerChild(p, "valueTwo"),
                std::string("valueTwo is only used by SCMP_CMP_MASKED_EQ, found it with ") +
                    ArgOpName(a.op) + "; remove it or use SCMP_CMP_MASKED_EQ",
                true);
@@ -163,25 +156,26 @@ class Checker {
                  false);
       }
     }
-    Filter(r.includes, PointerChild(ptr, "includes"));
-    Filter(r.excludes, PointerChild(ptr, "excludes"));
+    Filter(r.includes, JsonPointerChild(ptr, "includes"));
+    Filter(r.excludes, JsonPointerChild(ptr, "excludes"));
   }
 
   void Meta(const ProfileMeta& m) {
     if (!m.name.empty() && !ValidName(m.name))
       Report("/silk/name",
-             "expected a profile name of letters, digits, '-', '_' and '.', found " + Quote(m.name),
+             "expected a profile name of letters, digits, '-', '_' and '.', found " +
+                 QuoteWord(m.name),
              false);
     if (!m.extends.empty() && !ValidName(m.extends))
-      Report("/silk/extends", "expected the name of the parent profile, found " + Quote(m.extends),
-             false);
+      Report("/silk/extends",
+             "expected the name of the parent profile, found " + QuoteWord(m.extends), false);
     if (!m.extends.empty() && m.extends == m.name)
-      Report("/silk/extends", "a profile cannot extend itself (" + Quote(m.name) + ")", false);
+      Report("/silk/extends", "a profile cannot extend itself (" + QuoteWord(m.name) + ")", false);
     if (m.generation && *m.generation < 0)
       Report("/silk/generation", "expected a generation >= 0", false);
     if (!m.horizon.empty() && !ParseKernelVersion(m.horizon))
       Report("/silk/horizon",
-             "expected a kernel version MAJOR.MINOR such as \"6.1\", found " + Quote(m.horizon),
+             "expected a kernel version MAJOR.MINOR such as \"6.1\", found " + QuoteWord(m.horizon),
              false);
   }
 
@@ -189,10 +183,10 @@ class Checker {
     Errno(p.default_action, p.default_errno_ret, "/defaultErrnoRet");
     std::set<std::string> seen;
     for (size_t i = 0; i < p.architectures.size(); ++i) {
-      std::string ptr = PointerChild("/architectures", i);
+      std::string ptr = JsonPointerChild("/architectures", i);
       Scmp(p.architectures[i], ptr);
       if (!seen.insert(p.architectures[i]).second)
-        Report(ptr, "architecture " + Quote(p.architectures[i]) + " is listed twice", false);
+        Report(ptr, "architecture " + QuoteWord(p.architectures[i]) + " is listed twice", false);
     }
     if (!p.architectures.empty() && !p.arch_map.empty())
       Report("/archMap",
@@ -201,38 +195,37 @@ class Checker {
              true);
     seen.clear();
     for (size_t i = 0; i < p.arch_map.size(); ++i) {
-      std::string ptr = PointerChild("/archMap", i);
-      Scmp(p.arch_map[i].architecture, PointerChild(ptr, "architecture"));
+      std::string ptr = JsonPointerChild("/archMap", i);
+      Scmp(p.arch_map[i].architecture, JsonPointerChild(ptr, "architecture"));
       if (!p.arch_map[i].architecture.empty() && !seen.insert(p.arch_map[i].architecture).second)
-        Report(PointerChild(ptr, "architecture"),
-               "archMap has two entries for " + Quote(p.arch_map[i].architecture), false);
+        Report(JsonPointerChild(ptr, "architecture"),
+               "archMap has two entries for " + QuoteWord(p.arch_map[i].architecture), false);
       for (size_t j = 0; j < p.arch_map[i].sub_architectures.size(); ++j)
         Scmp(p.arch_map[i].sub_architectures[j],
-             PointerChild(PointerChild(ptr, "subArchitectures"), j));
+             JsonPointerChild(JsonPointerChild(ptr, "subArchitectures"), j));
     }
     seen.clear();
     for (size_t i = 0; i < p.flags.size(); ++i) {
-      std::string ptr = PointerChild("/flags", i);
+      std::string ptr = JsonPointerChild("/flags", i);
       const auto& known = KnownFlags();
       if (std::find(known.begin(), known.end(), p.flags[i]) == known.end())
         Report(ptr,
-               "unknown flag " + Quote(p.flags[i]) + Suggest(p.flags[i], known) +
+               "unknown flag " + QuoteWord(p.flags[i]) + Suggest(p.flags[i], known) +
                    " (expected one of " + Join(known, ", ") + ")",
                false);
       if (!seen.insert(p.flags[i]).second)
-        Report(ptr, "flag " + Quote(p.flags[i]) + " is listed twice", false);
+        Report(ptr, "flag " + QuoteWord(p.flags[i]) + " is listed twice", false);
     }
     if (!p.listener_metadata.empty() && p.listener_path.empty())
       Report("/listenerMetadata", "listenerMetadata needs listenerPath (the OCI spec requires it)",
              true);
     for (size_t i = 0; i < p.syscalls.size(); ++i)
-      Rule(p.syscalls[i], PointerChild("/syscalls", i));
+      Rule(p.syscalls[i], JsonPointerChild("/syscalls", i));
     Meta(p.meta);
   }
 
  private:
-  const ReportFn& report_;
-  bool full_ = false;
+  JsonProblems problems_;
 };
 
 }  // namespace

@@ -4,306 +4,168 @@
 
 #include <map>
 
+#include "base/json_object.hpp"
 #include "base/strings.hpp"
-#include "policy/internal/json_source_map.hpp"
 
 namespace silk::policy::internal {
 namespace {
 
 using nlohmann::json;
 
-// "a string \"abc\"", "the number -1", "an object", ...
-std::string Describe(const json& j) {
-  // Only scalars are printed: dumping a hostile nested value would recurse deeply.
-  std::string text = j.is_structured() ? "" : j.dump();
-  if (text.size() > 40) text = text.substr(0, 37) + "...";
-  switch (j.type()) {
-    case json::value_t::object:
-      return "an object";
-    case json::value_t::array:
-      return "an array";
-    case json::value_t::string:
-      return "the string " + text;
-    case json::value_t::boolean:
-      return "the boolean " + text;
-    case json::value_t::null:
-      return "null";
-    case json::value_t::number_float:
-      return "the non-integer number " + text;
-    default:
-      return "the number " + text;
-  }
-}
-
-// 's', cut to its first 64 bytes ("...") so that a hostile 1 MiB word does not fill
-// the message.
-std::string Quote(const std::string& s) {
-  if (s.size() <= 64) return "'" + s + "'";
-  return "'" + s.substr(0, 64) + "...' (" + std::to_string(s.size()) + " bytes)";
-}
-
+// Reads each part of a profile through base's JsonObjectReader; the problems go to
+// the caller's ReportFn.
 class Reader {
  public:
-  explicit Reader(const ReportFn& report) : report_(report) {}
+  explicit Reader(const ReportFn& report) : problems_(report) {}
 
-  void Problem(const std::string& ptr, const std::string& msg, bool at_key = false) {
-    if (!report_(ptr, msg, at_key)) full_ = true;
-  }
-
-  // DidYouMean, or "" once the caller keeps no more problems.
-  std::string Suggest(const std::string& word, const std::vector<std::string>& known) const {
-    return full_ ? "" : DidYouMean(word, known);
-  }
-
-  // Checks that `j` is an object and reports unknown keys. Returns false if not an object.
-  bool Object(const json& j, const std::string& ptr, const std::string& what,
-              const std::vector<std::string>& known) {
-    if (!j.is_object()) {
-      Problem(ptr, "expected " + what + " (a JSON object), found " + Describe(j));
-      return false;
-    }
-    for (const auto& [key, value] : j.items()) {
-      bool ok = false;
-      for (const auto& k : known) ok = ok || k == key;
-      if (!ok) {
-        std::string msg = "unknown field " + Quote(key) + " in " + what + Suggest(key, known);
-        if (msg.back() != '?') msg += "; known fields: " + Join(known, ", ");
-        Problem(PointerChild(ptr, key), msg, true);
-      }
-    }
-    return true;
-  }
-
-  // The member `key` of object `obj`, or nullptr if absent or null.
-  static const json* Member(const json& obj, const std::string& key) {
-    auto it = obj.find(key);
-    if (it == obj.end() || it->is_null()) return nullptr;
-    return &*it;
-  }
-
-  std::optional<std::string> String(const json& obj, const std::string& key, const std::string& ptr,
-                                    bool required = false) {
-    const json* v = Member(obj, key);
-    std::string p = PointerChild(ptr, key);
-    if (!v) {
-      if (required) Problem(p, "missing required field " + Quote(key));
-      return std::nullopt;
-    }
-    if (!v->is_string()) {
-      Problem(p, "expected a string, found " + Describe(*v));
-      return std::nullopt;
-    }
-    return v->get<std::string>();
-  }
-
-  std::optional<uint64_t> Uint(const json& obj, const std::string& key, const std::string& ptr,
-                               bool required = false, uint64_t max = UINT64_MAX) {
-    const json* v = Member(obj, key);
-    std::string p = PointerChild(ptr, key);
-    if (!v) {
-      if (required) Problem(p, "missing required field " + Quote(key));
-      return std::nullopt;
-    }
-    uint64_t n = 0;
-    if (v->is_number_unsigned()) {
-      n = v->get<uint64_t>();
-    } else if (v->is_number_integer() && v->get<int64_t>() >= 0) {
-      n = static_cast<uint64_t>(v->get<int64_t>());
-    } else {
-      Problem(p, "expected a non-negative integer" +
-                     (max == UINT64_MAX ? std::string(" (up to 2^64-1)")
-                                        : " (0.." + std::to_string(max) + ")") +
-                     ", found " + Describe(*v));
-      return std::nullopt;
-    }
-    if (n > max) {
-      Problem(p,
-              "expected an integer in 0.." + std::to_string(max) + ", found " + std::to_string(n));
-      return std::nullopt;
-    }
-    return n;
-  }
-
-  std::vector<std::string> Strings(const json& obj, const std::string& key,
-                                   const std::string& ptr) {
-    std::vector<std::string> out;
-    const json* v = Member(obj, key);
-    std::string p = PointerChild(ptr, key);
-    if (!v) return out;
-    if (!v->is_array()) {
-      Problem(p, "expected an array of strings, found " + Describe(*v));
-      return out;
-    }
-    for (size_t i = 0; i < v->size(); ++i) {
-      const json& e = (*v)[i];
-      if (!e.is_string()) {
-        Problem(PointerChild(p, i), "expected a string, found " + Describe(e));
-        continue;
-      }
-      out.push_back(e.get<std::string>());
-    }
-    return out;
-  }
-
-  // An array member, or nullptr (reported) if it is something else.
-  const json* Array(const json& obj, const std::string& key, const std::string& ptr,
-                    const std::string& what) {
-    const json* v = Member(obj, key);
-    if (!v) return nullptr;
-    if (!v->is_array()) {
-      Problem(PointerChild(ptr, key), "expected an array of " + what + ", found " + Describe(*v));
-      return nullptr;
-    }
-    return v;
-  }
-
-  std::optional<Action> ActionField(const json& obj, const std::string& key,
-                                    const std::string& ptr) {
-    auto s = String(obj, key, ptr, true);
-    if (!s) return std::nullopt;
-    auto a = ParseAction(*s);
+  std::optional<Action> ActionField(JsonObjectReader& r, const std::string& key) {
+    std::string s;
+    if (!r.String(key, s, JsonNeed::kRequired)) return std::nullopt;
+    auto a = ParseAction(s);
     if (!a) {
       static const std::vector<std::string> kNames = {
           "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_KILL_PROCESS",
           "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO",       "SCMP_ACT_TRACE",
           "SCMP_ACT_LOG",  "SCMP_ACT_NOTIFY",      "SCMP_ACT_ALLOW"};
-      Problem(PointerChild(ptr, key), "unknown action " + Quote(*s) + Suggest(*s, kNames) +
-                                          " (expected one of " + Join(kNames, ", ") + ")");
+      r.Problem(key, "unknown action " + QuoteWord(s) + problems_.Suggest(s, kNames) +
+                         " (expected one of " + Join(kNames, ", ") + ")");
     }
     return a;
   }
 
   // "errno"/"defaultErrno" (a name) reconciled with "errnoRet"/"defaultErrnoRet".
-  void ErrnoPair(const json& obj, const std::string& num_key, const std::string& name_key,
-                 const std::string& ptr, std::optional<uint32_t>& out) {
-    auto n = Uint(obj, num_key, ptr, false, UINT32_MAX);
-    if (n) out = static_cast<uint32_t>(*n);
-    auto name = String(obj, name_key, ptr);
-    if (!name) return;
-    auto by_name = ErrnoByName(*name);
-    std::string p = PointerChild(ptr, name_key);
+  void ErrnoPair(JsonObjectReader& r, const std::string& num_key, const std::string& name_key,
+                 std::optional<uint32_t>& out) {
+    uint32_t n = 0;
+    if (r.Uint(num_key, n)) out = n;
+    std::string name;
+    if (!r.String(name_key, name)) return;
+    auto by_name = ErrnoByName(name);
     if (!by_name) {
-      Problem(p, "unknown errno name " + Quote(*name) + Suggest(*name, ErrnoNames()) +
-                     " (expected a Linux errno name such as EPERM or ENOSYS)");
+      r.Problem(name_key, "unknown errno name " + QuoteWord(name) +
+                              problems_.Suggest(name, ErrnoNames()) +
+                              " (expected a Linux errno name such as EPERM or ENOSYS)");
       return;
     }
     if (out && *out != *by_name) {
-      Problem(p, Quote(name_key) + " is " + *name + " (" + std::to_string(*by_name) + ") but " +
-                     Quote(num_key) + " is " + std::to_string(*out) + " (" + ErrnoName(*out) +
-                     "); make them agree or drop " + Quote(name_key));
+      r.Problem(name_key, QuoteWord(name_key) + " is " + name + " (" + std::to_string(*by_name) +
+                              ") but " + QuoteWord(num_key) + " is " + std::to_string(*out) + " (" +
+                              ErrnoName(*out) + "); make them agree or drop " +
+                              QuoteWord(name_key));
       return;
     }
     out = *by_name;
   }
 
-  void Filter(const json& obj, const std::string& key, const std::string& ptr, RuleFilter& out) {
-    const json* v = Member(obj, key);
-    if (!v) return;
-    std::string p = PointerChild(ptr, key);
-    if (!Object(*v, p, Quote(key) + " filter", {"caps", "arches", "minKernel"})) return;
-    out.caps = Strings(*v, "caps", p);
-    out.arches = Strings(*v, "arches", p);
-    out.min_kernel = String(*v, "minKernel", p).value_or("");
+  void Filter(JsonObjectReader& rule, const std::string& key, RuleFilter& out) {
+    auto f = rule.Object(key, QuoteWord(key) + " filter");
+    if (!f) return;
+    f->Strings("caps", out.caps);
+    f->Strings("arches", out.arches);
+    f->String("minKernel", out.min_kernel);
+    f->Finish();
   }
 
   void Arg(const json& j, const std::string& ptr, ArgCondition& out) {
-    if (!Object(j, ptr, "argument condition", {"index", "value", "valueTwo", "op"})) return;
-    if (auto i = Uint(j, "index", ptr, true, 5)) out.index = static_cast<unsigned>(*i);
-    if (auto v = Uint(j, "value", ptr, true)) out.value = *v;
-    if (auto v = Uint(j, "valueTwo", ptr)) out.value_two = *v;
-    if (auto s = String(j, "op", ptr, true)) {
-      auto op = ParseArgOp(*s);
+    JsonObjectReader r(j, ptr, "argument condition", problems_);
+    r.Uint("index", out.index, 5, JsonNeed::kRequired);
+    r.Uint("value", out.value, UINT64_MAX, JsonNeed::kRequired);
+    r.Uint("valueTwo", out.value_two);
+    std::string s;
+    if (r.String("op", s, JsonNeed::kRequired)) {
+      auto op = ParseArgOp(s);
       if (op) {
         out.op = *op;
       } else {
         static const std::vector<std::string> kOps = {
             "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE",       "SCMP_CMP_EQ",
             "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"};
-        Problem(PointerChild(ptr, "op"), "unknown operator " + Quote(*s) + Suggest(*s, kOps) +
-                                             " (expected one of " + Join(kOps, ", ") + ")");
+        r.Problem("op", "unknown operator " + QuoteWord(s) + problems_.Suggest(s, kOps) +
+                            " (expected one of " + Join(kOps, ", ") + ")");
       }
     }
+    r.Finish();
   }
 
   void Rule(const json& j, const std::string& ptr, SyscallRule& out) {
-    if (!Object(j, ptr, "syscall rule",
-                {"names", "name", "action", "errnoRet", "errno", "args", "comment", "includes",
-                 "excludes"}))
-      return;
-    out.names = Strings(j, "names", ptr);
-    if (auto name = String(j, "name", ptr)) out.names.insert(out.names.begin(), *name);
-    if (!Member(j, "names") && !Member(j, "name"))
-      Problem(PointerChild(ptr, "names"),
-              "missing required field 'names' (the syscalls this rule applies to)");
-    if (auto a = ActionField(j, "action", ptr)) out.action = *a;
-    ErrnoPair(j, "errnoRet", "errno", ptr, out.errno_ret);
-    if (const json* args = Array(j, "args", ptr, "argument conditions")) {
+    JsonObjectReader r(j, ptr, "syscall rule", problems_);
+    if (!r.ok()) return;
+    bool has_names = r.Find("names") != nullptr;
+    r.Strings("names", out.names);
+    std::string name;
+    if (r.String("name", name)) out.names.insert(out.names.begin(), name);
+    if (!has_names && !r.Find("name"))
+      r.Problem("names", "missing required field 'names' (the syscalls this rule applies to)");
+    if (auto a = ActionField(r, "action")) out.action = *a;
+    ErrnoPair(r, "errnoRet", "errno", out.errno_ret);
+    if (const json* args = r.Array("args", "argument conditions")) {
       out.args.resize(args->size());
       for (size_t i = 0; i < args->size(); ++i)
-        Arg((*args)[i], PointerChild(PointerChild(ptr, "args"), i), out.args[i]);
+        Arg((*args)[i], JsonPointerChild(r.Child("args"), i), out.args[i]);
     }
-    out.comment = String(j, "comment", ptr).value_or("");
-    Filter(j, "includes", ptr, out.includes);
-    Filter(j, "excludes", ptr, out.excludes);
+    r.String("comment", out.comment);
+    Filter(r, "includes", out.includes);
+    Filter(r, "excludes", out.excludes);
+    r.Finish();
   }
 
-  void Meta(const json& j, const std::string& ptr, ProfileMeta& out) {
-    if (!Object(j, ptr, "silk metadata",
-                {"name", "extends", "generation", "notes", "horizon", "clone3"}))
-      return;
-    out.name = String(j, "name", ptr).value_or("");
-    out.extends = String(j, "extends", ptr).value_or("");
-    if (auto g = Uint(j, "generation", ptr, false, 1000000)) out.generation = static_cast<int>(*g);
-    out.notes = String(j, "notes", ptr).value_or("");
-    out.horizon = String(j, "horizon", ptr).value_or("");
-    if (auto c = String(j, "clone3", ptr)) {
-      if (*c == "enosys")
+  void Meta(JsonObjectReader& top, ProfileMeta& out) {
+    auto r = top.Object("silk", "silk metadata");
+    if (!r) return;
+    r->String("name", out.name);
+    r->String("extends", out.extends);
+    if (int generation = 0; r->Uint("generation", generation, 1000000)) out.generation = generation;
+    r->String("notes", out.notes);
+    r->String("horizon", out.horizon);
+    std::string c;
+    if (r->String("clone3", c)) {
+      if (c == "enosys")
         out.clone3 = Clone3Policy::kEnosys;
-      else if (*c == "allow")
+      else if (c == "allow")
         out.clone3 = Clone3Policy::kAllow;
-      else if (*c == "deny")
+      else if (c == "deny")
         out.clone3 = Clone3Policy::kDeny;
       else
-        Problem(PointerChild(ptr, "clone3"),
-                "unknown clone3 policy " + Quote(*c) + Suggest(*c, {"enosys", "allow", "deny"}) +
-                    " (expected 'enosys' (glibc falls back to clone), 'allow' or 'deny')");
+        r->Problem("clone3",
+                   "unknown clone3 policy " + QuoteWord(c) +
+                       problems_.Suggest(c, {"enosys", "allow", "deny"}) +
+                       " (expected 'enosys' (glibc falls back to clone), 'allow' or 'deny')");
     }
+    r->Finish();
   }
 
   void Top(const json& j, Profile& out) {
-    const std::string ptr;
-    if (!Object(j, ptr, "seccomp profile",
-                {"defaultAction", "defaultErrnoRet", "defaultErrno", "architectures", "archMap",
-                 "flags", "listenerPath", "listenerMetadata", "syscalls", "silk"}))
-      return;
-    if (auto a = ActionField(j, "defaultAction", ptr)) out.default_action = *a;
-    ErrnoPair(j, "defaultErrnoRet", "defaultErrno", ptr, out.default_errno_ret);
-    out.architectures = Strings(j, "architectures", ptr);
-    if (const json* map = Array(j, "archMap", ptr, "architecture mappings")) {
+    JsonObjectReader r(j, "", "seccomp profile", problems_);
+    if (!r.ok()) return;
+    if (auto a = ActionField(r, "defaultAction")) out.default_action = *a;
+    ErrnoPair(r, "defaultErrnoRet", "defaultErrno", out.default_errno_ret);
+    r.Strings("architectures", out.architectures);
+    if (const json* map = r.Array("archMap", "architecture mappings")) {
       for (size_t i = 0; i < map->size(); ++i) {
-        std::string p = PointerChild("/archMap", i);
-        const json& e = (*map)[i];
+        JsonObjectReader e((*map)[i], JsonPointerChild(r.Child("archMap"), i), "archMap entry",
+                           problems_);
+        if (!e.ok()) continue;
         ArchMapEntry entry;
-        if (!Object(e, p, "archMap entry", {"architecture", "subArchitectures"})) continue;
-        entry.architecture = String(e, "architecture", p, true).value_or("");
-        entry.sub_architectures = Strings(e, "subArchitectures", p);
+        e.String("architecture", entry.architecture, JsonNeed::kRequired);
+        e.Strings("subArchitectures", entry.sub_architectures);
+        e.Finish();
         out.arch_map.push_back(std::move(entry));
       }
     }
-    out.flags = Strings(j, "flags", ptr);
-    out.listener_path = String(j, "listenerPath", ptr).value_or("");
-    out.listener_metadata = String(j, "listenerMetadata", ptr).value_or("");
-    if (const json* rules = Array(j, "syscalls", ptr, "syscall rules")) {
+    r.Strings("flags", out.flags);
+    r.String("listenerPath", out.listener_path);
+    r.String("listenerMetadata", out.listener_metadata);
+    if (const json* rules = r.Array("syscalls", "syscall rules")) {
       out.syscalls.resize(rules->size());
       for (size_t i = 0; i < rules->size(); ++i)
-        Rule((*rules)[i], PointerChild("/syscalls", i), out.syscalls[i]);
+        Rule((*rules)[i], JsonPointerChild(r.Child("syscalls"), i), out.syscalls[i]);
     }
-    if (const json* meta = Member(j, "silk")) Meta(*meta, "/silk", out.meta);
+    Meta(r, out.meta);
+    r.Finish();
   }
 
  private:
-  const ReportFn& report_;
-  bool full_ = false;
+  JsonProblems problems_;
 };
 
 struct ErrnoTable {

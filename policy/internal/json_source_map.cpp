@@ -9,13 +9,6 @@ namespace {
 // Longest pointer prefix looked up as an ancestor (see ScanImpl).
 constexpr size_t kMaxAncestorLength = 4096;
 
-bool IsDigits(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
-  return true;
-}
-
 void AppendUtf8(std::string& out, uint32_t cp) {
   if (cp < 0x80) {
     out += static_cast<char>(cp);
@@ -150,38 +143,6 @@ SourcePos PosOfOffset(std::string_view text, size_t offset) {
   Cursor c(text.substr(0, std::min(offset, text.size())));
   while (!c.done()) c.Advance();
   return c.pos();
-}
-
-std::string PointerChild(const std::string& pointer, std::string_view key) {
-  std::string out = pointer;
-  out += '/';
-  out += key;
-  return out;
-}
-
-std::string PointerChild(const std::string& pointer, size_t index) {
-  return pointer + "/" + std::to_string(index);
-}
-
-std::string PointerToDisplay(const std::string& pointer) {
-  if (pointer.empty()) return "(top level)";
-  std::string out;
-  size_t i = 1;
-  while (i <= pointer.size()) {
-    size_t j = pointer.find('/', i);
-    if (j == std::string::npos) j = pointer.size();
-    std::string_view seg(pointer.data() + i, j - i);
-    if (IsDigits(seg)) {
-      out += '[';
-      out += seg;
-      out += ']';
-    } else {
-      if (!out.empty()) out += '.';
-      out += seg;
-    }
-    i = j + 1;
-  }
-  return out;
 }
 
 JsonSourceMap JsonSourceMap::Scan(std::string_view text) { return ScanImpl(text, nullptr); }

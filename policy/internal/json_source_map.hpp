@@ -1,7 +1,8 @@
 // JsonSourceMap: where each value and object key of a JSON text starts (line:column), by
-// JSON pointer ("/syscalls/3/names/0"). nlohmann-json parses without positions; this
-// small scanner recovers them so that semantic errors found after parsing can name
-// file:line:column. It also finds duplicate object keys, which nlohmann silently merges.
+// JSON pointer ("/syscalls/3/names/0", built as base/json_object.hpp builds them). nlohmann-json
+// parses without positions; this small scanner recovers them so that semantic errors found after
+// parsing can name file:line:column. It also finds duplicate object keys, which nlohmann silently
+// merges.
 //
 // Scan() must only be given text that nlohmann already accepted as JSON; on anything
 // else it stops early and returns what it has (it never reads out of bounds).
@@ -57,12 +58,5 @@ class JsonSourceMap {
   std::vector<Duplicate> duplicates_;
   size_t duplicate_count_ = 0;
 };
-
-// JSON pointer helpers. Keys are appended unescaped: the pointers are only used as
-// lookup keys between the scanner and the validator, which build them the same way.
-std::string PointerChild(const std::string& pointer, std::string_view key);
-std::string PointerChild(const std::string& pointer, size_t index);
-// "/syscalls/3/names/0" -> "syscalls[3].names[0]"; "" -> "(top level)".
-std::string PointerToDisplay(const std::string& pointer);
 
 }  // namespace silk::policy::internal

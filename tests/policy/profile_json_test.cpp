@@ -10,6 +10,7 @@
 #include <random>
 
 #include "base/file.hpp"
+#include "base/json_object.hpp"
 #include "policy/effective.hpp"
 #include "policy/internal/json_source_map.hpp"
 #include "policy/profile_json.hpp"
@@ -406,7 +407,7 @@ TEST(JsonSourceMap, PositionsOfValuesKeysAndMissingFields) {
   // A missing field points at its object.
   EXPECT_EQ(map.ValuePos("/a/1/zz").column, 12);
   EXPECT_TRUE(map.duplicates().empty());
-  EXPECT_EQ(internal::PointerToDisplay("/syscalls/3/names/0"), "syscalls[3].names[0]");
+  EXPECT_EQ(JsonPointerToDisplay("/syscalls/3/names/0"), "syscalls[3].names[0]");
   // Columns count characters, not bytes.
   auto utf = internal::JsonSourceMap::Scan("{\"é\": 1, \"x\": 2}");
   EXPECT_EQ(utf.KeyPos("/x").column, 10);
