@@ -38,40 +38,6 @@ using policy_cmd::ProfileWhere;
 using policy_cmd::ResolveFlags;
 namespace pol = silk::policy;
 
-std::string ArgText(const pol::ArgCondition& a) {
-  auto hex = [](uint64_t v) {
-    char buf[32];
-    snprintf(buf, sizeof buf, v < 10 ? "%llu" : "0x%llx", static_cast<unsigned long long>(v));
-    return std::string(buf);
-  };
-  std::string arg = "arg" + std::to_string(a.index);
-  switch (a.op) {
-    case pol::ArgOp::kNotEqual:
-      return arg + " != " + hex(a.value);
-    case pol::ArgOp::kLessThan:
-      return arg + " < " + hex(a.value);
-    case pol::ArgOp::kLessEqual:
-      return arg + " <= " + hex(a.value);
-    case pol::ArgOp::kEqualTo:
-      return arg + " == " + hex(a.value);
-    case pol::ArgOp::kGreaterEqual:
-      return arg + " >= " + hex(a.value);
-    case pol::ArgOp::kGreaterThan:
-      return arg + " > " + hex(a.value);
-    case pol::ArgOp::kMaskedEqual:
-      return "(" + arg + " & " + hex(a.value) + ") == " + hex(a.value_two);
-  }
-  return arg;
-}
-
-std::string RuleText(const pol::EffectiveRule& r) {
-  std::string s = pol::VerdictToString(r.verdict);
-  if (r.args.empty()) return s;
-  std::vector<std::string> conds;
-  for (const auto& a : r.args) conds.push_back(ArgText(a));
-  return s + " if " + Join(conds, " && ");
-}
-
 // Prints `words` after `indent`, wrapped at 100 columns.
 void PrintWrapped(std::ostream& os, const std::vector<std::string>& words, size_t indent) {
   size_t col = indent;
@@ -109,7 +75,7 @@ ordered_json EffectiveJson(const pol::EffectivePolicy& ep) {
       ordered_json rule;
       rule["verdict"] = pol::VerdictToString(r.verdict);
       ordered_json args = ordered_json::array();
-      for (const auto& a : r.args) args.push_back(ArgText(a));
+      for (const auto& a : r.args) args.push_back(pol::ConditionToString(a));
       rule["args"] = std::move(args);
       rules.push_back(std::move(rule));
     }
@@ -204,7 +170,7 @@ int RunShow(const Args& args) {
     std::cout << "  conditional (" << conditional.size() << "):\n";
     for (const auto* sp : conditional) {
       std::cout << "    " << sp->name << ":\n";
-      for (const auto& r : sp->rules) std::cout << "      " << RuleText(r) << "\n";
+      for (const auto& r : sp->rules) std::cout << "      " << pol::RuleToString(r) << "\n";
     }
   }
   std::cout << "  everything else: " << pol::VerdictToString(ep->default_verdict) << "\n";

@@ -73,12 +73,7 @@ std::string SyscallLabel(const EffectivePolicy& ep, int nr) {
   return "syscall " + std::to_string(nr);
 }
 
-std::string RuleToString(const EffectiveRule& r) {
-  if (r.args.empty()) return VerdictToString(r.verdict);
-  return VerdictToString(r.verdict) + " if " + ConditionsToString(r.args);
-}
-
-// "allow if a0 == 1; errno(EPERM) if ...; else errno(ENOSYS)"
+// "allow if arg0 == 1; errno(EPERM) if ...; else errno(ENOSYS)"
 std::string Describe(const EffectivePolicy& ep, int nr) {
   auto it = ep.syscalls.find(nr);
   if (it == ep.syscalls.end()) return VerdictToString(ep.default_verdict) + " (default)";
@@ -210,37 +205,40 @@ bool SameRules(const SyscallPolicy& x, const SyscallPolicy& y) {
 
 }  // namespace
 
+std::string ConditionToString(const ArgCondition& c) {
+  std::string a = "arg" + std::to_string(c.index);
+  switch (c.op) {
+    case ArgOp::kNotEqual:
+      return a + " != " + Hex(c.value);
+    case ArgOp::kLessThan:
+      return a + " < " + Hex(c.value);
+    case ArgOp::kLessEqual:
+      return a + " <= " + Hex(c.value);
+    case ArgOp::kEqualTo:
+      return a + " == " + Hex(c.value);
+    case ArgOp::kGreaterEqual:
+      return a + " >= " + Hex(c.value);
+    case ArgOp::kGreaterThan:
+      return a + " > " + Hex(c.value);
+    case ArgOp::kMaskedEqual:
+      return "(" + a + " & " + Hex(c.value) + ") == " + Hex(c.value_two);
+  }
+  return a;
+}
+
 std::string ConditionsToString(const std::vector<ArgCondition>& conds) {
   if (conds.empty()) return "any arguments";
   std::string out;
   for (const auto& c : conds) {
     if (!out.empty()) out += " && ";
-    std::string a = "a" + std::to_string(c.index);
-    switch (c.op) {
-      case ArgOp::kNotEqual:
-        out += a + " != " + Hex(c.value);
-        break;
-      case ArgOp::kLessThan:
-        out += a + " < " + Hex(c.value);
-        break;
-      case ArgOp::kLessEqual:
-        out += a + " <= " + Hex(c.value);
-        break;
-      case ArgOp::kEqualTo:
-        out += a + " == " + Hex(c.value);
-        break;
-      case ArgOp::kGreaterEqual:
-        out += a + " >= " + Hex(c.value);
-        break;
-      case ArgOp::kGreaterThan:
-        out += a + " > " + Hex(c.value);
-        break;
-      case ArgOp::kMaskedEqual:
-        out += "(" + a + " & " + Hex(c.value) + ") == " + Hex(c.value_two);
-        break;
-    }
+    out += ConditionToString(c);
   }
   return out;
+}
+
+std::string RuleToString(const EffectiveRule& r) {
+  if (r.args.empty()) return VerdictToString(r.verdict);
+  return VerdictToString(r.verdict) + " if " + ConditionsToString(r.args);
 }
 
 Result<AllowSet> AllowSetOf(const EffectivePolicy& ep) {

@@ -26,8 +26,13 @@
 
 namespace silk::policy {
 
-// Renders a conjunction: "a0 == 0x10 && (a2 & 0xff) == 0x1"; "any arguments" if empty.
+// The one way silk prints argument conditions (policy show, diff, subset, lineage).
+// One condition: "arg0 == 0x10", "(arg2 & 0xff) == 0x1" (values under 10 in decimal).
+std::string ConditionToString(const ArgCondition& cond);
+// A conjunction: "arg0 == 0x10 && (arg2 & 0xff) == 0x1"; "any arguments" if empty.
 std::string ConditionsToString(const std::vector<ArgCondition>& conds);
+// A rule: "allow", "errno(EPERM) if arg0 == 1".
+std::string RuleToString(const EffectiveRule& rule);
 
 // --- allow set -------------------------------------------------------------------
 
@@ -98,7 +103,7 @@ struct DiffEntry {
   std::string arch;
   std::string syscall;  // "" for the default verdict or a whole architecture
   int nr = -1;
-  std::string before;  // "allow if a0 == 1; else errno(EPERM)"
+  std::string before;  // "allow if arg0 == 1; else errno(EPERM)"
   std::string after;
 };
 const char* DiffKindName(DiffEntry::Kind kind);  // "added", "removed", "changed"

@@ -45,7 +45,7 @@ TEST(Algebra, ArgumentConditionsAreComparedExactly) {
   ASSERT_EQ(r.violations.size(), 1u);
   EXPECT_EQ(r.violations[0].syscall, "read");
   EXPECT_EQ(r.violations[0].rule, 0);
-  EXPECT_NE(r.violations[0].arguments.find("a0"), std::string::npos) << r.violations[0].text;
+  EXPECT_NE(r.violations[0].arguments.find("arg0"), std::string::npos) << r.violations[0].text;
 
   child = Policy();
   Add(child, SYS_read, kAllow, {A(0, ArgOp::kNotEqual, 3)});
@@ -78,7 +78,7 @@ TEST(Algebra, MaskedEqualAndUnionsOfRules) {
   parent.syscalls[SYS_read].rules[1].args[0].value = 6;
   auto r = Subset(child, parent);
   ASSERT_FALSE(r.subset);
-  EXPECT_EQ(r.violations[0].arguments, "a0 == 5");
+  EXPECT_EQ(r.violations[0].arguments, "arg0 == 5");
 }
 
 TEST(Algebra, MostRestrictiveRuleOfTheParentCounts) {
@@ -90,7 +90,7 @@ TEST(Algebra, MostRestrictiveRuleOfTheParentCounts) {
   auto r = Subset(child, parent);
   ASSERT_FALSE(r.subset);
   EXPECT_NE(r.violations[0].text.find("errno(EPERM)"), std::string::npos) << r.violations[0].text;
-  // The child may deny a0 == 1 itself.
+  // The child may deny arg0 == 1 itself.
   Add(child, SYS_read, {Action::kKillProcess, 0}, {A(0, ArgOp::kEqualTo, 1)});
   EXPECT_TRUE(Subset(child, parent).subset);
 }
@@ -151,7 +151,7 @@ TEST(Algebra, DiffKinds) {
   ASSERT_EQ(d.size(), 2u);
   EXPECT_EQ(d[0].kind, DiffEntry::Kind::kChanged);
   EXPECT_EQ(d[0].before, "allow");
-  EXPECT_EQ(d[0].after, "allow if a0 == 0; else errno(EPERM)");
+  EXPECT_EQ(d[0].after, "allow if arg0 == 0; else errno(EPERM)");
   EXPECT_EQ(d[1].kind, DiffEntry::Kind::kAdded);
   // Semantically equal rule sets written differently are no diff.
   EffectivePolicy c = Policy();
