@@ -1,9 +1,10 @@
 #include "vmm/channel.hpp"
 
 #include <poll.h>
-#include <time.h>
 
 #include <cerrno>
+
+#include "base/sleep.hpp"
 
 namespace silk::vmm {
 
@@ -23,12 +24,6 @@ bool KnownType(uint8_t t) {
       return true;
   }
   return false;
-}
-
-void SleepMs(long ms) {
-  timespec ts{ms / 1000, (ms % 1000) * 1000000};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
 }
 
 }  // namespace
@@ -106,7 +101,7 @@ Result<Frame> FramedChannel::Receive(std::chrono::steady_clock::time_point deadl
     }
     if (r == 0) continue;  // the deadline check above ends the loop
     if (hangup_is_transient_ && (p.revents & POLLHUP) && !(p.revents & POLLIN)) {
-      SleepMs(20);  // no host side connected yet
+      SleepFor(std::chrono::milliseconds(20));  // no host side connected yet
       continue;
     }
     ssize_t n = ::read(fd_.get(), buf, sizeof buf);
@@ -116,7 +111,7 @@ Result<Frame> FramedChannel::Receive(std::chrono::steady_clock::time_point deadl
     }
     if (n == 0) {
       if (hangup_is_transient_) {
-        SleepMs(20);
+        SleepFor(std::chrono::milliseconds(20));
         continue;
       }
       return Fail(
