@@ -2,7 +2,7 @@
 //   show     a profile's metadata and its effective policy on one architecture
 //   lint     every problem in profile files, with file:line:column
 //   diff, subset, check   the algebra (policy_algebra_cmd.cpp)
-//   compile  to BPF / PFC through libseccomp (policy_compile_cmd.cpp)
+//   compile  to BPF / PFC, by silk's own generator (policy_compile_cmd.cpp)
 //   import   any Docker/Podman/OCI profile -> canonical silk JSON with metadata
 //   export   plain OCI JSON resolved for an architecture and capability set
 #include <algorithm>
@@ -422,7 +422,8 @@ int RunPolicy(const Args& args) {
       {"diff", "effective policies of two profiles (exit 0 iff equal, like diff(1))", RunDiff},
       {"subset", "CHILD ⊆ PARENT, with every reason it is not (exit 0 iff subset)", RunSubset},
       {"check", "every parent/child pair of a lineage directory", RunCheck},
-      {"compile", "to seccomp BPF or libseccomp PFC text through libseccomp", RunPolicyCompile},
+      {"compile", "to seccomp BPF or PFC text (silk's generator; libseccomp's for comparison)",
+       RunPolicyCompile},
       {"import", "Docker/Podman/OCI profile -> canonical silk JSON with metadata", RunImport},
       {"export", "plain OCI JSON resolved for an architecture and capability set", RunExport},
       {"learn", "record what a command or suite uses -> a profile ⊆ PARENT", RunPolicyLearn},

@@ -95,7 +95,7 @@ expect 0 "$SILK" policy diff podman-default "$work/imported.json"
 expect 1 "$SILK" policy diff gen0-sliver "$work/lineage/gen1-web.json" >"$work/diff.txt"
 head -n 12 "$work/diff.txt"
 
-step "compile: gen0-sliver to BPF through libseccomp"
+step "compile: gen0-sliver to BPF (silk's own generator, checked by its BPF interpreter)"
 expect 0 "$SILK" policy compile gen0-sliver --out "$work/gen0.bpf"
 expect 0 "$SILK" policy compile gen0-sliver --format pfc --out "$work/gen0.pfc"
 echo "BPF: $(($(stat -c %s "$work/gen0.bpf") / 8)) instructions; PFC: $(wc -l <"$work/gen0.pfc") lines"

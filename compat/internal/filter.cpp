@@ -64,7 +64,8 @@ Result<BoxFilter> Build(const BoxSpec& spec, const std::string& profile_dir) {
   f.effective = SILK_TRY(policy::MakeEffectiveAll(resolved));
   policy::CompileOptions co;
   co.notify_denials = spec.report_denials;
-  // policy's on-disk cache: a hit reads one small file instead of running libseccomp.
+  // policy's on-disk cache: a hit reads one small file instead of compiling and
+  // verifying the filter again.
   policy::FilterCache cache(geteuid() == 0 ? std::string(policy::kDefaultFilterCacheDir)
                                            : DefaultStateRoot() + "/../filters");
   f.compiled =

@@ -29,7 +29,8 @@
 
 namespace silk::policy::internal {
 
-// One architecture's program as libseccomp exported it (its own arch check included).
+// One architecture's program, from silk's generator or as libseccomp exported it (with
+// its own arch check).
 struct ArchProgram {
   ArchToken arch;
   std::vector<sock_filter> program;

@@ -79,8 +79,8 @@ Result<void> CheckPoint(const std::vector<sock_filter>& program, const Effective
   std::string a;
   for (int i = 0; i < 6; ++i) a += (i ? "," : "") + Hex(args[i]);
   return Fail(ErrorCode::kUnsupported,
-              "the filter libseccomp built disagrees with the profile on " + ep.arch + " for " +
-                  name + "(" + a + "): filter returns " + (got ? Hex(*got) : "nothing") +
+              "the compiled filter disagrees with the profile on " + ep.arch + " for " + name +
+                  "(" + a + "): filter returns " + (got ? Hex(*got) : "nothing") +
                   ", profile says " + VerdictToString(ep.Evaluate(nr, args)) + " (" +
                   Hex(expected) +
                   "); refusing to produce a filter that differs. Restate the "
