@@ -1,9 +1,4 @@
-#include "images/internal/init_script.hpp"
-
-namespace silk::images::internal {
-
-const std::string& InitScript() {
-  static const std::string script = R"INIT(#!/bin/sh
+#!/bin/sh
 # thinix /init, written by `silk image build thinix`. PID 1 of the guest: mounts the
 # kernel filesystems, loads modules, configures the network and the virtio ports from
 # the kernel command line, runs the silk agent or a command, and always powers off.
@@ -47,7 +42,9 @@ mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mount -t tmpfs -o mode=755 tmpfs /run
 if mount -t cgroup2 cgroup2 /sys/fs/cgroup; then
-  for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
+  read -r controllers < /sys/fs/cgroup/cgroup.controllers
+  # One line of space-separated names: split on purpose.
+  for c in $controllers; do
     echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control || say "cannot enable cgroup controller $c"
   done
 else
@@ -61,7 +58,7 @@ done < /etc/thinix/modules
 
 # Splits the kernel command line the way the kernel does: words separated by blanks,
 # double quotes group blanks and are removed. No eval: nothing in it is executed.
-ip_addr= gw= agent= run=
+ip_addr="" gw="" agent="" run=""
 take() {
   case "$1" in
     silk.ip=*) ip_addr=${1#silk.ip=} ;;
@@ -71,15 +68,16 @@ take() {
   esac
 }
 read -r cmdline < /proc/cmdline
-word= inq=0 have=0 i=0 n=${#cmdline}
+word="" inq=0 have=0 i=0 n=${#cmdline}
 while [ "$i" -lt "$n" ]; do
+  # shellcheck disable=SC3057 # busybox sh (ash) has ${var:offset:length}
   c=${cmdline:$i:1}
   i=$((i + 1))
   if [ "$c" = '"' ]; then
     inq=$((1 - inq)); have=1
   elif [ "$inq" = 0 ] && { [ "$c" = ' ' ] || [ "$c" = '	' ]; }; then
     [ "$have" = 1 ] && take "$word"
-    word= have=0
+    word="" have=0
   else
     word="$word$c"; have=1
   fi
@@ -127,8 +125,3 @@ else
   setsid cttyhack /bin/sh
 fi
 finish
-)INIT";
-  return script;
-}
-
-}  // namespace silk::images::internal
