@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by every ci/demo.d chapter: a scratch directory removed on exit, and the two
 # helpers the chapters narrate with.
 work=$(mktemp -d /tmp/silk-demo-XXXXXX)

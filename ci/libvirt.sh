@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by ci/test and ci/demo: start virtlogd and libvirtd when nothing else
 # (no init system here) runs them, and stop exactly what we started, by pid.
 silk_state=/run/silk-ci

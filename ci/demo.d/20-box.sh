@@ -6,6 +6,7 @@ set -euo pipefail
 . "$SILK_SOURCE_DIR/ci/demo_lib.sh"
 
 step "a box: its own pid 1, hostname, network (lo only), a read-only minimal root"
+# shellcheck disable=SC2016 # $$ and $(hostname) are expanded by the shell in the box
 expect 0 "$SILK" box run --hostname demo -- /bin/sh -c \
   'echo "pid $$ on $(hostname)"; ls /; ls /sys/class/net; touch /usr/x 2>/dev/null || echo "/usr is read-only"'
 

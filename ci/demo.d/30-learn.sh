@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # Chapter 30: learn -> tighten -> regress. The lineage podman-default -> learned for the
 # sqlite3 workloads -> minimised, each step checked âŠ† its parent by the algebra, then
 # the whole suite regression-tested under every generation.
@@ -13,8 +14,9 @@ echo "== learn: what does python3+sqlite3 use under podman-default? (threads, âŠ
 echo "== learning speed: 200k read/write calls (busybox dd bs=1), counted in the kernel vs each"
 echo "   notified to the supervisor (--notify-all); both must learn the same profile"
 for mode in count notify-all; do
-  flag=$([ "$mode" = notify-all ] && echo --notify-all || true)
-  "$SILK" policy learn --from podman-default $flag --json --out "$work/dd-$mode.json" \
+  flag=()
+  if [ "$mode" = notify-all ]; then flag=(--notify-all); fi
+  "$SILK" policy learn --from podman-default "${flag[@]}" --json --out "$work/dd-$mode.json" \
     -- busybox dd if=/dev/zero of=/dev/null bs=1 count=100000 \
     > "$work/dd-$mode.summary" 2> "$work/dd-$mode.log" ||
     { cat "$work/dd-$mode.log"; exit 1; }

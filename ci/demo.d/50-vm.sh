@@ -11,6 +11,7 @@ echo "== silk vmm doctor --fix"
 
 echo
 echo "== silk vm run: a command in a compatibility box in a thinix VM"
+# shellcheck disable=SC2016 # expanded by the shell in the VM's box
 "$SILK" vm run --image "$image" --timings -- /bin/sh -c \
   'echo "hello from $(hostname) in $(uname -r)"; grep Seccomp: /proc/self/status'
 
