@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file.hpp"
+#include "base/json_object.hpp"
 
 namespace silk::tighten {
 namespace {
@@ -15,86 +16,54 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 Error Bad(const std::string& file, const std::string& field, const std::string& what) {
-  return Error(ErrorCode::kInvalidInput,
-               file + ": " + (field.empty() ? "" : "field '" + field + "': ") + what);
-}
-
-Result<std::vector<std::string>> Strings(const json& j, const std::string& file,
-                                         const std::string& field) {
-  if (!j.is_array()) return Fail(Bad(file, field, "expected an array of strings"));
-  std::vector<std::string> out;
-  for (size_t i = 0; i < j.size(); ++i) {
-    if (!j[i].is_string())
-      return Fail(Bad(file, field + "[" + std::to_string(i) + "]",
-                      std::string("expected a string, found ") + j[i].type_name()));
-    out.push_back(j[i].get<std::string>());
-  }
-  return out;
+  return Error(ErrorCode::kInvalidInput, file + ": " + field + ": " + what);
 }
 
 }  // namespace
 
 Result<Workload> ParseWorkload(const std::string& json_text, const std::string& dir) {
   const std::string file = dir + "/workload.json";
-  json j;
-  try {
-    j = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    return Fail(Bad(file, "", std::string("malformed JSON: ") + e.what()));
-  }
-  if (!j.is_object()) return Fail(Bad(file, "", "expected a JSON object"));
+  json j = SILK_TRY(ParseStrictJson(json_text, file, {.what = "a workload", .needed_depth = 2}));
   Workload w;
   w.dir = dir;
   w.name = fs::path(dir).filename().string();
   if (w.name.empty()) w.name = fs::path(dir).parent_path().filename().string();
-  static const std::vector<std::string> kFields = {"description", "command", "expect_exit",
-                                                   "timeout",     "files",   "env"};
-  for (const auto& [key, value] : j.items()) {
-    if (std::find(kFields.begin(), kFields.end(), key) == kFields.end())
-      return Fail(Bad(file, key,
-                      "unknown field; known: description, command, expect_exit, "
-                      "timeout, files, env"));
-    if (key == "description") {
-      if (!value.is_string()) return Fail(Bad(file, key, "expected a string"));
-      w.description = value.get<std::string>();
-    } else if (key == "command") {
-      w.command = SILK_TRY(Strings(value, file, key));
-    } else if (key == "expect_exit") {
-      if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > 255)
-        return Fail(Bad(file, key, "expected an exit status 0..255"));
-      w.expect_exit = value.get<int>();
-    } else if (key == "timeout") {
-      if (!value.is_number() || value.get<double>() <= 0 || value.get<double>() > 3600)
-        return Fail(Bad(file, key, "expected seconds in (0, 3600]"));
-      w.timeout_seconds = value.get<double>();
-    } else if (key == "files") {
-      w.files = SILK_TRY(Strings(value, file, key));
-    } else if (key == "env") {
-      w.env = SILK_TRY(Strings(value, file, key));
-      for (size_t i = 0; i < w.env.size(); ++i)
-        if (w.env[i].find('=') == std::string::npos || w.env[i][0] == '=')
-          return Fail(Bad(file, "env[" + std::to_string(i) + "]",
-                          "expected NAME=VALUE, found '" + w.env[i] + "'"));
-    }
+  JsonProblems problems;
+  JsonObjectReader r(j, "", "workload", problems);
+  r.String("description", w.description);
+  r.Strings("command", w.command);
+  r.Uint("expect_exit", w.expect_exit, 255);
+  if (r.Number("timeout", w.timeout_seconds) &&
+      !(w.timeout_seconds > 0 && w.timeout_seconds <= 3600))
+    r.Problem("timeout",
+              "expected seconds in (0, 3600], found " + DescribeJson(*r.Find("timeout")));
+  r.Strings("files", w.files);
+  if (r.Strings("env", w.env)) {
+    for (size_t i = 0; i < w.env.size(); ++i)
+      if (w.env[i].find('=') == std::string::npos || w.env[i][0] == '=')
+        problems.Report(JsonPointerChild(r.Child("env"), i),
+                        "expected NAME=VALUE, found " + QuoteWord(w.env[i]));
   }
+  r.Finish();
+  SILK_TRY(problems.Check(file));
   if (w.command.empty() || w.command[0].empty())
     return Fail(Bad(file, "command", "missing or empty; give the argv, e.g. [\"true\"]"));
   for (size_t i = 0; i < w.files.size(); ++i) {
     const auto& f = w.files[i];
     if (f.empty() || f[0] == '/' || f.find("..") != std::string::npos)
       return Fail(Bad(file, "files[" + std::to_string(i) + "]",
-                      "'" + f + "' must be a relative path inside the workload directory"));
+                      QuoteWord(f) + " must be a relative path inside the workload directory"));
     struct stat st {};
     if (stat((dir + "/" + f).c_str(), &st) != 0 || !S_ISREG(st.st_mode))
-      return Fail(
-          Bad(file, "files[" + std::to_string(i) + "]", "'" + f + "' does not exist in " + dir));
+      return Fail(Bad(file, "files[" + std::to_string(i) + "]",
+                      QuoteWord(f) + " does not exist in " + dir));
   }
   for (size_t i = 0; i < w.command.size(); ++i) {
     const auto& a = w.command[i];
     if (a.size() > 1 && a[0] == '@' &&
         std::find(w.files.begin(), w.files.end(), a.substr(1)) == w.files.end())
       return Fail(Bad(file, "command[" + std::to_string(i) + "]",
-                      "'" + a + "' names a file not listed in \"files\""));
+                      QuoteWord(a) + " names a file not listed in \"files\""));
   }
   return w;
 }
@@ -106,7 +75,7 @@ Result<Suite> LoadSuite(const std::string& dir) {
   Suite suite;
   suite.dir = dir;
   auto load_one = [&](const std::string& wdir) -> Result<void> {
-    auto text = SILK_TRY(ReadFile(wdir + "/workload.json"));
+    auto text = SILK_TRY(ReadRegularFile(wdir + "/workload.json"));
     suite.workloads.push_back(SILK_TRY(ParseWorkload(text, wdir)));
     return {};
   };
