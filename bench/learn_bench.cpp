@@ -41,8 +41,8 @@ void MeasureOverhead(const tighten::Workload& w, const policy::Profile& parent, 
   tighten::LearnRequest lr;
   lr.parent = parent;
   lr.workloads = {w};
-  lr.output_fd = devnull;
-  auto learned = tighten::Learn(lr);
+  tighten::LocalBoxExecutor executor(devnull);
+  auto learned = tighten::Learn(executor, lr);
   if (!learned) {
     std::printf("%-26s (learning failed: %s)\n", w.name.c_str(),
                 learned.error().ToString().c_str());

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "compat/runtime_syscalls.hpp"
 #include "tighten/learn.hpp"
 #include "tighten/learn_model.hpp"
 #include "tighten/local_box_executor.hpp"
@@ -38,10 +39,10 @@ int main(int argc, char** argv) {
   mr.oracle = suite->workloads;
   mr.options.ddmin.jobs = jobs;
   mr.options.name = "podman-minimised";
-  mr.output_fd = log->get();
   const size_t n = tighten::AllowedNames(*parent).size();
   const auto t0 = std::chrono::steady_clock::now();
-  auto r = tighten::MinimizeAgainstWorkloads(mr);
+  tighten::LocalBoxExecutor executor(log->get());
+  auto r = tighten::MinimizeAgainstWorkloads(executor, mr);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!r) {
     std::fprintf(stderr, "minimize_bench: %s\n", r.error().ToString().c_str());
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
   }
   auto sub = tighten::CheckSubsetOf(r->profile, *parent, "minimised");
   std::printf("minimise podman-default (%zu allowed syscalls, %zu pinned) against %s, %u jobs\n", n,
-              tighten::kBoxRuntimeSyscalls.size(), dir.c_str(), jobs);
+              compat::kBoxRuntimeSyscalls.size(), dir.c_str(), jobs);
   std::printf("%8s %8s %6s %6s %6s %8s %8s %7s %8s %6s\n", "n", "k", "enosys", "eperm", "runs",
               "hits", "flaky", "1-min", "seconds", "ratio");
   std::printf("%8zu %8zu %6zu %6zu %6zu %8zu %8zu %7s %8.1f %5.2fx\n", n, r->kept.size(),

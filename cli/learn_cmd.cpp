@@ -2,14 +2,12 @@
 //   learn     run a command (or a suite) under PARENT and propose the profile it needs
 //   minimize  ddmin a profile against an oracle run in boxes (1-minimal result)
 //   tighten   PARENT ∩ learned-for-SUITE, optionally minimised against the suite
-// Thin layer over layers/ (runners) and policy/ (learn model, ddmin, suites).
-#include <fcntl.h>
-#include <unistd.h>
+// Parses, calls tighten/ (learn, minimise, the tighten workflow) on a local box
+// executor, prints.
 
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "base/file.hpp"
 #include "base/strings.hpp"
@@ -20,6 +18,7 @@
 #include "tighten/learn.hpp"
 #include "tighten/local_box_executor.hpp"
 #include "tighten/minimize.hpp"
+#include "tighten/tighten.hpp"
 
 namespace silk::cli {
 namespace {
@@ -50,35 +49,6 @@ Result<void> WriteOut(const std::string& out, const pol::Profile& p, std::ostrea
   report << "wrote " << out << " (profile " << p.meta.name << ", extends " << p.meta.extends
          << ")\n";
   return {};
-}
-
-void PrintLearnSummary(const tighten::LearnResult& r, std::ostream& os) {
-  const auto& o = r.observations;
-  size_t failed = 0;
-  for (const auto& run : r.runs) failed += !run.pass;
-  os << "learned " << o.DistinctAllowed() << " syscalls (" << r.proposal.conditioned.size()
-     << " with argument conditions: " << Join(r.proposal.conditioned, ", ") << ") from "
-     << r.runs.size() << " runs, " << o.total << " syscalls\n";
-  if (!r.proposal.floor_added.empty())
-    os << "added " << r.proposal.floor_added.size()
-       << " unobserved from the C library's floor (--exact leaves them out): "
-       << Join(r.proposal.floor_added, " ") << "\n";
-  for (const auto& run : r.runs)
-    if (!run.pass)
-      os << "  run " << run.run << " of " << run.workload << " FAILED: "
-         << (run.timed_out ? "timed out"
-                           : (run.exec_failure.empty() ? "exit " + std::to_string(run.exit_status)
-                                                       : run.exec_failure))
-         << "\n";
-  if (!o.denied.empty()) {
-    os << o.denied.size() << " distinct calls the parent denies (reported, not added):\n";
-    for (const auto& d : o.denied) os << "  " << tighten::DeniedAttemptToString(d) << "\n";
-  }
-  if (failed) os << failed << " of " << r.runs.size() << " runs failed\n";
-  if (!r.counting_unavailable.empty())
-    os << "note: every syscall went through the supervisor (slower), because frequent ones "
-          "could not be counted in the kernel: "
-       << r.counting_unavailable << "\n";
 }
 
 ordered_json LearnJson(const tighten::LearnResult& r) {
@@ -113,17 +83,6 @@ ordered_json LearnJson(const tighten::LearnResult& r) {
   return j;
 }
 
-void PrintMinimizeSummary(const tighten::MinimizeResult& r, size_t before, std::ostream& os) {
-  os << "minimised " << before << " -> " << r.kept.size() << " allowed syscalls: removed "
-     << r.removed_enosys.size() + r.removed_eperm.size() << " (" << r.removed_eperm.size()
-     << " EPERM, " << r.removed_enosys.size() << " ENOSYS"
-     << (r.removed_enosys.empty() ? "" : ": " + Join(r.removed_enosys, ", ")) << ")\n"
-     << "oracle runs " << r.oracle_runs << " (cache hits " << r.cache_hits << ", flaky "
-     << r.flaky_candidates << "), " << static_cast<int>(r.seconds * 10) / 10.0 << " s, "
-     << (r.one_minimal ? "proven 1-minimal" : "NOT proven 1-minimal (flaky oracle?)") << "\n"
-     << "kept: " << Join(r.kept, " ") << "\n";
-}
-
 // With --json and no --out file, the profile travels inside the JSON.
 void AddProfileJson(ordered_json& j, const std::string& out, const pol::Profile& p) {
   if (out.empty() || out == "-")
@@ -155,13 +114,9 @@ Result<std::vector<tighten::Workload>> OracleWorkloads(const std::string& suite,
   return std::vector<tighten::Workload>{tighten::ShellWorkload("oracle", oracle, timeout)};
 }
 
-// Loads and resolves a profile for a box with `caps`; a profile without a silk name (a
-// plain Docker/Podman file) is named after its file, so children can extend it.
+// The parent profile for a box with `caps` (see tighten::LoadParentProfile).
 Result<pol::Profile> LoadParent(const std::string& ref, const std::string& caps) {
-  auto caps_list = SILK_TRY(Caps(caps));
-  auto p = SILK_TRY(tighten::LoadResolvedProfile(ref, caps_list));
-  if (p.meta.name.empty()) p.meta.name = StemOr(ref, ref);
-  return p;
+  return tighten::LoadParentProfile(ref, SILK_TRY(Caps(caps)));
 }
 
 }  // namespace
@@ -233,19 +188,18 @@ int RunPolicyLearn(const Args& all) {
     req.workloads = {w};
     req.propose.notes = "learned from: " + Join(cmd, " ") + " under " + from;
   }
-  auto r = tighten::Learn(req);
+  tighten::LocalBoxExecutor executor;  // the workload's output is silk's
+  auto r = tighten::Learn(executor, req);
   if (!r) return out_.Fail(r.error());
   if (!r->all_passed()) {
     // What a failing run used is not what the workload needs: write nothing.
     size_t failed = 0;
     for (const auto& run : r->runs) failed += !run.pass;
-    std::ostringstream summary;
-    PrintLearnSummary(*r, summary);
     Error e(ErrorCode::kInvalidInput,
             std::to_string(failed) + " of " + std::to_string(r->runs.size()) +
                 " learning runs failed, so nothing was written" +
                 (out.empty() || out == "-" ? "" : " to " + out) +
-                "; make the workload pass under " + from + " first:\n" + summary.str());
+                "; make the workload pass under " + from + " first:\n" + tighten::LearnSummary(*r));
     if (out_.json()) {
       ordered_json j = ErrorJson("invalid_input", e.ToString(), suite.empty() ? "CMD" : "--suite");
       j["learn"] = LearnJson(*r);
@@ -258,10 +212,8 @@ int RunPolicyLearn(const Args& all) {
   if (!merge.empty()) {
     auto earlier = LoadParent(merge, caps);
     if (!earlier) return out_.Fail(earlier.error(), kExitFailure, "--merge");
-    auto merged = tighten::MergeLearned(r->proposal.profile, *earlier, *parent);
+    auto merged = tighten::MergeWithEarlier(r->proposal.profile, *earlier, *parent);
     if (!merged) return out_.Fail(merged.error(), kExitFailure, "--merge");
-    if (auto sub = tighten::CheckSubsetOf(*merged, *parent, "merged profile"); !sub)
-      return out_.Fail(sub.error(), kExitFailure, "--merge");
     r->proposal.profile = *merged;
   }
   if (auto w = WriteOut(out, r->proposal.profile, out_.Notice(), out_.json()); !w)
@@ -271,7 +223,7 @@ int RunPolicyLearn(const Args& all) {
     AddProfileJson(j, out, r->proposal.profile);
     out_.Json(j);
   } else {
-    PrintLearnSummary(*r, std::cerr);
+    std::cerr << tighten::LearnSummary(*r);
   }
   return kExitOk;
 }
@@ -331,12 +283,10 @@ int RunPolicyMinimize(const Args& args) {
   const size_t before = tighten::AllowedNames(*p).size();
   Result<tighten::MinimizeResult> r = [&]() -> Result<tighten::MinimizeResult> {
     auto log_fd = SILK_TRY(tighten::OpenWorkloadLog(log));
-    req.output_fd = log_fd.get();
-    return tighten::MinimizeAgainstWorkloads(req);
+    tighten::LocalBoxExecutor executor(log_fd.get());
+    return tighten::MinimizeAgainstWorkloads(executor, req);
   }();
   if (!r) return out_.Fail(r.error());
-  if (auto sub = tighten::CheckSubsetOf(r->profile, *p, "minimised profile"); !sub)
-    return out_.Fail(sub.error());
   if (auto w = WriteOut(out, r->profile, out_.Notice(), out_.json()); !w)
     return out_.Fail(w.error(), kExitFailure, "--out");
   if (out_.json()) {
@@ -344,7 +294,7 @@ int RunPolicyMinimize(const Args& args) {
     AddProfileJson(j, out, r->profile);
     out_.Json(j);
   } else {
-    PrintMinimizeSummary(*r, before, std::cerr);
+    std::cerr << tighten::MinimizeSummary(*r, before);
   }
   return kExitOk;
 }
@@ -372,7 +322,7 @@ int RunPolicyTighten(const Args& args) {
   pos.add("parent", 1);
   po::variables_map vm;
   if (auto rc = ParseArgs("silk policy tighten PARENT --suite SUITE [--minimize] --out CHILD",
-                          "The next generation's profile: PARENT ∩ what the suite's workloads "
+                          "The next profile of a lineage: PARENT ∩ what the suite's workloads "
                           "were learned to use, optionally minimised against the whole suite. "
                           "CHILD ⊆ PARENT always; its notes record how it was made.",
                           o, pos, args, vm, out_))
@@ -383,63 +333,34 @@ int RunPolicyTighten(const Args& args) {
   auto s = tighten::LoadSuite(suite);
   if (!s) return out_.Fail(s.error(), kExitFailure, "--suite");
 
-  const std::string child_name = name.empty() ? StemOr(out, "tightened") : name;
-  ordered_json report;
-  std::ostringstream text;
-  Result<pol::Profile> child = [&]() -> Result<pol::Profile> {
+  tighten::TightenRequest req;
+  req.parent = *parent;
+  req.parent_ref = parent_name;
+  req.suite = *s;
+  req.runs_per_workload = runs;
+  req.minimize = minimize;
+  req.jobs = jobs;
+  req.confirm_runs = confirm;
+  req.child_name = name.empty() ? StemOr(out, "tightened") : name;
+  Result<tighten::TightenResult> r = [&]() -> Result<tighten::TightenResult> {
     auto log_fd = SILK_TRY(tighten::OpenWorkloadLog(log));
-    tighten::LearnRequest lr;
-    lr.parent = *parent;
-    lr.workloads = s->workloads;
-    lr.runs_per_workload = runs;
-    lr.output_fd = log_fd.get();
-    lr.propose.name = child_name;
-    auto learned = SILK_TRY(tighten::Learn(lr));
-    PrintLearnSummary(learned, text);
-    report["learn"] = LearnJson(learned);
-    if (!learned.all_passed())
-      return Fail(ErrorCode::kInvalidInput,
-                  "tighten: some workloads fail under the parent " + parent_name +
-                      " itself, so the suite cannot define the child:\n" + text.str());
-    std::string notes = "tightened from " + parent_name + " for suite " + suite + ": learned " +
-                        std::to_string(learned.observations.DistinctAllowed()) + " syscalls from " +
-                        std::to_string(learned.runs.size()) + " runs";
-    pol::Profile result = learned.proposal.profile;
-    if (minimize) {
-      tighten::MinimizeRequest mr;
-      mr.output_fd = log_fd.get();
-      mr.profile = result;
-      mr.oracle = s->workloads;
-      mr.options.ddmin.jobs = jobs;
-      mr.options.ddmin.confirm_runs = confirm;
-      mr.options.name = child_name;
-      const size_t before = tighten::AllowedNames(result).size();
-      auto m = SILK_TRY(tighten::MinimizeAgainstWorkloads(mr));
-      PrintMinimizeSummary(m, before, text);
-      report["minimize"] = MinimizeJson(m, before);
-      notes += "; minimised against the suite to " + std::to_string(m.kept.size()) + " syscalls (" +
-               std::to_string(m.oracle_runs) + " oracle runs, " +
-               (m.one_minimal ? "1-minimal" : "not proven 1-minimal") + ")";
-      result = m.profile;
-    }
-    // Lineage: the child extends the parent directly (the learned step is internal).
-    result.meta.name = child_name;
-    result.meta.extends = parent->meta.name;
-    result.meta.generation = parent->meta.generation ? *parent->meta.generation + 1 : 1;
-    result.meta.notes = notes;
-    return result;
+    tighten::LocalBoxExecutor executor(log_fd.get());
+    return tighten::Tighten(executor, req);
   }();
-  if (!child) return out_.Fail(child.error());
-  if (auto sub = tighten::CheckSubsetOf(*child, *parent, "tightened profile"); !sub)
-    return out_.Fail(sub.error());
-  out_.Notice() << "checked: " << child->meta.name << " ⊆ " << parent->meta.name << "\n";
-  if (auto w = WriteOut(out, *child, out_.Notice(), out_.json()); !w)
+  if (!r) return out_.Fail(r.error());
+  const pol::Profile& child = r->child;
+  out_.Notice() << "checked: " << child.meta.name << " ⊆ " << parent->meta.name << "\n";
+  if (auto w = WriteOut(out, child, out_.Notice(), out_.json()); !w)
     return out_.Fail(w.error(), kExitFailure, "--out");
   if (out_.json()) {
-    AddProfileJson(report, out, *child);
+    ordered_json report;
+    report["learn"] = LearnJson(r->learned);
+    if (r->minimized) report["minimize"] = MinimizeJson(*r->minimized, r->allowed_before);
+    AddProfileJson(report, out, child);
     out_.Json(report);
   } else {
-    std::cerr << text.str();
+    std::cerr << tighten::LearnSummary(r->learned);
+    if (r->minimized) std::cerr << tighten::MinimizeSummary(*r->minimized, r->allowed_before);
   }
   return kExitOk;
 }

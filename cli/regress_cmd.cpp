@@ -1,6 +1,6 @@
 // silk regress: every workload of a suite under every profile of a lineage, each in a
-// box; the matrix, the first denied syscall of each failure, the first generation where
-// each workload breaks; a terminal table, JUnit XML, a self-contained HTML report and
+// box; the matrix, the first denied syscall of each failure, the first profile under
+// which each workload breaks; a terminal table, JUnit XML, a self-contained HTML report and
 // JSON (also the baseline format). Exit 1 on a regression against --baseline (or on
 // any failure without one), on a broken lineage and on empty input.
 #include <unistd.h>
@@ -52,8 +52,7 @@ int RegressMain(const Args& args) {
   out.AddJsonFlag(o,
                   "print the matrix as JSON instead of the table (with \"regressions\" when "
                   "there is a baseline; an error as an error object)");
-  o.add_options()("jobs", po::value(&jobs),
-                  "boxes in parallel (default 1; see the compat note in layers/box_runner.hpp)")(
+  o.add_options()("jobs", po::value(&jobs), "boxes in parallel (default 1)")(
       "run", po::value(&run), "SILK_RUN for every workload (default 0)")(
       "log", po::value(&log), "append the workloads' output here (default /dev/null)");
   out.AddQuietFlag(o);
@@ -94,23 +93,20 @@ int RegressMain(const Args& args) {
   req.suite = *s;
   req.jobs = jobs;
   req.run = run;
-  Result<tighten::RegressMatrix> m = [&]() -> Result<tighten::RegressMatrix> {
+  Result<tighten::RegressVerdict> v = [&]() -> Result<tighten::RegressVerdict> {
     auto log_fd = SILK_TRY(tighten::OpenWorkloadLog(log));
-    req.output_fd = log_fd.get();
-    return tighten::RunRegress(req);
+    tighten::LocalBoxExecutor executor(log_fd.get());
+    return tighten::RegressAgainstBaseline(executor, req, context.baseline, update);
   }();
-  if (!m) return out.Fail(m.error(), kExitFailure, "--profiles");
+  if (!v) return out.Fail(v.error(), kExitFailure, "--profiles");
+  const tighten::RegressMatrix& m = v->matrix;
+  context.baseline = v->baseline;
+  if (update) context.baseline_file = baseline;
 
-  const std::string as_json = tighten::MatrixToJson(*m);
-  if (update) {
-    // The new baseline accepts every failure of this matrix.
-    auto b = tighten::ParseBaseline(as_json, baseline);
-    if (b) context.baseline = *b;
-    context.baseline_file = baseline;
-  }
+  const std::string as_json = tighten::MatrixToJson(m);
   for (const auto& [path, text, flag] :
-       {std::tuple{junit, tighten::RenderJunitXml(*m, context), "--junit"},
-        std::tuple{html, tighten::RenderHtml(*m, context), "--html"},
+       {std::tuple{junit, tighten::RenderJunitXml(m, context), "--junit"},
+        std::tuple{html, tighten::RenderHtml(m, context), "--html"},
         std::tuple{json_out, as_json, "--json-out"}}) {
     if (path.empty()) continue;
     if (auto w = WriteFileAtomic(path, text); !w) return out.Fail(w.error(), kExitFailure, flag);
@@ -122,33 +118,31 @@ int RegressMain(const Args& args) {
     if (out.json())
       std::cout << as_json;
     else
-      std::cout << tighten::RenderTerminal(*m);
+      std::cout << tighten::RenderTerminal(m);
     out.Notice() << "baseline " << baseline << " updated\n";
     return kExitOk;
   }
-  std::vector<tighten::Regression> regressions;
-  if (context.baseline) regressions = tighten::CompareToBaseline(*context.baseline, *m);
   if (out.json()) {
     auto j = nlohmann::ordered_json::parse(as_json);
-    if (context.baseline) {
+    if (v->baseline) {
       j["baseline"] = baseline;
       j["regressions"] = nlohmann::ordered_json::array();
-      for (const auto& r : regressions)
+      for (const auto& r : v->regressions)
         j["regressions"].push_back(
-            {{"generation", r.generation}, {"workload", r.workload}, {"why", r.why}});
+            {{"generation", r.profile}, {"workload", r.workload}, {"why", r.why}});
     }
     out.Json(j);
   } else {
-    std::cout << tighten::RenderTerminal(*m);
+    std::cout << tighten::RenderTerminal(m);
   }
-  if (!context.baseline) return m->Failures() ? kExitFailure : kExitOk;
-  if (regressions.empty()) {
-    out.Notice() << "no regression against " << baseline << "\n";
+  if (!v->failed()) {
+    if (v->baseline) out.Notice() << "no regression against " << baseline << "\n";
     return kExitOk;
   }
-  std::cerr << regressions.size() << " regression(s) against " << baseline << ":\n";
-  for (const auto& r : regressions)
-    std::cerr << "  " << r.workload << " under " << r.generation << ": " << r.why << "\n";
+  if (!v->baseline) return kExitFailure;
+  std::cerr << v->regressions.size() << " regression(s) against " << baseline << ":\n";
+  for (const auto& r : v->regressions)
+    std::cerr << "  " << r.workload << " under " << r.profile << ": " << r.why << "\n";
   return kExitFailure;
 }
 

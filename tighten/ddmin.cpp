@@ -5,7 +5,8 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <thread>
+
+#include "base/parallel.hpp"
 
 namespace silk::tighten {
 namespace {
@@ -24,32 +25,24 @@ class Tester {
   // once every candidate before it has failed, as the sequential algorithm would find.
   // Candidates tested beyond it only fill the cache.
   Result<std::optional<size_t>> FirstPassing(const std::vector<Subset>& candidates) {
-    const size_t jobs = std::min<size_t>(std::max(1u, options_.jobs), candidates.size());
     std::vector<std::optional<Result<bool>>> verdicts(candidates.size());
     std::mutex mu;
-    size_t next = 0;
     size_t stop_at = candidates.size();  // no candidate from here on needs testing
-    auto work = [&] {
-      for (;;) {
-        size_t i;
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          if (next >= stop_at) return;
-          i = next++;
-        }
-        auto cached = Lookup(candidates[i]);
-        Result<bool> v = cached ? Result<bool>(*cached) : Test(candidates[i]);
-        std::lock_guard<std::mutex> lock(mu);
-        if (!v || *v) stop_at = std::min(stop_at, i + 1);
-        verdicts[i] = std::move(v);
-      }
-    };
-    if (jobs <= 1) {
-      work();
-    } else {
-      std::vector<std::jthread> workers;
-      for (size_t j = 0; j < jobs; ++j) workers.emplace_back(work);
-    }
+    // Errors are verdicts here (the first one in candidate order wins below), so the
+    // fan-out itself never fails.
+    (void)ParallelFor(static_cast<int>(options_.jobs), candidates.size(),
+                      [&](size_t i) -> Result<void> {
+                        {
+                          std::lock_guard<std::mutex> lock(mu);
+                          if (i >= stop_at) return {};
+                        }
+                        auto cached = Lookup(candidates[i]);
+                        Result<bool> v = cached ? Result<bool>(*cached) : Test(candidates[i]);
+                        std::lock_guard<std::mutex> lock(mu);
+                        if (!v || *v) stop_at = std::min(stop_at, i + 1);
+                        verdicts[i] = std::move(v);
+                        return {};
+                      });
     for (size_t i = 0; i < candidates.size() && verdicts[i]; ++i) {
       auto& v = *verdicts[i];
       if (!v) return tl::unexpected<Error>(v.error());

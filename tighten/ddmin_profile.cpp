@@ -1,11 +1,12 @@
 #include "tighten/ddmin_profile.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <optional>
 #include <set>
-#include <thread>
+
+#include "base/parallel.hpp"
 
 namespace silk::tighten {
 namespace {
@@ -151,48 +152,39 @@ Result<MinimizeResult> MinimizeProfile(const policy::Profile& profile, const Pro
   // Phase 1 proved each kept syscall necessary with every removal denied as ENOSYS;
   // when phase 2 changed modes, prove it again for the profile actually written.
   if (result.one_minimal && !result.removed_eperm.empty()) {
-    const size_t jobs = std::max(1u, options.ddmin.jobs);
     std::vector<std::string> items;  // kept minus pinned
     for (const auto& k : result.kept)
       if (std::find(pinned.begin(), pinned.end(), k) == pinned.end()) items.push_back(k);
-    for (size_t start = 0; start < items.size() && result.one_minimal; start += jobs) {
-      const size_t end = std::min(items.size(), start + jobs);
-      std::vector<std::optional<Result<bool>>> verdicts(end - start);
-      std::vector<size_t> runs(end - start, 0), flaky(end - start, 0);
-      std::vector<std::thread> workers;
-      for (size_t i = start; i < end; ++i) {
-        workers.emplace_back([&, i] {
+    std::vector<size_t> runs(items.size(), 0), flaky(items.size(), 0);
+    std::atomic<bool> disproved{false};
+    auto proof = ParallelFor(
+        static_cast<int>(options.ddmin.jobs), items.size(), [&](size_t i) -> Result<void> {
+          if (disproved) return {};  // one passing removal is enough
           std::vector<std::string> kept = result.kept;
           std::erase(kept, items[i]);
           std::vector<std::string> enosys = result.removed_enosys;
           enosys.push_back(items[i]);
           const policy::Profile candidate = RestrictProfile(profile, kept, enosys);
-          auto& v = verdicts[i - start];
-          v = oracle(candidate);
-          ++runs[i - start];
+          ++runs[i];
+          bool pass = SILK_TRY(oracle(candidate));
           // A pass here disproves 1-minimality: as in ddmin, it is believed only when
           // confirm_runs re-runs agree; a disagreement is flaky and counts as failing.
-          for (unsigned c = 0; *v && **v && c < options.ddmin.confirm_runs; ++c) {
-            auto again = oracle(candidate);
-            ++runs[i - start];
-            if (again && !*again) ++flaky[i - start];
-            if (!again || !*again) {
-              v = std::move(again);
-              break;
+          for (unsigned c = 0; pass && c < options.ddmin.confirm_runs; ++c) {
+            ++runs[i];
+            if (!SILK_TRY(oracle(candidate))) {
+              ++flaky[i];
+              pass = false;
             }
           }
+          if (pass) disproved = true;
+          return {};
         });
-      }
-      for (auto& w : workers) w.join();
-      for (size_t i = 0; i < runs.size(); ++i) {
-        result.oracle_runs += runs[i];
-        result.flaky_candidates += flaky[i];
-      }
-      for (auto& v : verdicts) {
-        if (!*v) return tl::unexpected<Error>(v->error());
-        if (**v) result.one_minimal = false;
-      }
+    for (size_t i = 0; i < items.size(); ++i) {
+      result.oracle_runs += runs[i];
+      result.flaky_candidates += flaky[i];
     }
+    SILK_TRY(std::move(proof));
+    if (disproved) result.one_minimal = false;
   }
 
   result.profile = RestrictProfile(profile, result.kept, result.removed_enosys);

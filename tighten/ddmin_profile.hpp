@@ -28,7 +28,7 @@ struct MinimizeOptions {
   DdminOptions ddmin;
   bool choose_eperm = true;  // the ENOSYS/EPERM phase; off: every removal stays ENOSYS
   // Allowed syscalls that are never removed (and not counted as items): what the box
-  // runtime needs after installing the filter (layers/box_runner.hpp).
+  // runtime needs after installing the filter (WorkloadExecutor::RuntimeSyscalls).
   std::vector<std::string> pinned;
   std::string name;   // meta.name of the result
   std::string notes;  // meta.notes

@@ -3,7 +3,6 @@
 #include "base/log.hpp"
 #include "policy/builtin.hpp"
 #include "policy/resolve.hpp"
-#include "tighten/local_box_executor.hpp"
 
 namespace silk::tighten {
 
@@ -22,30 +21,25 @@ Result<policy::Profile> LoadResolvedProfile(const std::string& path_or_name,
   return WithContext(policy::Resolve(p, options), "resolving profile " + path_or_name);
 }
 
-Result<LearnResult> Learn(const LearnRequest& request) {
+Result<LearnResult> Learn(WorkloadExecutor& executor, const LearnRequest& request) {
   if (request.workloads.empty())
     return Fail(ErrorCode::kInvalidInput, "learn: no workload to learn from");
+  const ExecuteOptions options{.learn = true,
+                               .count_in_kernel = request.count_in_kernel,
+                               .capabilities = request.capabilities};
   LearnResult result;
   for (const auto& w : request.workloads) {
     for (int run = 0; run < request.runs_per_workload; ++run) {
-      RecordSpec spec;
-      spec.argv = SILK_TRY(tighten::ExpandCommand(w, run));
-      spec.env = tighten::RunEnvironment(w, run);
-      spec.timeout_seconds = w.timeout_seconds;
-      spec.stdout_fd = request.output_fd;
-      spec.capabilities = request.capabilities;
-      spec.stderr_fd = request.output_fd;
-      spec.count_in_kernel = request.count_in_kernel;
-      auto rec = SILK_TRY(
-          WithContext(RecordSyscalls(spec, request.parent), "learning workload " + w.name));
+      auto rec = SILK_TRY(WithContext(executor.Execute(w, run, request.parent, options),
+                                      "learning workload " + w.name));
       LearnRun r;
       r.workload = w.name;
       r.run = run;
       r.exit_status = rec.exit_status;
       r.timed_out = rec.timed_out;
       r.exec_failure = rec.exec_failure;
-      r.pass = !rec.timed_out && rec.exec_failure.empty() && rec.exit_status == w.expect_exit;
-      r.elapsed_ms = rec.elapsed_ms;
+      r.pass = rec.pass;
+      r.elapsed_ms = rec.ms;
       r.syscalls = rec.observations.total;
       r.denied = rec.observations.denied.size();
       r.counted_syscalls = rec.counted_syscalls;
@@ -59,10 +53,9 @@ Result<LearnResult> Learn(const LearnRequest& request) {
       result.runs.push_back(std::move(r));
     }
   }
-  tighten::ProposeOptions propose = request.propose;
-  propose.runtime_syscalls.insert(propose.runtime_syscalls.end(), kBoxRuntimeSyscalls.begin(),
-                                  kBoxRuntimeSyscalls.end());
-  result.proposal = SILK_TRY(tighten::ProposeProfile(result.observations, request.parent, propose));
+  ProposeOptions propose = request.propose;
+  for (auto& name : executor.RuntimeSyscalls()) propose.runtime_syscalls.push_back(name);
+  result.proposal = SILK_TRY(ProposeProfile(result.observations, request.parent, propose));
   return result;
 }
 

@@ -1,15 +1,15 @@
 // `silk policy learn` and the learning half of `silk policy tighten`: run workloads under
-// a parent profile with the syscall recorder, merge what they did, and propose the
-// learned profile (policy/learn_model.hpp), ⊆ parent.
+// a parent profile through a workload executor that records every syscall, merge what
+// they did, and propose the learned profile (learn_model.hpp), ⊆ parent.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "base/result.hpp"
+#include "tighten/executor.hpp"
 #include "tighten/learn_model.hpp"
 #include "tighten/suite.hpp"
-#include "tighten/syscall_recorder.hpp"
 
 namespace silk::tighten {
 
@@ -17,10 +17,9 @@ struct LearnRequest {
   policy::Profile parent;  // resolved (policy/resolve.hpp)
   std::vector<tighten::Workload> workloads;
   int runs_per_workload = 1;              // run n gets SILK_RUN=n (varied inputs)
-  int output_fd = -1;                     // workload stdout/stderr go here; -1 = inherit
-  std::vector<std::string> capabilities;  // granted to the boxes (parent resolved for them)
-  // Count frequent syscalls in the kernel (RecordSpec::count_in_kernel); false notifies
-  // every syscall to the supervisor.
+  std::vector<std::string> capabilities;  // granted to the workloads (parent resolved for them)
+  // Count frequent syscalls in the kernel (ExecuteOptions::count_in_kernel); false
+  // records every syscall one by one.
   bool count_in_kernel = true;
   tighten::ProposeOptions propose;
 };
@@ -48,10 +47,12 @@ struct LearnResult {
   bool all_passed() const;
 };
 
-// Runs every workload `runs_per_workload` times under the recorder and proposes the
-// learned profile. A failing workload run does not stop learning (it is in `runs`);
-// errors are setup failures (kSystem, kUnsupported) or kInvalidInput (no workloads).
-Result<LearnResult> Learn(const LearnRequest& request);
+// Runs every workload `runs_per_workload` times on `executor` in learning mode and
+// proposes the learned profile (the executor's runtime syscalls added where the parent
+// allows them). A failing workload run does not stop learning (it is in `runs`);
+// errors are the executor's setup failures (kSystem, kUnsupported) or kInvalidInput (no
+// workloads).
+Result<LearnResult> Learn(WorkloadExecutor& executor, const LearnRequest& request);
 
 // Loads a parent profile by path or built-in name and resolves it for the native
 // architecture and `caps` (a box has none by default).

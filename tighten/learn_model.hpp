@@ -1,11 +1,11 @@
 // What a workload was seen to do, and the profile proposed from it (`silk policy learn`).
 //
-// A recorder (layers/syscall_recorder.hpp) fills Observations while the workload runs
-// under its PARENT profile: every syscall the parent allows is counted per architecture,
-// with the scalar arguments that make useful rules (socket family and type, clone flags,
-// ioctl request, prctl option, fcntl command); every syscall the parent denies is a
-// DeniedAttempt with its arguments. ProposeProfile turns Observations into a profile that
-// allows exactly what was observed, with argument conditions where they are safe, and
+// A learning executor (executor.hpp; the local box's recorder, syscall_recorder.hpp)
+// fills Observations while the workload runs under its PARENT profile: every syscall the parent
+// allows is counted per architecture, with the scalar arguments that make useful rules (socket
+// family and type, clone flags, ioctl request, prctl option, fcntl command); every syscall the
+// parent denies is a DeniedAttempt with its arguments. ProposeProfile turns Observations into a
+// profile that allows exactly what was observed, with argument conditions where they are safe, and
 // intersected with the parent, so the result is ⊆ PARENT by construction (and checked).
 // Denied attempts are reported, never added.
 #pragma once
@@ -59,7 +59,7 @@ struct Observations {
   std::vector<DeniedAttempt> denied;
   uint64_t total = 0;  // syscalls seen, allowed and denied
   // Every process/thread seen making a notified syscall (calls counted in the kernel,
-  // see layers/syscall_recorder.hpp, carry no thread).
+  // see syscall_recorder.hpp, carry no thread).
   std::set<pid_t> pids;
 
   // Records one allowed call. `args` are the six argument registers.
@@ -96,8 +96,9 @@ struct ProposeOptions {
   bool arg_conditions = true;
   // At most this many distinct values become EQ rules; more -> no condition.
   size_t max_values = 16;
-  // Syscalls the box runtime itself makes after installing the filter, before the
-  // workload's execve (see layers/box_runner.hpp); added when the parent allows them.
+  // Syscalls the executor's runtime makes after installing the filter, before the
+  // workload's execve (WorkloadExecutor::RuntimeSyscalls); added when the parent allows
+  // them.
   std::vector<std::string> runtime_syscalls;
   // Add LibcFloorSyscalls() (those the parent allows). Off: exactly what was observed.
   bool libc_floor = true;

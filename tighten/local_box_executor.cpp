@@ -4,44 +4,60 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdio>
 
 #include "base/file.hpp"
 #include "base/strings.hpp"
 #include "base/unique_fd.hpp"
+#include "compat/box.hpp"
+#include "compat/runtime_syscalls.hpp"
 #include "policy/profile_json.hpp"
+#include "tighten/syscall_recorder.hpp"
 
 namespace silk::tighten {
 namespace {
 
 std::atomic<unsigned> box_counter{0};
 
-std::string DenialText(const compat::Denial& d) {
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "%s(%#llx, %#llx, %#llx, ...) pid %d -> %s", d.syscall.c_str(),
-                (unsigned long long)d.args[0], (unsigned long long)d.args[1],
-                (unsigned long long)d.args[2], int(d.pid), d.verdict.c_str());
-  return buf;
+bool Passed(const Workload& w, const WorkloadOutcome& o) {
+  return !o.timed_out && o.exec_failure.empty() && o.exit_status == w.expect_exit;
 }
 
-}  // namespace
-
-void SetWorkloadBoxLimits(compat::BoxSpec& spec) {
-  if (geteuid() != 0) return;
-  spec.pids_max = 512;
-  spec.memory_max = 1ull << 30;
+// A learning run: the recorder's box, with the profile as the parent.
+Result<WorkloadOutcome> Learn(const Workload& w, int run, const policy::Profile& parent,
+                              const ExecuteOptions& options, int output_fd) {
+  RecordSpec spec;
+  spec.argv = SILK_TRY(ExpandCommand(w, run));
+  spec.env = RunEnvironment(w, run);
+  spec.timeout_seconds = w.timeout_seconds;
+  spec.capabilities = options.capabilities;
+  spec.stdout_fd = output_fd;
+  spec.stderr_fd = output_fd;
+  spec.count_in_kernel = options.count_in_kernel;
+  auto rec = SILK_TRY(RecordSyscalls(spec, parent));
+  WorkloadOutcome o;
+  o.exit_status = rec.exit_status;
+  o.term_signal = rec.term_signal;
+  o.timed_out = rec.timed_out;
+  o.exec_failure = rec.exec_failure;
+  o.ms = rec.elapsed_ms;
+  o.pass = Passed(w, o);
+  o.counted_syscalls = rec.counted_syscalls;
+  o.counting_unavailable = rec.counting_unavailable;
+  o.observations = std::move(rec.observations);
+  return o;
 }
 
-Result<BoxRun> RunWorkloadInBox(const tighten::Workload& w, int run,
-                                const std::string& profile_path, const BoxRunOptions& run_options) {
-  auto argv = SILK_TRY(tighten::ExpandCommand(w, run));
+Result<WorkloadOutcome> RunInBox(const Workload& w, int run, const std::string& profile_ref,
+                                 const ExecuteOptions& execute, int output_fd) {
+  auto argv = SILK_TRY(ExpandCommand(w, run));
   compat::BoxSpec spec;
   spec.command = argv[0];
   spec.args.assign(argv.begin() + 1, argv.end());
-  spec.env = tighten::RunEnvironment(w, run);
+  spec.env = RunEnvironment(w, run);
   spec.cwd = "/tmp";
-  spec.profile = profile_path;
-  spec.report_denials = run_options.report_denials;
+  spec.profile = profile_ref;
+  spec.capabilities = execute.capabilities;
+  spec.report_denials = execute.report_denials;
   SetWorkloadBoxLimits(spec);
   UniqueFd null(open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!null) return FailErrno("opening /dev/null for the workload's stdin");
@@ -53,21 +69,47 @@ Result<BoxRun> RunWorkloadInBox(const tighten::Workload& w, int run,
   options.sweep_first = n == 1;
   options.timeout_ms = static_cast<uint64_t>(w.timeout_seconds * 1000);
   options.stdin_fd = null.get();
-  options.stdout_fd = run_options.output_fd;
-  options.stderr_fd = run_options.output_fd;
+  options.stdout_fd = output_fd;
+  options.stderr_fd = output_fd;
   auto outcome = SILK_TRY(compat::RunBox(spec, options));
 
-  BoxRun r;
-  r.exit_status = outcome.exit_status;
-  r.timed_out = outcome.timed_out;
-  r.exec_failure = outcome.exec_failure;
-  r.ms = outcome.elapsed_ms;
-  r.denials = outcome.denials.denials.size();
-  r.denial_list = outcome.denials.denials;
-  if (!outcome.denials.denials.empty())
-    r.first_denial = DenialText(outcome.denials.denials.front());
-  r.pass = !r.timed_out && r.exec_failure.empty() && r.exit_status == w.expect_exit;
-  return r;
+  WorkloadOutcome o;
+  o.exit_status = outcome.exit_status;
+  o.term_signal = outcome.term_signal;
+  o.timed_out = outcome.timed_out;
+  o.exec_failure = outcome.exec_failure;
+  o.ms = outcome.elapsed_ms;
+  for (const auto& d : outcome.denials.denials)
+    o.denials.push_back({d.syscall, d.nr, d.args, d.pid, d.count, d.verdict});
+  if (!o.denials.empty()) o.first_denial = DenialToString(o.denials.front());
+  o.pass = Passed(w, o);
+  return o;
+}
+
+}  // namespace
+
+void SetWorkloadBoxLimits(compat::BoxSpec& spec) {
+  if (geteuid() != 0) return;
+  spec.pids_max = 512;
+  spec.memory_max = 1ull << 30;
+}
+
+Result<WorkloadOutcome> RunWorkloadInBox(const Workload& w, int run, const std::string& profile_ref,
+                                         const BoxRunOptions& options) {
+  return RunInBox(w, run, profile_ref, {.report_denials = options.report_denials},
+                  options.output_fd);
+}
+
+Result<WorkloadOutcome> LocalBoxExecutor::Execute(const Workload& workload, int run,
+                                                  const policy::Profile& profile,
+                                                  const ExecuteOptions& options) {
+  if (options.learn) return Learn(workload, run, profile, options, output_fd_);
+  auto file = SILK_TRY(TempProfileFile::Create(profile));
+  return RunInBox(workload, run, file.path(), options, output_fd_);
+}
+
+std::vector<std::string> LocalBoxExecutor::RuntimeSyscalls() const {
+  return compat::kBoxRuntimeSyscalls;
 }
 
 Result<UniqueFd> OpenWorkloadLog(const std::string& path) {

@@ -1,7 +1,7 @@
 // `silk policy minimize` and `tighten --minimize`: minimise a profile with ddmin
-// (policy/ddmin_profile.hpp) where the oracle is a set of workloads, each run in its own
-// compatibility box under the candidate profile; a candidate passes when every workload
-// exits as expected.
+// (ddmin_profile.hpp) where the oracle is a set of workloads, each run by a workload
+// executor (executor.hpp) under the candidate profile; a candidate passes when every
+// workload exits as expected.
 #pragma once
 
 #include <atomic>
@@ -11,6 +11,7 @@
 
 #include "base/result.hpp"
 #include "tighten/ddmin_profile.hpp"
+#include "tighten/executor.hpp"
 #include "tighten/suite.hpp"
 
 namespace silk::tighten {
@@ -37,13 +38,16 @@ struct MinimizeRequest {
   // that times out fails; too small a factor turns slow passes into flaky verdicts.
   double candidate_timeout_factor = 10;
   double min_candidate_timeout = 2;
-  int output_fd = -1;               // the workloads' stdout/stderr go here; -1 = inherit
   OracleRunStats* stats = nullptr;  // optional, owned by the caller
 };
 
-// Errors: kInvalidInput (no oracle workload), kNotFound (an oracle command is not found
-// in the box), kInvalidInput "nothing to preserve" (an oracle workload fails under the
-// input profile itself; the message says which and how), or box errors.
-Result<tighten::MinimizeResult> MinimizeAgainstWorkloads(const MinimizeRequest& request);
+// Runs the oracle on `executor` (options.ddmin.jobs runs at once); the executor's
+// runtime syscalls are never removed. Errors: kInvalidInput (no oracle workload),
+// kNotFound (an oracle command cannot start under the executor), kInvalidInput "nothing
+// to preserve" (an oracle workload fails under the input profile itself; the message
+// says which and how, with its first denied call), the executor's errors, or kDenied if
+// the result is not ⊆ the input (a bug; never returned silently).
+Result<MinimizeResult> MinimizeAgainstWorkloads(WorkloadExecutor& executor,
+                                                const MinimizeRequest& request);
 
 }  // namespace silk::tighten

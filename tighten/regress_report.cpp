@@ -46,9 +46,9 @@ std::string RenderTerminal(const RegressMatrix& m) {
   size_t wname = 8;
   for (const auto& w : m.workloads) wname = std::max(wname, w.size());
   os << std::string(wname, ' ');
-  for (const auto& g : m.generations) os << "  " << g.name;
+  for (const auto& g : m.profiles) os << "  " << g.name;
   os << "\n" << std::string(wname, ' ');
-  for (const auto& g : m.generations) {
+  for (const auto& g : m.profiles) {
     std::string size = "(" + std::to_string(g.allow_set_size) + ")";
     os << "  " << size
        << std::string(g.name.size() > size.size() ? g.name.size() - size.size() : 0, ' ');
@@ -56,22 +56,22 @@ std::string RenderTerminal(const RegressMatrix& m) {
   os << "\n";
   for (size_t w = 0; w < m.workloads.size(); ++w) {
     os << m.workloads[w] << std::string(wname - m.workloads[w].size(), ' ');
-    for (size_t g = 0; g < m.generations.size(); ++g) {
+    for (size_t g = 0; g < m.profiles.size(); ++g) {
       std::string mark = m.cells[g][w].pass ? "ok" : (m.cells[g][w].timed_out ? "TIMEOUT" : "FAIL");
-      size_t width = std::max(m.generations[g].name.size(),
-                              std::to_string(m.generations[g].allow_set_size).size() + 2);
+      size_t width = std::max(m.profiles[g].name.size(),
+                              std::to_string(m.profiles[g].allow_set_size).size() + 2);
       os << "  " << mark << std::string(width > mark.size() ? width - mark.size() : 0, ' ');
     }
     os << "\n";
   }
   size_t failures = m.Failures();
   os << "\n"
-     << m.workloads.size() << " workloads x " << m.generations.size()
-     << " generations: " << failures << " failing\n";
+     << m.workloads.size() << " workloads x " << m.profiles.size() << " generations: " << failures
+     << " failing\n";
   for (size_t w = 0; w < m.workloads.size(); ++w) {
     auto first = m.FirstBreak(w);
     if (!first) continue;
-    os << "  " << m.workloads[w] << " breaks first at " << m.generations[*first].name << ": "
+    os << "  " << m.workloads[w] << " breaks first at " << m.profiles[*first].name << ": "
        << CellWhy(m.cells[*first][w]) << "\n";
   }
   return os.str();
@@ -80,7 +80,7 @@ std::string RenderTerminal(const RegressMatrix& m) {
 bool AcceptedByBaseline(const RegressMatrix& m, size_t g, size_t w,
                         const std::optional<Baseline>& baseline) {
   if (!baseline || m.cells[g][w].pass) return false;
-  auto it = baseline->find({m.generations[g].name, m.workloads[w]});
+  auto it = baseline->find({m.profiles[g].name, m.workloads[w]});
   return it != baseline->end() && !it->second;
 }
 
@@ -88,7 +88,7 @@ std::string RenderJunitXml(const RegressMatrix& m, const ReportContext& context)
   std::ostringstream os;
   size_t failures = 0, skipped = 0;
   double total_secs = 0;
-  for (size_t g = 0; g < m.generations.size(); ++g)
+  for (size_t g = 0; g < m.profiles.size(); ++g)
     for (size_t w = 0; w < m.workloads.size(); ++w) {
       const auto& c = m.cells[g][w];
       total_secs += c.ms / 1000;
@@ -96,12 +96,12 @@ std::string RenderJunitXml(const RegressMatrix& m, const ReportContext& context)
       (AcceptedByBaseline(m, g, w, context.baseline) ? skipped : failures) += 1;
     }
   os << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  os << "<testsuites name=\"silk regress\" tests=\"" << m.generations.size() * m.workloads.size()
+  os << "<testsuites name=\"silk regress\" tests=\"" << m.profiles.size() * m.workloads.size()
      << "\" failures=\"" << failures << "\" skipped=\"" << skipped << "\" time=\""
      << Fixed(total_secs, 3) << "\"";
   if (!context.timestamp.empty()) os << " timestamp=\"" << XmlEscape(context.timestamp) << "\"";
   os << ">\n";
-  for (size_t g = 0; g < m.generations.size(); ++g) {
+  for (size_t g = 0; g < m.profiles.size(); ++g) {
     size_t fails = 0, skips = 0;
     double secs = 0;
     for (size_t w = 0; w < m.workloads.size(); ++w) {
@@ -109,20 +109,20 @@ std::string RenderJunitXml(const RegressMatrix& m, const ReportContext& context)
       secs += c.ms / 1000;
       if (!c.pass) (AcceptedByBaseline(m, g, w, context.baseline) ? skips : fails) += 1;
     }
-    os << "  <testsuite name=\"" << XmlEscape(m.generations[g].name) << "\" tests=\""
+    os << "  <testsuite name=\"" << XmlEscape(m.profiles[g].name) << "\" tests=\""
        << m.workloads.size() << "\" failures=\"" << fails << "\" skipped=\"" << skips
        << "\" time=\"" << Fixed(secs, 3) << "\"";
     if (!context.timestamp.empty()) os << " timestamp=\"" << XmlEscape(context.timestamp) << "\"";
     if (!context.hostname.empty()) os << " hostname=\"" << XmlEscape(context.hostname) << "\"";
     os << ">\n";
-    os << "    <properties><property name=\"profile\" value=\"" << XmlEscape(m.generations[g].file)
+    os << "    <properties><property name=\"profile\" value=\"" << XmlEscape(m.profiles[g].file)
        << "\"/>";
     if (!context.baseline_file.empty())
       os << "<property name=\"baseline\" value=\"" << XmlEscape(context.baseline_file) << "\"/>";
     os << "</properties>\n";
     for (size_t w = 0; w < m.workloads.size(); ++w) {
       const auto& c = m.cells[g][w];
-      os << "    <testcase classname=\"" << XmlEscape(m.generations[g].name) << "\" name=\""
+      os << "    <testcase classname=\"" << XmlEscape(m.profiles[g].name) << "\" name=\""
          << XmlEscape(m.workloads[w]) << "\" time=\"" << Fixed(c.ms / 1000, 3) << "\"";
       if (c.pass) {
         os << "/>\n";
@@ -153,7 +153,7 @@ std::string RenderHtml(const RegressMatrix& m, const ReportContext& context) {
      << "td.ok{background:#c8f0c8}td.fail{background:#f4b8b8}td.known{background:#f0e0a0}"
      << "td.name{text-align:left}small{color:#444}\n</style></head><body>\n";
   os << "<h1>silk regress</h1>\n<p>Suite <code>" << XmlEscape(m.suite)
-     << "</code>: " << m.workloads.size() << " workloads &times; " << m.generations.size()
+     << "</code>: " << m.workloads.size() << " workloads &times; " << m.profiles.size()
      << " generations, " << m.Failures() << " failing.</p>\n";
   auto or_unknown = [](const std::string& v) { return v.empty() ? std::string("unknown") : v; };
   os << "<table class=\"about\">\n"
@@ -167,7 +167,7 @@ std::string RenderHtml(const RegressMatrix& m, const ReportContext& context) {
      << (context.baseline_file.empty() ? std::string("none")
                                        : "<code>" + XmlEscape(context.baseline_file) + "</code>")
      << "</td></tr>\n";
-  for (const auto& g : m.generations)
+  for (const auto& g : m.profiles)
     os << "<tr><th>profile " << XmlEscape(g.name) << "</th><td class=\"name\"><code>"
        << XmlEscape(g.file) << "</code>"
        << (g.extends.empty() ? "" : " (extends " + XmlEscape(g.extends) + ")") << "</td></tr>\n";
@@ -176,8 +176,8 @@ std::string RenderHtml(const RegressMatrix& m, const ReportContext& context) {
   // Chart: allow-set size per generation (bars), inline SVG, both axes labelled.
   const int bar = 60, gap = 20, height = 200, left = 60;
   size_t max_size = 1;
-  for (const auto& g : m.generations) max_size = std::max(max_size, g.allow_set_size);
-  const int width = left + static_cast<int>(m.generations.size()) * (bar + gap) + gap;
+  for (const auto& g : m.profiles) max_size = std::max(max_size, g.allow_set_size);
+  const int width = left + static_cast<int>(m.profiles.size()) * (bar + gap) + gap;
   os << "<h2>Allowed syscalls per generation</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
         "width=\""
      << width << "\" height=\"" << height + 80 << "\" role=\"img\" aria-label=\"allow-set size "
@@ -195,8 +195,8 @@ std::string RenderHtml(const RegressMatrix& m, const ReportContext& context) {
      << "\" text-anchor=\"end\" font-size=\"11\">" << max_size << "</text>\n";
   os << "<text x=\"" << left - 4 << "\" y=\"" << height + 14
      << "\" text-anchor=\"end\" font-size=\"11\">0</text>\n";
-  for (size_t g = 0; g < m.generations.size(); ++g) {
-    const auto& gen = m.generations[g];
+  for (size_t g = 0; g < m.profiles.size(); ++g) {
+    const auto& gen = m.profiles[g];
     int h = static_cast<int>(double(gen.allow_set_size) / double(max_size) * (height - 20));
     int x = left + gap + static_cast<int>(g) * (bar + gap);
     os << "<rect x=\"" << x << "\" y=\"" << height + 10 - h << "\" width=\"" << bar
@@ -210,13 +210,13 @@ std::string RenderHtml(const RegressMatrix& m, const ReportContext& context) {
   os << "</svg>\n";
 
   os << "<h2>Matrix</h2>\n<table>\n<tr><th>workload</th>";
-  for (const auto& g : m.generations)
+  for (const auto& g : m.profiles)
     os << "<th>" << XmlEscape(g.name) << "<br><small>" << g.allow_set_size
        << " syscalls</small></th>";
   os << "<th>first break</th></tr>\n";
   for (size_t w = 0; w < m.workloads.size(); ++w) {
     os << "<tr><td class=\"name\">" << XmlEscape(m.workloads[w]) << "</td>";
-    for (size_t g = 0; g < m.generations.size(); ++g) {
+    for (size_t g = 0; g < m.profiles.size(); ++g) {
       const auto& c = m.cells[g][w];
       if (c.pass) {
         os << "<td class=\"ok\">ok<br><small>" << Fixed(c.ms, 0) << " ms</small></td>";
@@ -229,7 +229,7 @@ std::string RenderHtml(const RegressMatrix& m, const ReportContext& context) {
       }
     }
     auto first = m.FirstBreak(w);
-    os << "<td>" << (first ? XmlEscape(m.generations[*first].name) : "&mdash;") << "</td></tr>\n";
+    os << "<td>" << (first ? XmlEscape(m.profiles[*first].name) : "&mdash;") << "</td></tr>\n";
   }
   os << "</table>\n</body></html>\n";
   return os.str();
@@ -239,8 +239,8 @@ std::string MatrixToJson(const RegressMatrix& m) {
   json j;
   j["suite"] = m.suite;
   j["generations"] = json::array();
-  for (size_t g = 0; g < m.generations.size(); ++g) {
-    const auto& gen = m.generations[g];
+  for (size_t g = 0; g < m.profiles.size(); ++g) {
+    const auto& gen = m.profiles[g];
     json jg = {{"name", gen.name},
                {"file", gen.file},
                {"extends", gen.extends},
@@ -293,14 +293,14 @@ Result<Baseline> ParseBaseline(const std::string& json_text, const std::string& 
 
 std::vector<Regression> CompareToBaseline(const Baseline& baseline, const RegressMatrix& m) {
   std::vector<Regression> out;
-  for (size_t g = 0; g < m.generations.size(); ++g) {
+  for (size_t g = 0; g < m.profiles.size(); ++g) {
     for (size_t w = 0; w < m.workloads.size(); ++w) {
       const auto& c = m.cells[g][w];
       if (c.pass) continue;
-      auto it = baseline.find({m.generations[g].name, m.workloads[w]});
+      auto it = baseline.find({m.profiles[g].name, m.workloads[w]});
       if (it != baseline.end() && !it->second) continue;  // a known failure
       out.push_back(
-          {m.generations[g].name, m.workloads[w],
+          {m.profiles[g].name, m.workloads[w],
            (it == baseline.end() ? "new cell, fails: " : "passed in the baseline, fails now: ") +
                CellWhy(c)});
     }

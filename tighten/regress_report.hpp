@@ -1,8 +1,10 @@
 // The regression matrix of `silk regress`: every workload of a suite under every
 // profile of a lineage, and its renderings for people and CI: a terminal table, JUnit
 // XML, one self-contained HTML page (matrix plus an inline SVG chart of the allow-set
-// size per generation, no external resources), and JSON, which is also the baseline
-// format (`--baseline FILE`, `--update-baseline`).
+// size per profile, no external resources), and JSON, which is also the baseline
+// format (`--baseline FILE`, `--update-baseline`). The reports and the JSON call a
+// lineage's profiles "generations" (the JSON fields "generations" and "generation"),
+// as baselines recorded before have them; in the code a generation is a whole testbed.
 #pragma once
 
 #include <map>
@@ -24,7 +26,7 @@ struct RegressCell {
   double ms = 0;
 };
 
-struct RegressGeneration {
+struct RegressProfile {
   std::string name;  // profile meta.name (or file stem)
   std::string file;
   std::string extends;
@@ -33,16 +35,16 @@ struct RegressGeneration {
 
 struct RegressMatrix {
   std::string suite;
-  std::vector<RegressGeneration> generations;  // lineage order, root first
+  std::vector<RegressProfile> profiles;  // lineage order, root first
   std::vector<std::string> workloads;
-  std::vector<std::vector<RegressCell>> cells;  // [generation][workload]
+  std::vector<std::vector<RegressCell>> cells;  // [profile][workload]
 
-  // The first generation (in lineage order) where `workload` fails, or nullopt.
+  // The first profile (in lineage order) under which `workload` fails, or nullopt.
   std::optional<size_t> FirstBreak(size_t workload) const;
   size_t Failures() const;
 };
 
-// Pass/fail per (generation, workload), read from a MatrixToJson file.
+// Pass/fail per (profile name, workload), read from a MatrixToJson file.
 using Baseline = std::map<std::pair<std::string, std::string>, bool>;
 
 // Where and against what a matrix was made, for the JUnit and HTML reports.
@@ -54,7 +56,7 @@ struct ReportContext {
   std::optional<Baseline> baseline;  // failures it records are accepted
 };
 
-// True if the cell (generation g, workload w) fails and `baseline` records it failing:
+// True if the cell (profile g, workload w) fails and `baseline` records it failing:
 // a known failure, which does not fail the run.
 bool AcceptedByBaseline(const RegressMatrix& m, size_t g, size_t w,
                         const std::optional<Baseline>& baseline);
@@ -65,7 +67,7 @@ std::string RenderTerminal(const RegressMatrix& m);
 // carries timestamp, hostname and time; a failing or skipped case carries the first
 // denial (or why it failed) in <system-out>.
 std::string RenderJunitXml(const RegressMatrix& m, const ReportContext& context = {});
-// The HTML report names the host, silk version, date, each generation's profile file
+// The HTML report names the host, silk version, date, each profile's file
 // and the baseline, and labels its chart's axes.
 std::string RenderHtml(const RegressMatrix& m, const ReportContext& context = {});
 std::string MatrixToJson(const RegressMatrix& m);
@@ -73,7 +75,7 @@ std::string MatrixToJson(const RegressMatrix& m);
 Result<Baseline> ParseBaseline(const std::string& json_text, const std::string& file);
 
 struct Regression {
-  std::string generation;
+  std::string profile;  // RegressProfile::name
   std::string workload;
   std::string why;  // "passed in the baseline, fails now: ..." / "new cell, fails: ..."
 };

@@ -10,6 +10,7 @@
 
 #include "base/file.hpp"
 #include "base/strings.hpp"
+#include "compat/box.hpp"
 #include "policy/profile_json.hpp"
 #include "tighten/learn.hpp"
 #include "tighten/local_box_executor.hpp"
@@ -21,7 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Directories named after this process's boxes ("learn<pid>-N", layers/box_runner.cpp)
+// Directories named after this process's boxes ("learn<pid>-N", tighten/local_box_executor.cpp)
 // under the box state root and in every mounted cgroup hierarchy (v1 and v2).
 std::vector<std::string> BoxLeftovers() {
   const std::string prefix = "learn" + std::to_string(getpid()) + "-";
@@ -57,7 +58,8 @@ TEST(Lineage, PodmanToLearnedToMinimisedEachSubsetAndRegressed) {
   lr.parent = *parent;
   lr.workloads = {SqliteCli()};
   lr.propose.name = "learned";
-  auto learned = Learn(lr);
+  LocalBoxExecutor executor;
+  auto learned = Learn(executor, lr);
   ASSERT_TRUE(learned) << learned.error().ToString();
   ASSERT_TRUE(learned->all_passed());
   const policy::Profile& gen1 = learned->proposal.profile;
@@ -69,7 +71,7 @@ TEST(Lineage, PodmanToLearnedToMinimisedEachSubsetAndRegressed) {
   mr.oracle = {SqliteCli()};
   mr.options.ddmin.jobs = 2;
   mr.options.name = "minimised";
-  auto min = MinimizeAgainstWorkloads(mr);
+  auto min = MinimizeAgainstWorkloads(executor, mr);
   ASSERT_TRUE(min) << min.error().ToString();
   EXPECT_TRUE(min->one_minimal);
   EXPECT_LT(min->kept.size(), tighten::AllowedNames(gen1).size());
@@ -88,15 +90,15 @@ TEST(Lineage, PodmanToLearnedToMinimisedEachSubsetAndRegressed) {
   rr.profiles_dir = dir;
   rr.suite.dir = "sqlite3-cli";
   rr.suite.workloads = {SqliteCli()};
-  auto m = RunRegress(rr);
+  auto m = RunRegress(executor, rr);
   fs::remove_all(dir);
   ASSERT_TRUE(m) << m.error().ToString();
-  ASSERT_EQ(m->generations.size(), 4u);
-  EXPECT_EQ(m->generations[0].name, "podman-default");
-  EXPECT_EQ(m->generations[3].name, "broken");
-  EXPECT_GT(m->generations[0].allow_set_size, m->generations[1].allow_set_size);
-  EXPECT_GT(m->generations[1].allow_set_size, m->generations[2].allow_set_size);
-  for (size_t g = 0; g < 3; ++g) EXPECT_TRUE(m->cells[g][0].pass) << m->generations[g].name;
+  ASSERT_EQ(m->profiles.size(), 4u);
+  EXPECT_EQ(m->profiles[0].name, "podman-default");
+  EXPECT_EQ(m->profiles[3].name, "broken");
+  EXPECT_GT(m->profiles[0].allow_set_size, m->profiles[1].allow_set_size);
+  EXPECT_GT(m->profiles[1].allow_set_size, m->profiles[2].allow_set_size);
+  for (size_t g = 0; g < 3; ++g) EXPECT_TRUE(m->cells[g][0].pass) << m->profiles[g].name;
   EXPECT_FALSE(m->cells[3][0].pass);
   EXPECT_EQ(m->FirstBreak(0), 3u);
 }
@@ -105,30 +107,31 @@ TEST(Minimize, BadOracles) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root: boxes use namespaces";
   auto parent = LoadResolvedProfile("gen0-sliver");
   ASSERT_TRUE(parent) << parent.error().ToString();
+  LocalBoxExecutor executor;
   MinimizeRequest mr;
   mr.profile = *parent;
   // Not found in the box.
   mr.oracle = {tighten::ShellWorkload("nf", "exec no-such-oracle-silk", 10)};
   mr.oracle[0].command = {"no-such-oracle-silk"};
-  auto r = MinimizeAgainstWorkloads(mr);
+  auto r = MinimizeAgainstWorkloads(executor, mr);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
   // Fails under the unrestricted parent: nothing to preserve.
   mr.oracle = {tighten::ShellWorkload("false", "exit 3", 10)};
-  r = MinimizeAgainstWorkloads(mr);
+  r = MinimizeAgainstWorkloads(executor, mr);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kInvalidInput);
   EXPECT_NE(r.error().message().find("nothing to preserve"), std::string::npos);
   // Empty suite: no oracle workload at all.
   mr.oracle = {};
-  r = MinimizeAgainstWorkloads(mr);
+  r = MinimizeAgainstWorkloads(executor, mr);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kInvalidInput);
   EXPECT_NE(r.error().message().find("no oracle workload"), std::string::npos);
   // Hangs: timeout reported (naming the workload and the limit), box cleaned: no state
   // directory under the state root and no cgroup in any hierarchy is left.
   mr.oracle = {tighten::ShellWorkload("hang", "sleep 1000", 1)};
-  r = MinimizeAgainstWorkloads(mr);
+  r = MinimizeAgainstWorkloads(executor, mr);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("timed out after 1"), std::string::npos)
       << r.error().message();

@@ -38,14 +38,14 @@ TEST_P(MinimizeProof, MinimisedProfilePassesIsOneMinimalAndNarrowsTheLineage) {
   ASSERT_TRUE(parent) << parent.error().ToString();
   auto log = OpenWorkloadLog("/dev/null");
   ASSERT_TRUE(log);
+  LocalBoxExecutor executor(log->get());
 
   const auto t_learn = std::chrono::steady_clock::now();
   LearnRequest lr;
   lr.parent = *parent;
   lr.workloads = {w};
-  lr.output_fd = log->get();
   lr.propose.name = "learned-" + GetParam();
-  auto learned = Learn(lr);
+  auto learned = Learn(executor, lr);
   ASSERT_TRUE(learned) << learned.error().ToString();
   ASSERT_TRUE(learned->all_passed());
   const policy::Profile& gen1 = learned->proposal.profile;
@@ -67,10 +67,9 @@ TEST_P(MinimizeProof, MinimisedProfilePassesIsOneMinimalAndNarrowsTheLineage) {
   mr.candidate_timeout_factor = 3;
   mr.min_candidate_timeout = 2;
   mr.options.name = "minimised-" + GetParam();
-  mr.output_fd = log->get();
   OracleRunStats stats;
   mr.stats = &stats;
-  auto min = MinimizeAgainstWorkloads(mr);
+  auto min = MinimizeAgainstWorkloads(executor, mr);
   ASSERT_TRUE(min) << min.error().ToString();
   EXPECT_TRUE(min->one_minimal) << "kept: " << min->kept.size();
   EXPECT_EQ(min->profile.meta.extends, gen1.meta.name);

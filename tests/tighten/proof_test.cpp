@@ -30,7 +30,8 @@ TEST_P(Proof, LearnedProfilePassesTwentyFreshRunsWithoutDenials) {
   lr.parent = *parent;
   lr.workloads = suite->workloads;
   lr.runs_per_workload = 2;  // runs 0 and 1
-  auto learned = Learn(lr);
+  LocalBoxExecutor executor;
+  auto learned = Learn(executor, lr);
   ASSERT_TRUE(learned) << learned.error().ToString();
   ASSERT_TRUE(learned->all_passed());
   auto file = TempProfileFile::Create(learned->proposal.profile);
@@ -46,7 +47,7 @@ TEST_P(Proof, LearnedProfilePassesTwentyFreshRunsWithoutDenials) {
     ASSERT_TRUE(r) << r.error().ToString();
     EXPECT_TRUE(r->pass) << "run " << run << ": exit " << r->exit_status
                          << (r->timed_out ? " (timed out)" : "") << " " << r->first_denial;
-    for (const auto& d : r->denial_list) {
+    for (const auto& d : r->denials) {
       const bool inherited = !policy::Allows(parent_policy->Evaluate(d.nr, d.args.data()));
       EXPECT_TRUE(inherited) << "run " << run << ": the learned profile denied " << d.syscall
                              << " (nr " << d.nr << ", pid " << d.pid << "), which "

@@ -71,7 +71,7 @@ TEST(Suite, BadInputNamesFileAndField) {
   d.Write("w/workload.json", "{not json");
   s = LoadSuite(d.path());
   ASSERT_FALSE(s);
-  EXPECT_NE(s.error().message().find("malformed JSON"), std::string::npos);
+  EXPECT_NE(s.error().message().find("invalid JSON"), std::string::npos);
 }
 
 TEST(Suite, EmptySuiteAndMissingDirectory) {
@@ -94,9 +94,9 @@ TEST(Suite, ShippedWorkloadsParse) {
 RegressMatrix Sample() {
   RegressMatrix m;
   m.suite = "tests/workloads";
-  m.generations = {{"podman-default", "a.json", "", 370},
-                   {"learned", "b.json", "podman-default", 80},
-                   {"minimised", "c.json", "learned", 41}};
+  m.profiles = {{"podman-default", "a.json", "", 370},
+                {"learned", "b.json", "podman-default", 80},
+                {"minimised", "c.json", "learned", 41}};
   m.workloads = {"busybox", "python-<json>"};
   m.cells.assign(3, std::vector<RegressCell>(2));
   for (auto& row : m.cells)
@@ -173,7 +173,7 @@ TEST(RegressReport, BaselineRoundTripAndCompare) {
   m.cells[1][0].pass = false;
   auto regs = CompareToBaseline(*b, m);
   ASSERT_EQ(regs.size(), 1u);
-  EXPECT_EQ(regs[0].generation, "learned");
+  EXPECT_EQ(regs[0].profile, "learned");
   EXPECT_NE(regs[0].why.find("passed in the baseline"), std::string::npos);
   EXPECT_FALSE(ParseBaseline("{\"generations\": 3}", "b.json"));
   EXPECT_FALSE(ParseBaseline("[", "b.json"));
