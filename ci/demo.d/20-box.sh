@@ -44,9 +44,15 @@ echo '{"command": "true", "memroy_max": "1G"}' >"$work/bad.json"
 expect 2 "$SILK" box run --spec "$work/bad.json"
 
 step "a SIGKILLed supervisor: its box dies with it, the next sweep reclaims the rest"
-"$SILK" box run --box-id demo-killed --memory 64M -- /bin/sleep 60 &
+# The box says it is up through a FIFO: the supervisor is killed while its box runs.
+mkfifo "$work/up"
+"$SILK" box run --box-id demo-killed --memory 64M -- /bin/sh -c 'echo up; exec sleep 60' \
+  >"$work/up" &
 sup=$!
-sleep 1
+read -r _ <"$work/up"
 kill -9 "$sup"
 wait "$sup" 2>/dev/null || true
-expect 0 "$SILK" box sweep
+expect 0 "$SILK" box sweep >"$work/sweep.txt"
+cat "$work/sweep.txt"
+grep -qw demo-killed "$work/sweep.txt" ||
+  { echo "$chapter: the sweep did not reclaim demo-killed" >&2; exit 1; }

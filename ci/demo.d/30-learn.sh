@@ -2,8 +2,9 @@
 # Chapter 30: learn -> tighten -> regress. The lineage podman-default -> learned for the
 # sqlite3 workloads -> minimised, each step checked ⊆ its parent by the algebra, then
 # the whole suite regression-tested under every generation.
-work=$(mktemp -d /tmp/silk-demo-learn.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+set -euo pipefail
+. "$SILK_SOURCE_DIR/ci/demo_lib.sh"
+
 suite=$SILK_SOURCE_DIR/tests/workloads
 mkdir -p "$work/lineage" "$work/sqlite"
 cp -r "$suite/sqlite3-cli" "$suite/python-sqlite3" "$work/sqlite/"

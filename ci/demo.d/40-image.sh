@@ -4,9 +4,8 @@
 # and verify it, then tamper with copies and watch verification refuse them, naming the
 # component that changed.
 set -euo pipefail
+. "$SILK_SOURCE_DIR/ci/demo_lib.sh"
 image=/var/lib/silk/images/thinix
-work=$(mktemp -d /tmp/silk-demo-image-XXXXXX)
-trap 'rm -rf "$work"' EXIT
 
 echo "== silk image build thinix"
 "$SILK" image build thinix --out "$image"

@@ -4,6 +4,7 @@
 # it: in a compatibility box under the gen0-sliver API profile (generation 1 hosting
 # generation 2, in miniature), directly, and several VMs at once. Then bad input.
 set -euo pipefail
+. "$SILK_SOURCE_DIR/ci/demo_lib.sh"
 image=/var/lib/silk/images/thinix
 
 echo "== silk vmm doctor --fix"
@@ -26,34 +27,45 @@ echo "silk vm run exited with $status"
 
 echo
 echo "== two VMs at once (distinct names, sockets, consoles)"
-"$SILK" vm run --image "$image" --no-box --json -- /bin/true >/tmp/silk-demo-vm1.json &
+"$SILK" vm run --image "$image" --no-box --json -- /bin/true >"$work/vm1.json" &
 pid1=$!
-"$SILK" vm run --image "$image" --no-box --json -- /bin/true >/tmp/silk-demo-vm2.json &
+"$SILK" vm run --image "$image" --no-box --json -- /bin/true >"$work/vm2.json" &
 pid2=$!
-wait "$pid1" "$pid2"
-python3 - <<'PY'
-import json
-a, b = (json.load(open(f"/tmp/silk-demo-vm{i}.json")) for i in (1, 2))
+# `wait A B` returns B's status only: wait for each and check both.
+rc1=0 rc2=0
+wait "$pid1" || rc1=$?
+wait "$pid2" || rc2=$?
+if [ "$rc1" -ne 0 ] || [ "$rc2" -ne 0 ]; then
+  echo "$chapter: two VMs at once: exit $rc1 and $rc2, expected 0 and 0" >&2
+  exit 1
+fi
+python3 - "$work/vm1.json" "$work/vm2.json" <<'PY'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
 assert a["domain"] != b["domain"], "two VMs shared a name"
+assert a["exit_status"] == 0 and b["exit_status"] == 0, "a VM's command failed"
 print(f'{a["domain"]} and {b["domain"]}: both exited {a["exit_status"]}, {b["exit_status"]}; '
       f'ready after {a["timings"]["ready"]:.1f} s and {b["timings"]["ready"]:.1f} s')
 PY
-rm -f /tmp/silk-demo-vm1.json /tmp/silk-demo-vm2.json
 
 echo
 echo "== silk vm list (nothing left behind)"
 # silk returns on the guest's shutdown event; libvirt then kills and reaps QEMU and
 # removes the domain on its own (~2 s here, where PID 1 reaps slowly).
+left=
 for _ in $(seq 1 100); do
-  [ "$("$SILK" vm list --json)" = "[]" ] && break
+  left=$("$SILK" vm list --json)
+  [ "$left" = "[]" ] && break
   sleep 0.1
 done
 "$SILK" vm list
+if [ "$left" != "[]" ]; then
+  echo "$chapter: domains left behind after 10 s: $left" >&2
+  exit 1
+fi
 
 echo
 echo "== bad input: a tampered image is refused before boot"
-work=$(mktemp -d /tmp/silk-demo-vm-XXXXXX)
-trap 'rm -rf "$work"' EXIT
 cp -a "$image" "$work/image"
 printf '\x00' | dd of="$work/image/initramfs.img" bs=1 seek=4096 conv=notrunc status=none
 if out=$("$SILK" vm run --image "$work/image" -- /bin/true 2>&1); then
