@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
     }
     used_accel = j["accel"].get<std::string>();
     std::string name = j["domain"].get<std::string>();
-    while (silk::vmm::DomainExists(**conn, name) &&
+    while (silk::vmm::DomainExists(**conn, name).value_or(false) &&
            Clock::now() - after_silk < std::chrono::seconds(20))
       usleep(20 * 1000);
     out.total.push_back(s.seconds);

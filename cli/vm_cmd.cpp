@@ -60,19 +60,33 @@ int Run(const Args& all_args) {
       "timings", "print where the time went (stderr)")("json",
                                                        "print a JSON summary (stdout) at the end");
   po::variables_map vm;
+  // podman's exit classes: silk's own failures (usage included) are 125, so that they
+  // cannot be mistaken for the status of CMD.
   if (auto rc = ParseArgs("silk vm run [options] -- CMD [ARGS...]",
-                          "Boots a thinix VM, runs CMD in it, streams its output, shuts the VM "
-                          "down and exits with CMD's exit status.",
+                          "Boots a thinix VM, runs CMD in it, streams its output, shuts the VM\n"
+                          "down and exits with CMD's status (128+N when killed by signal N).\n"
+                          "Exit codes of its own, as podman run: 125 when silk fails (bad\n"
+                          "options, image, libvirtd, memory, boot, timeout), 126 when CMD is\n"
+                          "found in the guest but cannot be executed, 127 when it is not found\n"
+                          "(in a box, `silk box run` in the guest gives the same codes).",
                           opts, {}, args, vm))
-    return *rc;
-  if (command.empty()) return UsageError("silk vm run", "no command: put it after '--'");
+    return *rc == kExitOk ? kExitOk : kExitSilkFailed;
+  auto usage = [](std::string_view message) {
+    UsageError("silk vm run", message);
+    return kExitSilkFailed;
+  };
+  auto failed = [](const Error& error) {
+    ReportError(error);
+    return kExitSilkFailed;
+  };
+  if (command.empty()) return usage("no command: put it after '--'");
   if (!accel.empty()) {
     auto a = vmm::ParseAccel(accel);
-    if (!a) return ReportError(a.error(), true);
+    if (!a) return usage(a.error().ToString());
     o.accel = *a;
   }
   if (timeout_s <= 0 || boot_timeout_s <= 0)
-    return UsageError("silk vm run", "--timeout and --boot-timeout must be positive");
+    return usage("--timeout and --boot-timeout must be positive");
   o.command_timeout = std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
   o.boot_timeout = std::chrono::milliseconds(static_cast<long>(boot_timeout_s * 1000));
   o.keep_console = vm.count("keep-console") > 0;
@@ -83,7 +97,9 @@ int Run(const Args& all_args) {
   auto r = vmm::RunInVm(
       o, cmd, [](std::string_view d) { WriteAll(1, d); },
       [](std::string_view d) { WriteAll(2, d); });
-  if (!r) return ReportError(r.error(), true);
+  if (!r) return failed(r.error());
+  if (!r->exec_failure.empty())
+    std::cerr << "silk: vm " << r->domain << ": " << r->exec_failure << "\n";
   const auto& t = r->timings;
   if (vm.count("timings")) {
     std::cerr << "silk: vm " << r->domain << " (" << vmm::AccelName(r->accel)
@@ -107,6 +123,7 @@ int Run(const Args& all_args) {
                 {"command", t.command},
                 {"ended", t.ended}}}};
     if (!r->console_log.empty()) j["console_log"] = r->console_log;
+    if (!r->exec_failure.empty()) j["exec_failure"] = r->exec_failure;
     std::cout << j.dump(2) << "\n";
   }
   return r->exit_status;

@@ -131,9 +131,12 @@ Result<AccelVerdict> ChooseAccel(Connection& conn, const BootImage& image,
     spec.console_log = dir.console_log();
     auto dom = TransientDomain::Create(conn, spec);
     if (!dom) {
-      // QEMU refusing KVM is a verdict too, unless the refusal is a permission to fix.
-      booted = KvmDeviceProblem().empty() &&
-               dom.error().message().find("Permission denied") == std::string::npos;
+      // QEMU refusing KVM is a verdict too, unless the refusal is a permission to fix:
+      // /dev/kvm's mode (KvmDeviceProblem), or libvirt saying access was denied (its
+      // error code, VIR_ERR_ACCESS_DENIED/AUTH_*, or a system error with EACCES/EPERM).
+      int err = dom.error().sys_errno();
+      bool permission = dom.error().code() == ErrorCode::kDenied || err == EACCES || err == EPERM;
+      booted = KvmDeviceProblem().empty() && !permission;
       verdict.reason = "libvirt could not start a KVM guest: " + dom.error().message();
     } else {
       booted = true;

@@ -2,8 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -19,10 +17,9 @@
 
 #include "base/file.hpp"
 #include "base/strings.hpp"
+#include "base/subprocess.hpp"
 #include "base/unique_fd.hpp"
 #include "vmm/channel.hpp"
-
-extern char** environ;
 
 namespace silk::vmm {
 
@@ -31,6 +28,8 @@ namespace {
 using json = nlohmann::json;
 
 constexpr char kPortDir[] = "/dev/virtio-ports/";
+// The command's PATH when the agent has none (as PID 1 the kernel gives it none).
+constexpr char kGuestPath[] = "/usr/sbin:/usr/bin:/sbin:/bin";
 
 Result<std::string> FindPortByName(const std::string& name, const std::string& sysfs_root,
                                    const std::string& dev_root) {
@@ -63,13 +62,13 @@ std::string Json(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 // Runs one command; streams its output over `ch`; returns after sending 'X' or 'F'.
 Result<void> RunCommand(FramedChannel& ch, const json& req) {
   std::vector<std::string> argv;
-  std::vector<std::string> env_add;
+  std::vector<std::pair<std::string, std::string>> env_add;
   std::string cwd = "/";
   try {
     for (const auto& a : req.at("argv")) argv.push_back(a.get<std::string>());
     if (req.contains("env"))
       for (const auto& [k, v] : req.at("env").items())
-        env_add.push_back(k + "=" + v.get<std::string>());
+        env_add.emplace_back(k, v.get<std::string>());
     if (req.contains("cwd")) cwd = req.at("cwd").get<std::string>();
   } catch (const json::exception& e) {
     return ch.Send(FrameType::kFailure,
@@ -78,83 +77,36 @@ Result<void> RunCommand(FramedChannel& ch, const json& req) {
   if (argv.empty())
     return ch.Send(FrameType::kFailure, Json({{"error", "run request: empty argv"}}));
 
-  int out_pipe[2], err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return FailErrno("agent: pipe");
-  UniqueFd out_r(out_pipe[0]), out_w(out_pipe[1]);
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) return FailErrno("agent: pipe");
-  UniqueFd err_r(err_pipe[0]), err_w(err_pipe[1]);
-
-  // Everything the child needs is built before posix_spawn: it allocates nothing after.
-  std::vector<std::string> env_strs;
-  bool has_path = false;
-  for (char** e = environ; *e != nullptr; ++e) {
-    env_strs.emplace_back(*e);
-    if (env_strs.back().rfind("PATH=", 0) == 0) has_path = true;
+  // The command's environment is the agent's plus what the request sets; PATH lookup
+  // uses the command's PATH. Nothing of it touches the agent's own environment.
+  SpawnOptions o;
+  o.argv = std::move(argv);
+  o.cwd = cwd;
+  o.in = Stdio::Null();
+  o.out = Stdio::Pipe();
+  o.err = Stdio::Pipe();
+  if (::getenv("PATH") == nullptr) o.set_env.emplace_back("PATH", kGuestPath);
+  for (auto& kv : env_add) o.set_env.push_back(std::move(kv));
+  auto child = ChildProcess::Spawn(o);
+  if (!child) {
+    // Found-but-not-executable and not-found carry the shell's status, so that the host
+    // can tell them from a failure of the agent itself.
+    json failure = {{"error", child.error().ToString()}};
+    if (auto status = ShellStatusForSpawnError(child.error())) failure["status"] = *status;
+    return ch.Send(FrameType::kFailure, Json(failure));
   }
-  if (!has_path) env_strs.emplace_back("PATH=/usr/sbin:/usr/bin:/sbin:/bin");
-  for (auto& e : env_add) env_strs.push_back(e);
-  std::vector<char*> cargv, cenv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  for (auto& e : env_strs) cenv.push_back(e.data());
-  cenv.push_back(nullptr);
-
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
-  posix_spawn_file_actions_adddup2(&fa, err_w.get(), 2);
-  posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-  pid_t pid = -1;
-  // posix_spawnp searches PATH of the *parent*; make it the child's.
-  if (!has_path) setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);
-  int rc = posix_spawnp(&pid, cargv[0], &fa, nullptr, cargv.data(), cenv.data());
-  if (!has_path) unsetenv("PATH");
-  posix_spawn_file_actions_destroy(&fa);
-  out_w.Reset();
-  err_w.Reset();
-  if (rc != 0) {
-    std::string msg = "cannot run '" + argv[0] + "': " + std::string(strerror(rc));
-    return ch.Send(FrameType::kFailure, Json({{"error", msg}}));
-  }
-
-  pollfd fds[2] = {{out_r.get(), POLLIN, 0}, {err_r.get(), POLLIN, 0}};
-  int open_count = 2;
-  char buf[32768];
-  while (open_count > 0) {
-    int r = ::poll(fds, 2, -1);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return FailErrno("agent: poll");
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-      if (n <= 0) {
-        fds[i].fd = -1;
-        --open_count;
-        continue;
-      }
-      SILK_TRY(ch.Send(i == 0 ? FrameType::kStdout : FrameType::kStderr,
-                       std::string(buf, static_cast<size_t>(n))));
-    }
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return FailErrno("agent: waitpid");
-  }
+  // A send that fails (the host went away) ends the stream: Stream() kills and reaps the
+  // command before returning the error.
+  auto forward = [&ch](FrameType type) {
+    return [&ch, type](std::string_view chunk) { return ch.Send(type, std::string(chunk)); };
+  };
+  ExitStatus status =
+      SILK_TRY(child->Stream(forward(FrameType::kStdout), forward(FrameType::kStderr)));
   // As PID 1 the agent also inherits orphans: reap whatever else has exited.
   while (::waitpid(-1, nullptr, WNOHANG) > 0) {
   }
-  int code = 0, sig = 0;
-  if (WIFEXITED(status)) {
-    code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    sig = WTERMSIG(status);
-    code = 128 + sig;
-  }
-  return ch.Send(FrameType::kExit, Json({{"status", code}, {"signal", sig}}));
+  return ch.Send(FrameType::kExit,
+                 Json({{"status", status.ShellStatus()}, {"signal", status.signal}}));
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "base/subprocess.hpp"
+
 namespace silk::vmm {
 
 namespace {
@@ -70,8 +72,16 @@ Result<int> AgentClient::Run(const AgentCommand& cmd, const OutputSink& out, con
                       "control channel: malformed exit frame: " + f->payload);
         return j["status"].get<int>();
       }
-      case FrameType::kFailure:
-        return Fail(ErrorCode::kNotFound, "in the guest: " + ErrorOf(f->payload));
+      case FrameType::kFailure: {
+        // The agent gives the shell's status when the command was not found (127) or
+        // not executable (126); anything else is the agent's own failure.
+        json j = json::parse(f->payload, nullptr, false);
+        int status = j.is_object() ? j.value("status", 0) : 0;
+        ErrorCode code = status == kShellNotFound        ? ErrorCode::kNotFound
+                         : status == kShellCannotExecute ? ErrorCode::kDenied
+                                                         : ErrorCode::kSystem;
+        return Fail(code, "in the guest: " + ErrorOf(f->payload));
+      }
       default:
         break;  // late hello/pong
     }

@@ -31,9 +31,11 @@ class AgentClient {
   // Round-trips a ping. Errors: kTimeout; kSystem when the guest went away.
   Result<void> Ping(std::chrono::steady_clock::time_point deadline);
   // Runs `cmd` in the guest, streaming stdout/stderr to the sinks, and returns its exit
-  // status (128+N if killed by signal N). Errors: kNotFound/kSystem if the command could
-  // not start (the agent's message), kTimeout at `deadline`, kSystem if the guest went
-  // away.
+  // status (128+N if killed by signal N). Errors: kNotFound if the command was not found
+  // in the guest, kDenied if it was found but could not be executed (so that
+  // ShellStatusForSpawnError() gives 127/126, as for a local spawn), kSystem if the agent
+  // could not start it otherwise (the agent's message), kTimeout at `deadline`, kSystem
+  // if the guest went away.
   Result<int> Run(const AgentCommand& cmd, const OutputSink& out, const OutputSink& err,
                   std::chrono::steady_clock::time_point deadline);
   // Asks the agent to power the guest off. Does not wait for it (watch the domain's

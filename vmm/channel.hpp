@@ -18,7 +18,9 @@
 //                   'O' stdout    raw bytes of the command's stdout
 //                   'E' stderr    raw bytes of the command's stderr
 //                   'X' exit      {"status": N, "signal": S}  (status is 128+S if signalled)
-//                   'F' failure   {"error": "..."}            (the command could not start)
+//                   'F' failure   {"error": "...", "status": 126|127}  (the command could
+//                                 not start; status only when it was not found (127) or not
+//                                 executable (126), absent when the agent itself failed)
 // One command runs at a time; the host sends 'R' and reads until 'X' or 'F'. Frames the
 // receiver does not expect (a late 'H' or 'p') are ignored.
 //

@@ -1,5 +1,7 @@
 #include "vmm/connection.hpp"
 
+#include <cstring>
+
 #include "vmm/event_loop.hpp"
 #include "vmm/internal/libvirt_api.hpp"
 
@@ -10,17 +12,58 @@ using internal::Libvirt;
 void ConnectClose::operator()(virConnectPtr c) const { Libvirt().virConnectClose(c); }
 void DomainFree::operator()(virDomainPtr d) const { Libvirt().virDomainFree(d); }
 
+namespace {
+
+// silk's category for libvirt's error code (virErrorNumber), never for its text.
+ErrorCode CodeOf(const virError& err) {
+  switch (err.code) {
+    case VIR_ERR_NO_DOMAIN:
+      return ErrorCode::kNotFound;
+    case VIR_ERR_ACCESS_DENIED:
+    case VIR_ERR_AUTH_FAILED:
+    case VIR_ERR_AUTH_CANCELLED:
+    case VIR_ERR_AUTH_UNAVAILABLE:
+      return ErrorCode::kDenied;
+    case VIR_ERR_NO_SUPPORT:
+    case VIR_ERR_CONFIG_UNSUPPORTED:
+    case VIR_ERR_ARGUMENT_UNSUPPORTED:
+    case VIR_ERR_NO_CONNECT:
+      return ErrorCode::kUnsupported;
+    case VIR_ERR_OPERATION_TIMEOUT:
+    case VIR_ERR_AGENT_UNRESPONSIVE:
+      return ErrorCode::kTimeout;
+    case VIR_ERR_INVALID_ARG:
+    case VIR_ERR_XML_ERROR:
+    case VIR_ERR_XML_DETAIL:
+      return ErrorCode::kInvalidInput;
+    default:
+      return ErrorCode::kSystem;
+  }
+}
+
+}  // namespace
+
 Error LibvirtError(const std::string& what) {
   virErrorPtr err = Libvirt().virGetLastError();
   std::string msg = what;
   ErrorCode code = ErrorCode::kSystem;
-  if (err != nullptr && err->message != nullptr) {
-    msg += ": ";
-    msg += err->message;
-    if (err->code == VIR_ERR_NO_DOMAIN) code = ErrorCode::kNotFound;
+  int sys_errno = 0;
+  if (err != nullptr) {
+    code = CodeOf(*err);
+    // virReportSystemError keeps the errno in int1.
+    if (err->code == VIR_ERR_SYSTEM_ERROR && err->int1 > 0) sys_errno = err->int1;
+    if (err->message != nullptr) {
+      std::string text = err->message;
+      // libvirt's text ends in strerror(errno), which Error::ToString() adds back.
+      std::string tail = std::string(": ") + std::strerror(sys_errno);
+      if (sys_errno != 0 && text.size() > tail.size() &&
+          text.compare(text.size() - tail.size(), tail.size(), tail) == 0)
+        text.resize(text.size() - tail.size());
+      msg += ": " + text;
+    }
   }
   Libvirt().virResetLastError();
-  return Error(code, msg);
+  return Error(code, msg, sys_errno);
 }
 
 Error WithFixHint(Error error) {

@@ -36,8 +36,11 @@ struct DomainFree {
 using ConnectHandle = std::unique_ptr<virConnect, ConnectClose>;
 using DomainHandle = std::unique_ptr<virDomain, DomainFree>;
 
-// The last libvirt error on this thread as a silk Error (kSystem, or kNotFound for a
-// missing domain), prefixed with `what`.
+// The last libvirt error on this thread as a silk Error, prefixed with `what`, and
+// classified by libvirt's error code (virErrorNumber), not its text: kNotFound for
+// VIR_ERR_NO_DOMAIN, kDenied for access/authentication, kUnsupported for what the driver
+// or host cannot do (and no connection), kTimeout, kInvalidInput for bad XML/arguments,
+// kSystem otherwise; a VIR_ERR_SYSTEM_ERROR keeps its errno.
 Error LibvirtError(const std::string& what);
 
 // `error` (from libvirt) with how to fix it when silk recognises the cause: libvirt's

@@ -163,16 +163,19 @@ Result<std::vector<DomainInfo>> ListDomains(Connection& conn) {
 Result<DomainInfo> GetDomainInfo(Connection& conn, const std::string& name) {
   DomainHandle dom(Libvirt().virDomainLookupByName(conn.get(), name.c_str()));
   if (!dom) {
-    Libvirt().virResetLastError();
+    Error e = LibvirtError("cannot look up domain " + name + " on " + conn.uri());
+    if (e.code() != ErrorCode::kNotFound) return Fail(std::move(e));
     return Fail(ErrorCode::kNotFound, "no domain named '" + name + "' on " + conn.uri());
   }
   return InfoOf(dom.get());
 }
 
-bool DomainExists(Connection& conn, const std::string& name) {
+Result<bool> DomainExists(Connection& conn, const std::string& name) {
   DomainHandle dom(Libvirt().virDomainLookupByName(conn.get(), name.c_str()));
-  if (!dom) Libvirt().virResetLastError();
-  return dom != nullptr;
+  if (dom) return true;
+  Error e = LibvirtError("cannot look up domain " + name + " on " + conn.uri());
+  if (e.code() == ErrorCode::kNotFound) return false;
+  return Fail(std::move(e));
 }
 
 }  // namespace silk::vmm

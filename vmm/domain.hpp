@@ -78,9 +78,12 @@ class TransientDomain {
 
 // Every domain on the connection (running and defined), sorted by name.
 Result<std::vector<DomainInfo>> ListDomains(Connection& conn);
-// One domain by name. Errors: kNotFound.
+// One domain by name. Errors: kNotFound when there is none; libvirt's error otherwise
+// (LibvirtError: e.g. the daemon went away).
 Result<DomainInfo> GetDomainInfo(Connection& conn, const std::string& name);
-// True if a domain named `name` exists on the connection.
-bool DomainExists(Connection& conn, const std::string& name);
+// Whether a domain named `name` exists on the connection. Only libvirt's "no such
+// domain" (VIR_ERR_NO_DOMAIN) is false; any other failure (libvirtd unreachable, the
+// connection closed) is an error, never "absent".
+Result<bool> DomainExists(Connection& conn, const std::string& name);
 
 }  // namespace silk::vmm

@@ -1,6 +1,7 @@
 #include "vmm/vm_run.hpp"
 
 #include "base/log.hpp"
+#include "base/subprocess.hpp"
 #include "images/image.hpp"
 #include "vmm/accel.hpp"
 #include "vmm/connection.hpp"
@@ -24,6 +25,13 @@ std::string WithConsole(const std::string& msg, const std::string& console_log) 
   std::string tail = ConsoleTail(console_log, 15);
   if (tail.empty()) return msg + " (the guest console is empty)";
   return msg + "; last lines of the guest console:\n" + tail;
+}
+
+// `cause` said again with `message`: its code, errno and context stay.
+Error Restate(const Error& cause, std::string message) {
+  Error e(cause.code(), std::move(message), cause.sys_errno());
+  for (auto it = cause.context().rbegin(); it != cause.context().rend(); ++it) e.Wrap(*it);
+  return e;
 }
 
 // Free host memory in MiB as libvirt sees it (works for remote hosts too); 0 if unknown.
@@ -125,10 +133,9 @@ Result<VmRunResult> RunInVm(const VmRunOptions& options, const AgentCommand& com
                   std::to_string(options.boot_timeout.count() / 1000) +
                   " s (raise --boot-timeout, or check the image)"
             : "the guest ended before its agent answered (" + agent.error().message() + ")";
-    ErrorCode code = agent.error().code();
-    std::string msg = WithConsole("VM " + name + ": " + why, spec.console_log);
+    Error e = Restate(agent.error(), WithConsole("VM " + name + ": " + why, spec.console_log));
     (void)dom.Destroy();
-    return Fail(code, msg);
+    return Fail(std::move(e));
   }
   result.timings.ready = Since(start);
   if (auto info = dom.Info()) result.host_rss_kib = info->host_rss_kib;
@@ -140,12 +147,20 @@ Result<VmRunResult> RunInVm(const VmRunOptions& options, const AgentCommand& com
   }
   auto status = agent->Run(cmd, out, err, Clock::now() + options.command_timeout);
   if (!status) {
-    std::string msg = "VM " + name + ": " + status.error().message();
-    if (status.error().code() != ErrorCode::kNotFound) msg = WithConsole(msg, spec.console_log);
-    (void)dom.Destroy();
-    return Fail(status.error().code(), msg);
+    if (auto shell = ShellStatusForSpawnError(status.error())) {
+      // Not found (127) or not executable (126) in the guest: the command's outcome, as
+      // a shell would give it, not a failure of silk. The guest still powers off below.
+      result.exit_status = *shell;
+      result.exec_failure = status.error().message();
+    } else {
+      Error e = Restate(status.error(), WithConsole("VM " + name + ": " + status.error().message(),
+                                                    spec.console_log));
+      (void)dom.Destroy();
+      return Fail(std::move(e));
+    }
+  } else {
+    result.exit_status = *status;
   }
-  result.exit_status = *status;
   result.timings.command = Since(start);
 
   // Power off through the agent and act on the lifecycle event: libvirt may take seconds

@@ -52,7 +52,10 @@ struct VmRunTimings {
 };
 
 struct VmRunResult {
+  // The command's status (128+N if killed by signal N); 127 when it was not found in the
+  // guest and 126 when it was found but not executable (exec_failure says why).
   int exit_status = 0;
+  std::string exec_failure;
   std::string domain;
   Accel accel = Accel::kTcg;
   std::string accel_reason;
@@ -65,8 +68,10 @@ struct VmRunResult {
 // Errors (each with what to do): the image is missing/tampered (images::VerifyImage's
 // error), libvirtd unreachable (how to start it), not enough host memory, the domain
 // cannot start (libvirt's message), the guest not up within boot_timeout (with the tail
-// of its console), the command could not start in the guest, command_timeout.
-// A command that runs and fails is not an error: its status is in exit_status.
+// of its console), the agent could not start the command for another reason than
+// the command itself, command_timeout. Each error keeps the cause's code, errno and
+// context. A command that runs and fails, or is not found or not executable in the
+// guest, is not an error: its status is in exit_status (127/126 with exec_failure).
 Result<VmRunResult> RunInVm(const VmRunOptions& options, const AgentCommand& command,
                             const OutputSink& out, const OutputSink& err);
 

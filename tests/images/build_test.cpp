@@ -3,24 +3,19 @@
 // rebuilds, and a boot under plain QEMU TCG that runs a command and powers off.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <set>
 #include <string>
-#include <thread>
 
+#include "base/subprocess.hpp"
 #include "images/build.hpp"
 #include "images/image.hpp"
 #include "images/internal/compress.hpp"
 #include "images/internal/cpio.hpp"
 #include "images/internal/kernel.hpp"
 #include "tests/images/image_fixture.hpp"
-
-extern char** environ;
 
 namespace silk::images {
 namespace {
@@ -179,28 +174,16 @@ std::string Boot(const ImageInfo& info, const std::string& extra_cmdline, const 
                                    "-append",
                                    append};
   argv.insert(argv.end(), devices.begin(), devices.end());
-  std::vector<char*> args;
-  for (auto& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  pid_t pid;
-  if (::posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) {
+  SpawnOptions o;
+  o.argv = argv;
+  auto qemu = ChildProcess::Spawn(o);
+  if (!qemu) {
     *exited = false;
-    return "cannot start qemu-system-x86_64";
+    return "cannot start qemu-system-x86_64: " + qemu.error().ToString();
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  int status = 0;
-  *exited = false;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      *exited = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  if (!*exited) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, &status, 0);
-  }
+  // At most timeout_s for QEMU to exit; the ChildProcess kills and reaps it otherwise.
+  *exited = static_cast<bool>(
+      qemu->Wait(std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s)));
   return Slurp(log);
 }
 

@@ -2,12 +2,14 @@
 // socketpair (the transport differs from virtio-serial; the protocol and the command
 // execution are the same code that runs in the guest).
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <fstream>
 #include <thread>
 
+#include "base/subprocess.hpp"
 #include "vmm/agent.hpp"
 #include "vmm/agent_client.hpp"
 #include "vmm/channel.hpp"
@@ -162,6 +164,52 @@ TEST_F(AgentTest, MissingCommandIsAnErrorNamingIt) {
   ASSERT_FALSE(status);
   EXPECT_NE(status.error().message().find("/no/such/command-xyz"), std::string::npos)
       << status.error().message();
+}
+
+TEST_F(AgentTest, NotFoundAndNotExecutableCarryTheShellsClass) {
+  std::string out, err;
+  auto missing = Run({"silk-no-such-command-xyz"}, &out, &err);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound) << missing.error().ToString();
+  EXPECT_EQ(ShellStatusForSpawnError(missing.error()), 127);
+  std::string plain = "/tmp/silk-agent-test-not-executable-" + std::to_string(::getpid());
+  std::ofstream(plain) << "#!/bin/sh\n";
+  ASSERT_EQ(::chmod(plain.c_str(), 0644), 0);
+  auto not_exec = Run({plain}, &out, &err);
+  ::unlink(plain.c_str());
+  ASSERT_FALSE(not_exec);
+  EXPECT_EQ(not_exec.error().code(), ErrorCode::kDenied) << not_exec.error().ToString();
+  EXPECT_EQ(ShellStatusForSpawnError(not_exec.error()), 126);
+  // The agent serves on.
+  auto ok = Run({"/bin/true"}, &out, &err);
+  ASSERT_TRUE(ok) << ok.error().ToString();
+  EXPECT_EQ(*ok, 0);
+}
+
+// The host goes away while a command streams: the agent's send fails, and the command
+// must not be left running (or unreaped) behind it.
+TEST_F(AgentTest, HostGoingAwayMidStreamKillsAndReapsTheCommand) {
+  auto old_pipe = ::signal(SIGPIPE, SIG_IGN);  // the agent's write to the closed socket
+  pid_t pid = 0;
+  {
+    FramedChannel ch{std::move(host_fd_)};
+    auto hello = ch.Receive(Clock::now() + std::chrono::seconds(5));
+    ASSERT_TRUE(hello && hello->type == FrameType::kHello);
+    ASSERT_TRUE(ch.Send(FrameType::kRun, R"({"argv": ["/bin/sh", "-c", "echo $$; exec yes"]})"));
+    std::string out;
+    while (out.find('\n') == std::string::npos) {
+      auto f = ch.Receive(Clock::now() + std::chrono::seconds(10));
+      ASSERT_TRUE(f) << f.error().ToString();
+      if (f->type == FrameType::kStdout) out += f->payload;
+    }
+    pid = std::stoi(out.substr(0, out.find('\n')));
+    ASSERT_EQ(::access(("/proc/" + std::to_string(pid)).c_str(), F_OK), 0);
+  }  // the host side closes
+  agent_.join();
+  ::signal(SIGPIPE, old_pipe);
+  EXPECT_FALSE(agent_result_) << "the agent ends when the host side goes away";
+  EXPECT_NE(::access(("/proc/" + std::to_string(pid)).c_str(), F_OK), 0)
+      << "the command " << pid << " outlived the failed send";
 }
 
 TEST_F(AgentTest, PowerOffEndsTheAgent) {

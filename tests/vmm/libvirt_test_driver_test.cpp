@@ -46,13 +46,14 @@ TEST(TestDriver, CreateInfoListDestroyWithEvents) {
     bool listed = false;
     for (const auto& d : *all) listed |= d.name == spec.name;
     EXPECT_TRUE(listed);
-    EXPECT_TRUE(DomainExists(**conn, spec.name));
+    EXPECT_EQ(DomainExists(**conn, spec.name).value_or(false), true);
 
     ASSERT_TRUE(dom->Destroy());
     EXPECT_TRUE(dom->ended());
     EXPECT_TRUE(dom->WaitEnded(Clock::now() + std::chrono::seconds(5)));
   }
-  EXPECT_FALSE(DomainExists(**conn, spec.name)) << "a transient domain outlived its guard";
+  EXPECT_EQ(DomainExists(**conn, spec.name).value_or(true), false)
+      << "a transient domain outlived its guard";
 }
 
 TEST(TestDriver, GuardDestroysOnScopeExit) {
@@ -62,9 +63,9 @@ TEST(TestDriver, GuardDestroysOnScopeExit) {
   {
     auto dom = TransientDomain::Create(**conn, spec, kNoAutodestroy);
     ASSERT_TRUE(dom);
-    EXPECT_TRUE(DomainExists(**conn, spec.name));
+    EXPECT_EQ(DomainExists(**conn, spec.name).value_or(false), true);
   }
-  EXPECT_FALSE(DomainExists(**conn, spec.name));
+  EXPECT_EQ(DomainExists(**conn, spec.name).value_or(true), false);
 }
 
 TEST(TestDriver, GracefulShutdownActsOnTheEvent) {
