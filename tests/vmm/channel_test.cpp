@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -236,7 +237,7 @@ TEST(ResolveVirtioPort, FindsThePortByNameWithoutUdev) {
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
   EXPECT_NE(missing.error().message().find("/dev/virtio-ports/other"), std::string::npos);
-  ASSERT_EQ(std::system(("rm -rf " + root).c_str()), 0);
+  std::filesystem::remove_all(root);
 }
 
 }  // namespace
