@@ -35,6 +35,7 @@
 #include "compat/internal/network.hpp"
 #include "compat/internal/notify.hpp"
 #include "compat/internal/state.hpp"
+#include "compat/internal/stdio_relay.hpp"
 #include "compat/internal/userns.hpp"
 
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
@@ -239,9 +240,11 @@ std::string StageDescription(uint32_t stage, const MountPlanBuilder& mounts,
 
 // Supervises the running box: answers notifications, honours stop_fd and the deadline,
 // until init exits. Sets *timed_out when it killed the box for the deadline.
-Result<void> Supervise(BoxProcess& box, int listener, NotifyHandler* handler, int stop_fd,
-                       std::chrono::steady_clock::time_point deadline, bool* timed_out) {
+Result<void> Supervise(BoxProcess& box, int listener, NotifyHandler* handler, StdioRelay& relay,
+                       int stop_fd, std::chrono::steady_clock::time_point deadline,
+                       bool* timed_out) {
   bool killed = false;
+  std::vector<pollfd> fds;
   for (;;) {
     int wait_ms = -1;
     if (deadline != std::chrono::steady_clock::time_point::max() && !killed) {
@@ -249,8 +252,9 @@ Result<void> Supervise(BoxProcess& box, int listener, NotifyHandler* handler, in
           deadline - std::chrono::steady_clock::now());
       wait_ms = static_cast<int>(std::max<int64_t>(0, left.count()));
     }
-    pollfd fds[3] = {{box.pidfd(), POLLIN, 0}, {listener, POLLIN, 0}, {stop_fd, POLLIN, 0}};
-    int rc = poll(fds, 3, wait_ms);
+    fds = {{box.pidfd(), POLLIN, 0}, {listener, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+    relay.AddPollFds(fds);
+    int rc = poll(fds.data(), fds.size(), wait_ms);
     if (rc < 0) {
       if (errno == EINTR) continue;
       return FailErrno("poll in the box supervisor");
@@ -271,6 +275,7 @@ Result<void> Supervise(BoxProcess& box, int listener, NotifyHandler* handler, in
     } else if (fds[1].revents) {
       listener = -1;  // every filter user is gone; init's exit comes next
     }
+    relay.Handle(fds, 3);
   }
 }
 
@@ -285,14 +290,11 @@ std::string DefaultStateRoot() {
 
 Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   SILK_TRY(Validate(spec));
-  const int stdio[3] = {options.stdin_fd, options.stdout_fd, options.stderr_fd};
-  for (int i = 0; i < 3; ++i) {
-    // dup2 onto 0..2 in order must not overwrite a later source.
-    if (stdio[i] >= 0 && stdio[i] < 3 && stdio[i] != i)
-      return Fail(ErrorCode::kInvalidInput, "RunOptions: stdio fd " + std::to_string(stdio[i]) +
-                                                " for " + std::to_string(i) +
-                                                " must be 3 or higher, or " + std::to_string(i));
-  }
+  const int stdio[3] = {options.stdin_fd < 0 ? 0 : options.stdin_fd,
+                        options.stdout_fd < 0 ? 1 : options.stdout_fd,
+                        options.stderr_fd < 0 ? 2 : options.stderr_fd};
+  // Refuses a directory on stdin before anything is made.
+  StdioRelay relay = SILK_TRY(StdioRelay::Create(stdio));
   const bool root = geteuid() == 0;
   // Every box gets a user namespace unless its spec says "never" (root only, weaker).
   const bool user_ns = spec.user_namespace != UserNamespaceMode::kNever;
@@ -400,7 +402,7 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   p.loopback_up = true;
   p.mounts = mounts.plan();
   p.cwd = spec.cwd.c_str();
-  for (int i = 0; i < 3; ++i) p.stdio[i] = stdio[i];
+  for (int i = 0; i < 3; ++i) p.stdio[i] = relay.box_end(i);
   p.set_ids = spec.uid != 0 || spec.gid != 0 || !user_ns;
   p.set_groups = !(user_ns && !root);
   p.uid = spec.uid;
@@ -430,6 +432,7 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
     RunChild(p);
   }
   child_end.Reset();
+  relay.CloseBoxEnds();
   BoxProcess box(cloned.pid, std::move(cloned.pidfd));
 
   // Configure the box from the outside while it waits for 'G'.
@@ -522,8 +525,10 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
 
   auto deadline = options.timeout_ms ? t0 + std::chrono::milliseconds(options.timeout_ms)
                                      : std::chrono::steady_clock::time_point::max();
-  SILK_TRY(Supervise(box, listener ? listener.get() : -1, handler.get(), options.stop_fd, deadline,
-                     &out.timed_out));
+  SILK_TRY(Supervise(box, listener ? listener.get() : -1, handler.get(), relay, options.stop_fd,
+                     deadline, &out.timed_out));
+  // Init is gone and every box process with it: what their pipes hold comes at once.
+  relay.Drain(std::chrono::steady_clock::now() + std::chrono::seconds(2));
   out.exit_status = SILK_TRY(box.Reap(&out.term_signal));
   out.elapsed_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

@@ -1,8 +1,9 @@
 // silk::compat: compatibility boxes, silk's unit of isolation. A box is a process tree in
-// new pid, mount, network, uts, ipc and cgroup namespaces (and a user namespace when
-// unprivileged), on a minimal read-only root fs, with no capabilities, cgroup limits and
+// new user, pid, mount, network, uts, ipc and cgroup namespaces (as root too: box root
+// is an unprivileged host uid of a range only this box holds, compat/internal/
+// idrange.hpp), on a minimal read-only root fs, with no capabilities, cgroup limits and
 // a seccomp API profile installed last before execve. The calling thread becomes the
-// box's supervisor: it passes stdin/stdout/stderr through, answers the profile's
+// box's supervisor: it relays stdin/stdout/stderr through pipes, answers the profile's
 // SCMP_ACT_NOTIFY rules (raw sockets) and records denials, and tears everything down.
 //
 // This is the public entry point for other modules (node manager, `silk policy
@@ -149,9 +150,11 @@ struct RunOptions {
   // Kill the box when it runs longer than this (clone to exit); 0 = no limit. The
   // outcome then has timed_out set and exit_status 128+SIGKILL.
   uint64_t timeout_ms = 0;
-  // The box's stdin, stdout and stderr: -1 inherits the supervisor's. Otherwise an fd of
-  // the caller (3 or higher, or its own number) that the box gets as 0, 1 or 2; the
-  // caller keeps it open and owns it.
+  // The box's stdin, stdout and stderr are pipes the supervisor relays from and to these
+  // descriptors of the caller (-1: the supervisor's own 0, 1, 2), which never enter the
+  // box. The caller keeps them open and owns them. A directory or block device is
+  // refused (kInvalidInput). The relay reads stdin ahead of the box (up to 64 KiB plus a
+  // pipe's worth), as ssh does: give /dev/null when the box must not consume it.
   int stdin_fd = -1;
   int stdout_fd = -1;
   int stderr_fd = -1;

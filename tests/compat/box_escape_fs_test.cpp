@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "base/strings.hpp"
+#include "base/unique_fd.hpp"
 #include "box_test_util.hpp"
 
 namespace silk::compat {
@@ -198,6 +199,52 @@ TEST_F(BoxEscapeFs, AuditLoginUidCannotBeChanged) {
   auto c = RunCaptured(ProbeSpec(root_, {"write", "/proc/self/loginuid", "12345"}), opts_);
   ASSERT_TRUE(c.outcome) << c.outcome.error().ToString();
   EXPECT_NE(c.outcome->exit_status, 0) << c.out;
+}
+
+// Escape 1: the caller's stdin was installed in the box, and a directory there gave the
+// host's filesystem through /proc/self/fd/0/../... A directory is not a stream: refused
+// before anything starts.
+TEST_F(BoxEscapeFs, DirectoryOnStdinIsRefused) {
+  UniqueFd dir(open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(dir);
+  RunOptions o = opts_;
+  o.stdin_fd = dir.get();
+  auto r = RunBox(ProbeSpec(root_, {"open", "/proc/self/fd/0/../etc/hostname", "r"}), o);
+  ASSERT_FALSE(r) << "a box ran with a directory on stdin";
+  EXPECT_EQ(r.error().code(), ErrorCode::kInvalidInput);
+  EXPECT_NE(r.error().message().find("directory"), std::string::npos) << r.error().message();
+}
+
+// Escape 2: a read-only stdin file was reopened for writing through /proc/self/fd/0 (as
+// host root). Now the box's stdin, stdout and stderr are pipes of the supervisor: the
+// magic links lead to them, never to the caller's files.
+TEST_F(BoxEscapeFs, CallersFilesNeverEnterTheBox) {
+  const std::string file = state_.path() + "-stdin";
+  {
+    UniqueFd w(open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    ASSERT_TRUE(w);
+    ASSERT_EQ(write(w.get(), "orig\n", 5), 5);
+  }
+  UniqueFd ro(open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(ro);
+  RunOptions o = opts_;
+  o.stdin_fd = ro.get();
+  BoxSpec s = Shell({"-c",
+                     "echo PWNED > /proc/self/fd/0; echo PWNED > /proc/self/fd/1; "
+                     "read -r line; echo \"read:$line\""});
+  auto c = RunCaptured(s, o);
+  ASSERT_TRUE(c.outcome) << c.outcome.error().ToString();
+  std::string content;
+  {
+    UniqueFd r(open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    char buf[64];
+    ssize_t n = read(r.get(), buf, sizeof buf);
+    if (n > 0) content.assign(buf, static_cast<size_t>(n));
+  }
+  unlink(file.c_str());
+  EXPECT_EQ(content, "orig\n") << "the box wrote the caller's read-only stdin file";
+  // The relay still carries the data both ways.
+  EXPECT_NE(c.out.find("read:orig"), std::string::npos) << c.out;
 }
 
 }  // namespace
