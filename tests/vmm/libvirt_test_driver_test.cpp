@@ -122,6 +122,18 @@ TEST(Connection, UnreachableDaemonSaysHowToStartIt) {
       << conn.error().message();
 }
 
+// Only libvirt's "no such domain" is absent (any other failure is an error, never false).
+TEST(DomainExists, NoSuchDomainIsFalseNotAnError) {
+  auto conn = Connection::Open("test:///default");
+  ASSERT_TRUE(conn);
+  auto missing = DomainExists(**conn, "silk-no-such-domain");
+  ASSERT_TRUE(missing) << missing.error().ToString();
+  EXPECT_FALSE(*missing);
+  auto builtin = DomainExists(**conn, "test");  // the test driver's own domain
+  ASSERT_TRUE(builtin) << builtin.error().ToString();
+  EXPECT_TRUE(*builtin);
+}
+
 TEST(GetDomainInfo, MissingDomainIsNotFound) {
   auto conn = Connection::Open("test:///default");
   ASSERT_TRUE(conn);
