@@ -106,6 +106,19 @@ std::string ParseMessage(const std::string& what) {
 
 }  // namespace
 
+template <typename T>
+bool JsonObjectReader::Scalar(std::string_view key, T& out, JsonNeed need,
+                              bool (json::*is_type)() const noexcept, const char* expected) {
+  const json* v = Find(key, need);
+  if (!v) return false;
+  if (!(v->*is_type)()) {
+    Problem(key, std::string("expected ") + expected + ", found " + DescribeJson(*v));
+    return false;
+  }
+  out = v->get<T>();
+  return true;
+}
+
 std::string JsonPointerChild(const std::string& pointer, std::string_view key) {
   std::string out = pointer;
   out += '/';
@@ -238,36 +251,15 @@ void JsonObjectReader::Problem(std::string_view key, const std::string& message,
 }
 
 bool JsonObjectReader::String(std::string_view key, std::string& out, JsonNeed need) {
-  const json* v = Find(key, need);
-  if (!v) return false;
-  if (!v->is_string()) {
-    Problem(key, "expected a string, found " + DescribeJson(*v));
-    return false;
-  }
-  out = v->get<std::string>();
-  return true;
+  return Scalar(key, out, need, &json::is_string, "a string");
 }
 
 bool JsonObjectReader::Bool(std::string_view key, bool& out, JsonNeed need) {
-  const json* v = Find(key, need);
-  if (!v) return false;
-  if (!v->is_boolean()) {
-    Problem(key, "expected true or false, found " + DescribeJson(*v));
-    return false;
-  }
-  out = v->get<bool>();
-  return true;
+  return Scalar(key, out, need, &json::is_boolean, "true or false");
 }
 
 bool JsonObjectReader::Number(std::string_view key, double& out, JsonNeed need) {
-  const json* v = Find(key, need);
-  if (!v) return false;
-  if (!v->is_number()) {
-    Problem(key, "expected a number, found " + DescribeJson(*v));
-    return false;
-  }
-  out = v->get<double>();
-  return true;
+  return Scalar(key, out, need, &json::is_number, "a number");
 }
 
 bool JsonObjectReader::UintAt(const json& v, const std::string& pointer, uint64_t max,

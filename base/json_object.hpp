@@ -153,6 +153,10 @@ class JsonObjectReader {
                      JsonProblems& problems, uint64_t& out);
 
  private:
+  // A member whose type `is_type` accepts, stored as T ("expected <expected>, found ...").
+  template <typename T>
+  bool Scalar(std::string_view key, T& out, JsonNeed need,
+              bool (nlohmann::json::*is_type)() const noexcept, const char* expected);
   bool UintValue(std::string_view key, uint64_t& out, uint64_t max, JsonNeed need);
 
   const nlohmann::json& value_;
