@@ -18,8 +18,18 @@ namespace {
 
 std::atomic<unsigned> box_counter{0};
 
-bool Passed(const Workload& w, const WorkloadOutcome& o) {
-  return !o.timed_out && o.exec_failure.empty() && o.exit_status == w.expect_exit;
+// How the box ended (a compat::RunOutcome or the recorder's RecordOutcome), and whether
+// that is what `w` expects.
+template <typename BoxOutcome>
+WorkloadOutcome Ended(const Workload& w, const BoxOutcome& box) {
+  WorkloadOutcome o;
+  o.exit_status = box.exit_status;
+  o.term_signal = box.term_signal;
+  o.timed_out = box.timed_out;
+  o.exec_failure = box.exec_failure;
+  o.ms = box.elapsed_ms;
+  o.pass = !o.timed_out && o.exec_failure.empty() && o.exit_status == w.expect_exit;
+  return o;
 }
 
 // A learning run: the recorder's box, with the profile as the parent.
@@ -34,13 +44,7 @@ Result<WorkloadOutcome> Learn(const Workload& w, int run, const policy::Profile&
   spec.stderr_fd = output_fd;
   spec.count_in_kernel = options.count_in_kernel;
   auto rec = SILK_TRY(RecordSyscalls(spec, parent));
-  WorkloadOutcome o;
-  o.exit_status = rec.exit_status;
-  o.term_signal = rec.term_signal;
-  o.timed_out = rec.timed_out;
-  o.exec_failure = rec.exec_failure;
-  o.ms = rec.elapsed_ms;
-  o.pass = Passed(w, o);
+  WorkloadOutcome o = Ended(w, rec);
   o.counted_syscalls = rec.counted_syscalls;
   o.counting_unavailable = rec.counting_unavailable;
   o.observations = std::move(rec.observations);
@@ -73,16 +77,10 @@ Result<WorkloadOutcome> RunInBox(const Workload& w, int run, const std::string& 
   options.stderr_fd = output_fd;
   auto outcome = SILK_TRY(compat::RunBox(spec, options));
 
-  WorkloadOutcome o;
-  o.exit_status = outcome.exit_status;
-  o.term_signal = outcome.term_signal;
-  o.timed_out = outcome.timed_out;
-  o.exec_failure = outcome.exec_failure;
-  o.ms = outcome.elapsed_ms;
+  WorkloadOutcome o = Ended(w, outcome);
   for (const auto& d : outcome.denials.denials)
     o.denials.push_back({d.syscall, d.nr, d.args, d.pid, d.count, d.verdict});
   if (!o.denials.empty()) o.first_denial = DenialToString(o.denials.front());
-  o.pass = Passed(w, o);
   return o;
 }
 
