@@ -331,6 +331,15 @@ std::optional<JsonObjectReader> JsonObjectReader::Object(std::string_view key, s
   return child;
 }
 
+void JsonObjectReader::UnknownWord(std::string_view key, const std::string& word,
+                                   const std::vector<std::string>& known, std::string_view what) {
+  std::vector<std::string> quoted;
+  for (const auto& k : known) quoted.push_back("'" + k + "'");
+  Problem(key, "unknown " + std::string(what) + " " + QuoteWord(word) +
+                   problems_.Suggest(word, known) + " (expected one of " + Join(quoted, ", ") +
+                   ")");
+}
+
 void JsonObjectReader::Finish() {
   if (!ok_) return;
   for (auto it = value_.begin(); it != value_.end(); ++it) {

@@ -19,10 +19,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -133,6 +135,28 @@ class JsonObjectReader {
   // An array of strings; `out` gets the elements that are strings (false if any is not).
   bool Strings(std::string_view key, std::vector<std::string>& out,
                JsonNeed need = JsonNeed::kOptional);
+  // A string member naming one of `names`: stores the value paired with it. Otherwise
+  // "unknown <what> 'x'; did you mean 'y'? (expected one of 'a', 'b')".
+  template <typename E>
+  bool OneOf(std::string_view key, E& out,
+             std::initializer_list<std::pair<std::string_view, E>> names, std::string_view what,
+             JsonNeed need = JsonNeed::kOptional) {
+    std::string word;
+    if (!String(key, word, need)) return false;
+    std::vector<std::string> words;
+    for (const auto& [name, value] : names) {
+      if (word == name) {
+        out = value;
+        return true;
+      }
+      words.emplace_back(name);
+    }
+    UnknownWord(key, word, words, what);
+    return false;
+  }
+  // Reports `word` in member `key` as an unknown <what>, suggesting the nearest `known`.
+  void UnknownWord(std::string_view key, const std::string& word,
+                   const std::vector<std::string>& known, std::string_view what);
   // An array member ("expected an array of <of_what>, found ..."), or nullptr.
   const nlohmann::json* Array(std::string_view key, std::string_view of_what,
                               JsonNeed need = JsonNeed::kOptional);

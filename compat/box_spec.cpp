@@ -136,15 +136,8 @@ void ReadRlimits(JsonObjectReader& r, std::vector<RlimitSpec>& out) {
 void ReadNetwork(JsonObjectReader& r, NetworkSpec& out) {
   auto nr = r.Object("network", "network settings");
   if (!nr) return;
-  std::string mode = "none";
-  if (nr->String("mode", mode)) {
-    if (mode == "none")
-      out.mode = NetworkMode::kNone;
-    else if (mode == "veth")
-      out.mode = NetworkMode::kVeth;
-    else
-      nr->Problem("mode", "expected \"none\" or \"veth\", found " + QuoteWord(mode));
-  }
+  nr->OneOf("mode", out.mode, {{"none", NetworkMode::kNone}, {"veth", NetworkMode::kVeth}},
+            "network mode");
   nr->String("bridge", out.bridge);
   nr->String("address", out.address);
   nr->String("gateway", out.gateway);
@@ -173,18 +166,11 @@ void ReadBoxSpec(const json& root, JsonProblems& problems, BoxSpec& s) {
   r.Bool("raw_sockets", s.raw_sockets);
   r.Bool("report_denials", s.report_denials);
   r.Bool("tty", s.tty);
-  if (const json* v = r.Find("user_namespace")) {
-    std::string m = v->is_string() ? v->get<std::string>() : "";
-    if (m == "auto")
-      s.user_namespace = UserNamespaceMode::kAuto;
-    else if (m == "always")
-      s.user_namespace = UserNamespaceMode::kAlways;
-    else if (m == "never")
-      s.user_namespace = UserNamespaceMode::kNever;
-    else
-      r.Problem("user_namespace",
-                "expected \"auto\", \"always\" or \"never\", found " + DescribeJson(*v));
-  }
+  r.OneOf("user_namespace", s.user_namespace,
+          {{"auto", UserNamespaceMode::kAuto},
+           {"always", UserNamespaceMode::kAlways},
+           {"never", UserNamespaceMode::kNever}},
+          "user namespace mode");
   ReadIdMaps(r, "uid_map", s.uid_map);
   ReadIdMaps(r, "gid_map", s.gid_map);
   ReadRlimits(r, s.rlimits);

@@ -117,20 +117,11 @@ class Reader {
     if (int generation = 0; r->Uint("generation", generation, 1000000)) out.generation = generation;
     r->String("notes", out.notes);
     r->String("horizon", out.horizon);
-    std::string c;
-    if (r->String("clone3", c)) {
-      if (c == "enosys")
-        out.clone3 = Clone3Policy::kEnosys;
-      else if (c == "allow")
-        out.clone3 = Clone3Policy::kAllow;
-      else if (c == "deny")
-        out.clone3 = Clone3Policy::kDeny;
-      else
-        r->Problem("clone3",
-                   "unknown clone3 policy " + QuoteWord(c) +
-                       problems_.Suggest(c, {"enosys", "allow", "deny"}) +
-                       " (expected 'enosys' (glibc falls back to clone), 'allow' or 'deny')");
-    }
+    r->OneOf("clone3", out.clone3,
+             {{"enosys", Clone3Policy::kEnosys},
+              {"allow", Clone3Policy::kAllow},
+              {"deny", Clone3Policy::kDeny}},
+             "clone3 policy");
     r->Finish();
   }
 
