@@ -121,11 +121,14 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& uri) {
       uri.find("+tcp://") != std::string::npos) {
     Libvirt().virConnectSetKeepAlive(c->conn_.get(), 5, 3);
   }
+  auto* opaque = new std::shared_ptr<EventLog>(c->log_);
   c->callback_id_ = Libvirt().virConnectDomainEventRegisterAny(
       c->conn_.get(), nullptr, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-      VIR_DOMAIN_EVENT_CALLBACK(&Connection::OnLifecycle), c.get(), nullptr);
-  if (c->callback_id_ < 0)
+      VIR_DOMAIN_EVENT_CALLBACK(&Connection::OnLifecycle), opaque, &Connection::ReleaseEventLog);
+  if (c->callback_id_ < 0) {
+    delete opaque;  // libvirt calls the free callback only for a registered callback
     return Fail(LibvirtError("cannot register for lifecycle events on " + uri));
+  }
   return c;
 }
 
@@ -135,28 +138,32 @@ Connection::~Connection() {
 }
 
 int Connection::OnLifecycle(virConnectPtr, virDomainPtr dom, int event, int detail, void* opaque) {
-  auto* self = static_cast<Connection*>(opaque);
+  EventLog& log = **static_cast<std::shared_ptr<EventLog>*>(opaque);
   const char* name = Libvirt().virDomainGetName(dom);
   LifecycleEvent ev{name ? name : "", event, detail, std::chrono::steady_clock::now()};
   {
-    std::lock_guard<std::mutex> lock(self->mu_);
-    self->events_[ev.domain].push_back(std::move(ev));
+    std::lock_guard<std::mutex> lock(log.mu);
+    log.events[ev.domain].push_back(std::move(ev));
   }
-  self->cv_.notify_all();
+  log.cv.notify_all();
   return 0;
+}
+
+void Connection::ReleaseEventLog(void* opaque) {
+  delete static_cast<std::shared_ptr<EventLog>*>(opaque);
 }
 
 Result<LifecycleEvent> Connection::WaitForEvent(
     const std::string& domain, const std::function<bool(const LifecycleEvent&)>& match,
     std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(log_->mu);
   for (;;) {
-    auto it = events_.find(domain);
-    if (it != events_.end()) {
+    auto it = log_->events.find(domain);
+    if (it != log_->events.end()) {
       for (const LifecycleEvent& ev : it->second)
         if (match(ev)) return ev;
     }
-    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout &&
+    if (log_->cv.wait_until(lock, deadline) == std::cv_status::timeout &&
         std::chrono::steady_clock::now() >= deadline) {
       return Fail(ErrorCode::kTimeout,
                   "domain " + domain + ": no matching lifecycle event in time");
@@ -165,14 +172,14 @@ Result<LifecycleEvent> Connection::WaitForEvent(
 }
 
 std::vector<LifecycleEvent> Connection::Events(const std::string& domain) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = events_.find(domain);
-  return it == events_.end() ? std::vector<LifecycleEvent>{} : it->second;
+  std::lock_guard<std::mutex> lock(log_->mu);
+  auto it = log_->events.find(domain);
+  return it == log_->events.end() ? std::vector<LifecycleEvent>{} : it->second;
 }
 
 void Connection::ForgetEvents(const std::string& domain) {
-  std::lock_guard<std::mutex> lock(mu_);
-  events_.erase(domain);
+  std::lock_guard<std::mutex> lock(log_->mu);
+  log_->events.erase(domain);
 }
 
 }  // namespace silk::vmm

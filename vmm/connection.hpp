@@ -85,14 +85,22 @@ class Connection {
 
  private:
   Connection() = default;
+  // What the lifecycle callback records. Shared by the connection and libvirt's callback
+  // registration: deregistering does not wait for a dispatch already running on the event
+  // loop thread, so the callback's reference is dropped only by libvirt's free callback,
+  // once no dispatch can touch it any more.
+  struct EventLog {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::map<std::string, std::vector<LifecycleEvent>> events;
+  };
   static int OnLifecycle(virConnectPtr, virDomainPtr dom, int event, int detail, void* opaque);
+  static void ReleaseEventLog(void* opaque);
 
   ConnectHandle conn_;
   std::string uri_;
   int callback_id_ = -1;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, std::vector<LifecycleEvent>> events_;
+  std::shared_ptr<EventLog> log_ = std::make_shared<EventLog>();
 };
 
 }  // namespace silk::vmm
