@@ -374,7 +374,6 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   uint64_t keep = 0;
   for (const auto& c : spec.capabilities) keep |= 1ull << CapabilityNumber(c);
   if (spec.raw_sockets) keep |= 1ull << CapabilityNumber("CAP_NET_RAW");
-  LastCapability();
 
   ChildData data;
   BuildExecData(spec, data);
@@ -414,6 +413,7 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   p.rlimit_count = prlimit_outside ? 0 : data.rlimits.size();
   p.become_ns_root = switch_owner;
   p.keep_caps = keep;
+  p.last_cap = LastCapability();
   p.filter = &fprog;
   p.install = policy::InstallOptionsFor(filter->compiled);
   if (learning) p.install.new_listener = true;

@@ -68,9 +68,6 @@ Result<WorkloadOutcome> RunInBox(const Workload& w, int run, const std::string& 
   compat::RunOptions options;
   const unsigned n = ++box_counter;
   options.box_id = "learn" + std::to_string(getpid()) + "-" + std::to_string(n);
-  // Sweep once per process: a sweep racing another box's start (parallel oracle runs)
-  // has removed that box's fresh state directory.
-  options.sweep_first = n == 1;
   options.timeout_ms = static_cast<uint64_t>(w.timeout_seconds * 1000);
   options.stdin_fd = null.get();
   options.stdout_fd = output_fd;

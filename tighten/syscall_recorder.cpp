@@ -117,7 +117,6 @@ Result<RecordOutcome> RecordSyscalls(const RecordSpec& spec, const policy::Profi
   compat::RunOptions options;
   const unsigned n = ++record_counter;
   options.box_id = "rec" + std::to_string(getpid()) + "-" + std::to_string(n);
-  options.sweep_first = n == 1;  // see RunWorkloadInBox
   options.timeout_ms = static_cast<uint64_t>(spec.timeout_seconds * 1000);
   options.stdin_fd = spec.stdin_fd;
   options.stdout_fd = spec.stdout_fd;

@@ -11,22 +11,21 @@
 
 namespace silk::compat::internal {
 
-namespace {
-int g_last_cap = 40;
-}
-
 int LastCapability() {
-  FILE* f = fopen("/proc/sys/kernel/cap_last_cap", "re");
-  if (f) {
-    int v = 0;
-    if (fscanf(f, "%d", &v) == 1 && v > 0 && v < 64) g_last_cap = v;
-    fclose(f);
-  }
-  return g_last_cap;
+  static const int last = [] {
+    int v = 40;
+    if (FILE* f = fopen("/proc/sys/kernel/cap_last_cap", "re")) {
+      int read = 0;
+      if (fscanf(f, "%d", &read) == 1 && read > 0 && read < 64) v = read;
+      fclose(f);
+    }
+    return v;
+  }();
+  return last;
 }
 
-int LockCapabilities(uint64_t keep) {
-  for (int c = 0; c <= g_last_cap; ++c) {
+int LockCapabilities(uint64_t keep, int last_cap) {
+  for (int c = 0; c <= last_cap; ++c) {
     if (keep & (1ull << c)) continue;
     if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL) return -1;
   }
@@ -36,7 +35,7 @@ int LockCapabilities(uint64_t keep) {
   return prctl(PR_SET_SECUREBITS, bits, 0, 0, 0);
 }
 
-int SetCapabilities(uint64_t keep) {
+int SetCapabilities(uint64_t keep, int last_cap) {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};
   for (int i = 0; i < 2; ++i) {
@@ -45,7 +44,7 @@ int SetCapabilities(uint64_t keep) {
   }
   if (syscall(SYS_capset, &header, data) != 0) return -1;
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return -1;
-  for (int c = 0; c <= g_last_cap; ++c)
+  for (int c = 0; c <= last_cap; ++c)
     if ((keep & (1ull << c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) != 0)
       return -1;
   return 0;

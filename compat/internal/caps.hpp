@@ -11,13 +11,15 @@ namespace silk::compat::internal {
 // Step 1 (before any uid change): drops the bounding set down to `keep_mask` and locks
 // SECBIT_NOROOT and SECBIT_NO_SETUID_FIXUP. Needs CAP_SETPCAP in the effective set.
 // Returns 0, or -1 with errno set.
-int LockCapabilities(uint64_t keep_mask);
+// `last_cap` is LastCapability(), read by the supervisor before clone.
+int LockCapabilities(uint64_t keep_mask, int last_cap);
 // Step 2 (after the uid change): effective = permitted = inheritable = ambient =
 // `keep_mask`. Returns 0, or -1 with errno set.
-int SetCapabilities(uint64_t keep_mask);
+int SetCapabilities(uint64_t keep_mask, int last_cap);
 
-// The highest capability number the running kernel knows (/proc/sys/kernel/cap_last_cap),
-// read by the supervisor before clone.
+// The highest capability number the running kernel knows (/proc/sys/kernel/cap_last_cap,
+// 40 if unreadable), read once per process; thread-safe. Not async-signal-safe: call it
+// in the supervisor and hand the value to the child.
 int LastCapability();
 
 }  // namespace silk::compat::internal

@@ -114,7 +114,7 @@ void RunChild(const ChildPlan& p) {
   }
   // Bounding set and securebits first (needs CAP_SETPCAP), then the uid switch (caps
   // untouched thanks to SECBIT_NO_SETUID_FIXUP), then the final sets.
-  if (LockCapabilities(p.keep_caps) != 0) Die(fd, kStageCaps, errno);
+  if (LockCapabilities(p.keep_caps, p.last_cap) != 0) Die(fd, kStageCaps, errno);
   if (p.set_ids) {
     // Raw syscalls, not glibc's wrappers: those broadcast the change to every thread of
     // the process (__nptl_setxid), and this child of a multithreaded supervisor inherits
@@ -124,7 +124,7 @@ void RunChild(const ChildPlan& p) {
     if (syscall(SYS_setresuid, p.uid, p.uid, p.uid) != 0) Die(fd, kStageSetIds, errno);
     RearmAfterIdChange(fd);
   }
-  if (SetCapabilities(p.keep_caps) != 0) Die(fd, kStageCaps, errno);
+  if (SetCapabilities(p.keep_caps, p.last_cap) != 0) Die(fd, kStageCaps, errno);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Die(fd, kStageNoNewPrivs, errno);
   if (chdir(p.cwd) != 0) Die(fd, kStageCwd, errno);
   for (int i = 0; i < 3; ++i)

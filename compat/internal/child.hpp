@@ -89,6 +89,7 @@ struct ChildPlan {
   const RlimitOp* rlimits = nullptr;
   size_t rlimit_count = 0;
   uint64_t keep_caps = 0;  // capability bit mask the box keeps
+  int last_cap = 40;       // the kernel's highest capability (LastCapability())
   const sock_fprog* filter = nullptr;
   policy::InstallOptions install;  // new_listener => the listener goes to the supervisor
   const char* command = nullptr;   // as given; searched on `path` when it has no '/'

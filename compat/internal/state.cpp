@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,14 +42,17 @@ Result<void> MkdirP(const std::string& path, mode_t mode) {
   return {};
 }
 
-bool SupervisorAlive(const std::string& dir) {
-  auto text = ReadFile(dir + "/supervisor");
-  if (!text) return false;
-  auto parts = Split(Trim(*text), ' ');
-  if (parts.size() != 2) return false;
-  pid_t pid = static_cast<pid_t>(std::strtol(parts[0].c_str(), nullptr, 10));
-  unsigned long long start = std::strtoull(parts[1].c_str(), nullptr, 10);
-  return pid > 0 && ProcessStartTime(pid) == start;
+// Opens a state directory and tries to take its lock: the fd when taken (the directory's
+// supervisor is gone, or there never was one), empty when a live supervisor holds it.
+UniqueFd TryLockDir(const std::string& dir, bool* held_elsewhere) {
+  *held_elsewhere = false;
+  UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return fd;
+  if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    *held_elsewhere = errno == EWOULDBLOCK;
+    return UniqueFd();
+  }
+  return fd;
 }
 
 // State files are written whole or not at all (a temporary file renamed over the old
@@ -116,21 +120,18 @@ void RemoveStateDir(const std::string& dir_in) {
 }  // namespace
 
 Result<bool> SweepBoxDir(const std::string& dir) {
-  struct stat st;
-  if (stat(dir.c_str(), &st) != 0) return false;
+  // Ownership is the lock: a live supervisor holds it for its box's whole life (the
+  // kernel drops it however the supervisor dies), so a directory we can lock is dead.
+  bool live = false;
+  UniqueFd lock = TryLockDir(dir, &live);
+  if (!lock) return false;
   const std::string name = dir.substr(dir.rfind('/') + 1);
   if (IsTransient(name)) {
-    // Being made (nothing but the supervisor record yet) or being removed (its resources
-    // are gone already).
+    // Being made: the lock is taken right after mkdir, so also ask whether its maker runs.
     if (TransientOwnerAlive(name)) return false;
     RemoveStateDir(dir);
     return true;
   }
-  if (SupervisorAlive(dir)) return false;
-  // A box made by an older silk (without the transient names) had no supervisor file
-  // for a moment; leave young directories alone.
-  if (access((dir + "/supervisor").c_str(), F_OK) != 0 && time(nullptr) - st.st_mtime < 10)
-    return false;
   if (auto cg = ReadFile(dir + "/cgroups")) {
     for (const auto& path : Split(*cg, '\n')) {
       if (path.empty()) continue;
@@ -155,14 +156,18 @@ Result<BoxState> BoxState::Create(const std::string& state_root, const std::stri
   SILK_TRY(MkdirP(state_root, 0755));
   std::string dir = state_root + "/" + id;
   if (access(dir.c_str(), F_OK) == 0) {
-    if (SupervisorAlive(dir))
+    bool swept = SILK_TRY(SweepBoxDir(dir));
+    if (!swept)
       return Fail(ErrorCode::kInvalidInput, "a running box already has the id '" + id + "'");
-    SILK_TRY(SweepBoxDir(dir));
   }
-  // Write-ahead: the directory appears under <id> with its supervisor record in it.
+  // Write-ahead: the directory appears under <id> locked, with its supervisor record in
+  // it. 0711: a box's unprivileged host uid must reach root/ below it.
   BoxState creating(state_root + "/" + TransientName(kCreatingPrefix, id));
-  if (mkdir(creating.dir_.c_str(), 0755) != 0)
+  if (mkdir(creating.dir_.c_str(), 0711) != 0)
     return FailErrno("creating box state " + creating.dir_);
+  bool live = false;
+  creating.lock_ = TryLockDir(creating.dir_, &live);
+  if (!creating.lock_) return FailErrno("locking box state " + creating.dir_);
   if (mkdir(creating.root_dir().c_str(), 0755) != 0)
     return FailErrno("creating " + creating.root_dir());
   pid_t self = getpid();
@@ -174,11 +179,16 @@ Result<BoxState> BoxState::Create(const std::string& state_root, const std::stri
       return Fail(ErrorCode::kInvalidInput, "a running box already has the id '" + id + "'");
     return FailErrno("renaming box state " + creating.dir_ + " to " + dir);
   }
+  BoxState made(dir);
+  made.lock_ = std::move(creating.lock_);  // the same directory, renamed: still ours
   creating.dir_.clear();
-  return BoxState(dir);
+  return made;
 }
 
-BoxState::BoxState(BoxState&& other) noexcept : dir_(std::move(other.dir_)) { other.dir_.clear(); }
+BoxState::BoxState(BoxState&& other) noexcept
+    : dir_(std::move(other.dir_)), lock_(std::move(other.lock_)) {
+  other.dir_.clear();
+}
 
 BoxState::~BoxState() {
   if (!dir_.empty()) RemoveStateDir(dir_);

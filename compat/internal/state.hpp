@@ -6,6 +6,10 @@
 //   <state_root>/<box id>/idrange     "<first host id> <count>" of its user namespace
 //   <state_root>/<box id>/root/       mount point of the box's new root (mounted only
 //                                     inside the box's own mount namespace)
+// Ownership is an exclusive flock on <state_root>/<box id>/, held by the supervisor for
+// the box's whole life; the sweep reclaims only directories whose lock it can take
+// (LOCK_NB), so it never touches a live box and the kernel frees the lock of a dead one.
+// The supervisor record is informational (for people and `box state`).
 // Write-ahead: each resource is recorded before it is made (a record of something that
 // was never made costs the sweep nothing), each record file is replaced whole (rename),
 // and the directory appears under <box id> with its supervisor record already in it, so
@@ -18,6 +22,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/unique_fd.hpp"
 
 namespace silk::compat::internal {
 
@@ -44,12 +49,13 @@ class BoxState {
  private:
   explicit BoxState(std::string dir) : dir_(std::move(dir)) {}
   std::string dir_;
+  UniqueFd lock_;  // the directory, flock(LOCK_EX)
 };
 
 // The start time of `pid` (field 22 of /proc/<pid>/stat), or 0 if there is no such pid.
 unsigned long long ProcessStartTime(pid_t pid);
 
-// Reclaims one box directory if its supervisor is dead. Returns true if it did.
+// Reclaims one box directory if no live supervisor holds its lock. Returns true if it did.
 Result<bool> SweepBoxDir(const std::string& dir);
 
 }  // namespace silk::compat::internal
