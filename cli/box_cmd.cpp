@@ -91,7 +91,9 @@ int BoxRun(const Args& all) {
       "grant raw/packet sockets (mediated by the supervisor)")(
       "report-denials", po::value(&report)->implicit_value("-"),
       "record every denied syscall; print at exit, or write JSON to FILE")(
-      "userns", po::value(&userns), "user namespace: auto (when unprivileged), always, never")(
+      "userns", po::value(&userns),
+      "user namespace: auto (default) or always: box root is an unprivileged host uid of a "
+      "range only this box holds; never: root only, box root is host root (weaker)")(
       "uid", po::value(&uid), "uid inside the box, 0..65535 (default 0)")(
       "gid", po::value(&gid), "gid inside the box, 0..65535 (default 0)")(
       "env", po::value(&env), "NAME=VALUE for the command (repeatable)")(
@@ -104,18 +106,29 @@ int BoxRun(const Args& all) {
   po::variables_map vm;
   if (auto rc =
           ParseArgs("silk box run [options] -- CMD [ARGS...]",
-                    "Runs CMD in a compatibility box: new pid, mount, network, uts, ipc and\n"
-                    "cgroup namespaces (and a user namespace when unprivileged), a minimal\n"
-                    "read-only root, no capabilities, cgroup limits, and a seccomp API profile.\n"
-                    "Exits with CMD's status (128+N when killed by signal N, 127 when CMD is\n"
-                    "not found in the box).",
+                    "Runs CMD in a compatibility box: new user, pid, mount, network, uts, ipc\n"
+                    "and cgroup namespaces, a minimal read-only root, no capabilities, cgroup\n"
+                    "limits, and a seccomp API profile. The box's stdin/stdout/stderr are\n"
+                    "pipes relayed to the caller's.\n"
+                    "Exit status (as podman run): CMD's status, 128+N when killed by signal N,\n"
+                    "126 when CMD cannot be executed, 127 when CMD is not found in the box,\n"
+                    "125 when silk itself failed (usage, spec, setup).",
                     opts, {}, args, vm))
-    return *rc;
+    return *rc == kExitOk ? kExitOk : kExitSilkFailed;
+  // Every failure of silk's own is 125, so that CMD's statuses keep their meaning.
+  auto usage = [](std::string_view message) {
+    UsageError("silk box run", message);
+    return kExitSilkFailed;
+  };
+  auto failed = [](const Error& error) {
+    ReportError(error);
+    return kExitSilkFailed;
+  };
 
   compat::BoxSpec spec;
   if (!spec_file.empty()) {
     auto s = compat::LoadBoxSpec(spec_file);
-    if (!s) return ReportError(s.error(), true);
+    if (!s) return failed(s.error());
     spec = *s;
   }
   auto apply = [&]() -> Result<void> {
@@ -159,9 +172,8 @@ int BoxRun(const Args& all) {
   };
   if (auto r = apply(); !r) {
     if (spec.command.empty() && command.empty())
-      return UsageError("silk box run",
-                        "no command: give one after '--', or a --spec with \"command\"");
-    return ReportError(r.error(), true);
+      return usage("no command: give one after '--', or a --spec with \"command\"");
+    return failed(r.error());
   }
 
   // SIGINT/SIGTERM/SIGHUP kill the box and still tear it down.
@@ -178,13 +190,11 @@ int BoxRun(const Args& all) {
   ro.stop_fd = sfd.get();
   if (vm.count("timeout")) {
     auto t = ParseUint(timeout, 1u << 30);
-    if (!t)
-      return ReportError(Error(ErrorCode::kInvalidInput, "--timeout: " + t.error().message()),
-                         true);
+    if (!t) return failed(Error(ErrorCode::kInvalidInput, "--timeout: " + t.error().message()));
     ro.timeout_ms = *t * 1000;
   }
   auto outcome = compat::RunBox(spec, ro);
-  if (!outcome) return ReportError(outcome.error());
+  if (!outcome) return failed(outcome.error());
   if (!outcome->exec_failure.empty()) std::cerr << "silk: box: " << outcome->exec_failure << "\n";
   if (outcome->timed_out)
     std::cerr << "silk: box " << outcome->box_id << ": killed after --timeout " << timeout
@@ -194,7 +204,7 @@ int BoxRun(const Args& all) {
       std::cerr << "silk: box " << outcome->box_id << ": " << outcome->denials.ToText();
     } else {
       auto w = WriteFileAtomic(report, outcome->denials.ToJson() + "\n");
-      if (!w) return ReportError(w.error());
+      if (!w) return failed(w.error());
     }
   }
   if (json) std::cout << OutcomeJson(*outcome) << "\n";

@@ -41,7 +41,7 @@ cat >"$work/box.json" <<'JSON'
 JSON
 expect 0 "$SILK" box run --spec "$work/box.json"
 echo '{"command": "true", "memroy_max": "1G"}' >"$work/bad.json"
-expect 2 "$SILK" box run --spec "$work/bad.json"
+expect 125 "$SILK" box run --spec "$work/bad.json"
 
 step "a SIGKILLed supervisor: its box dies with it, the next sweep reclaims the rest"
 # The box says it is up through a FIFO: the supervisor is killed while its box runs.
