@@ -370,6 +370,13 @@ Result<void> Validate(const BoxSpec& s) {
       if (uint64_t{m.inside} + m.count > UINT32_MAX || uint64_t{m.outside} + m.count > UINT32_MAX)
         return bad(name, "range " + std::to_string(m.inside) + ":" + std::to_string(m.outside) +
                              ":" + std::to_string(m.count) + " reaches 4294967295 ((uid_t)-1)");
+      // A box is never host root (the user namespace is what keeps its root unprivileged):
+      // no range may map onto host id 0; `"user_namespace": "never"` is the way to say so.
+      if (m.outside == 0)
+        return bad(name, "range " + std::to_string(m.inside) + ":0:" + std::to_string(m.count) +
+                             " maps onto host id 0, which would make the box host root; map "
+                             "an unprivileged host range (or omit " + name +
+                             " for a leased one)");
     }
   }
   struct IdField {

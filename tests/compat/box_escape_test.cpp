@@ -14,19 +14,16 @@
 #include "base/file.hpp"
 #include "base/strings.hpp"
 #include "box_test_util.hpp"
+#include "escape_attempts.hpp"
 
 namespace silk::compat {
 namespace {
 
+using testing::Attempt;
 using testing::ProbeSpec;
 using testing::RootBoxTest;
 using testing::RunCaptured;
 using testing::TestRootfs;
-
-struct Attempt {
-  const char* name;
-  std::vector<std::string> args;  // probe arguments
-};
 
 class BoxEscapeBattery : public RootBoxTest {
  protected:
@@ -52,44 +49,7 @@ TEST_F(BoxEscapeBattery, EveryAttemptFailsOrIsContained) {
   ASSERT_EQ(stat(testing::kProbe, &probe_before), 0);
 
   const std::string host_pid = std::to_string(getpid());
-  const std::vector<Attempt> attempts = {
-      {"mount tmpfs", {"mount"}},
-      {"umount /proc", {"umount", "/proc"}},
-      {"chroot escape", {"chroot"}},
-      {"ptrace host pid", {"ptrace", host_pid}},
-      {"ptrace init", {"ptrace", "1"}},
-      {"kill host pid", {"kill", host_pid}},
-      {"open host file outside root", {"open", canary}},
-      {"open host /etc/shadow", {"open", "/etc/shadow"}},
-      {"write /proc/sys", {"open", "/proc/sys/kernel/hostname", "w"}},
-      {"write /proc/sys/vm", {"open", "/proc/sys/vm/drop_caches", "w"}},
-      {"write /proc/sysrq-trigger", {"open", "/proc/sysrq-trigger", "w"}},
-      {"setns host net ns", {"setns", "/proc/" + host_pid + "/ns/net"}},
-      {"setns own ns via proc", {"setns", "/proc/1/ns/mnt"}},
-      {"keyctl", {"keyctl"}},
-      {"bpf", {"bpf"}},
-      {"perf_event_open", {"perf"}},
-      {"userfaultfd", {"userfaultfd"}},
-      {"nested unshare, then write the root fs", {"unshare"}},
-      {"mknod block device", {"mknod"}},
-      {"reboot", {"reboot"}},
-      {"kexec_load", {"kexec"}},
-      {"init_module", {"init_module"}},
-      {"open_by_handle_at", {"open_by_handle_at"}},
-      {"TIOCSTI", {"tiocsti"}},
-      {"clock_settime", {"clock_settime"}},
-      {"swapon", {"swapon"}},
-      {"raw socket without grant", {"socket-raw"}},
-      {"packet socket without grant", {"socket-packet"}},
-      {"i386 int 0x80", {"int80"}},
-      {"x32 syscall", {"x32"}},
-      {"overwrite /proc/self/exe", {"exe-overwrite"}},
-      {"sethostname of the host", {"sethostname", "pwned"}},
-      {"write the root fs", {"write", "/bin/probe", "x"}},
-      {"write /dev", {"write", "/dev/evil", "x"}},
-      {"read kernel memory", {"open", "/dev/mem"}},
-      {"raw syscall: iopl", {"syscall", "172", "3"}},
-  };
+  const std::vector<Attempt> attempts = testing::EscapeAttempts(host_pid, canary);
   ASSERT_GE(attempts.size(), 30u);
   // The box's stdin is a real terminal (a pty), so TIOCSTI is tried on a tty, not
   // refused for being a pipe.
@@ -104,6 +64,7 @@ TEST_F(BoxEscapeBattery, EveryAttemptFailsOrIsContained) {
   for (const auto& a : attempts) {
     int rc = Try(a, ProbeSpec(root_, a.args));
     EXPECT_NE(rc, 0) << a.name << " succeeded inside the box:\n" << last_out_;
+    EXPECT_FALSE(testing::ProbeNeverTried(rc)) << a.name << ": exit " << rc << "\n" << last_out_;
   }
   dup2(saved_stdin, 0);
   close(saved_stdin);

@@ -10,8 +10,10 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 
 #include "box_test_util.hpp"
+#include "escape_attempts.hpp"
 
 namespace silk::compat {
 namespace {
@@ -89,6 +91,27 @@ TEST_F(BoxRootlessTest, NonRootUserRunsABox) {
   auto [rc2, out2] = RunAsUser(s);
   EXPECT_EQ(rc2, 0) << out2;
   EXPECT_NE(out2.find("view-ok"), std::string::npos) << out2;
+}
+
+// The escape battery again, each box started by an unprivileged user (issue 9): what holds
+// for root's boxes holds for a user's, whose box root is that user outside.
+TEST_F(BoxRootlessTest, TheEscapeBatteryHoldsForAnUnprivilegedUser) {
+  const std::string canary = root_.path() + "/../silk-rootless-canary";
+  { std::ofstream(canary) << "host"; }
+  const auto attempts = testing::EscapeAttempts(std::to_string(getpid()), canary);
+  ASSERT_GE(attempts.size(), 30u);
+  for (const auto& a : attempts) {
+    auto [rc, out] = RunAsUser(testing::ProbeSpec(root_, a.args));
+    if (rc == 91 && out.find("user namespace") != std::string::npos)
+      GTEST_SKIP() << "this kernel refuses unprivileged user namespaces: " << out;
+    EXPECT_NE(rc, 91) << a.name << ": the box did not start: " << out;
+    EXPECT_NE(rc, 0) << a.name << " succeeded inside an unprivileged user's box:\n" << out;
+    EXPECT_FALSE(testing::ProbeNeverTried(rc)) << a.name << ": exit " << rc << "\n" << out;
+  }
+  std::string after;
+  std::ifstream(canary) >> after;
+  EXPECT_EQ(after, "host") << "the host canary was changed";
+  ::unlink(canary.c_str());
 }
 
 TEST_F(BoxRootlessTest, LimitsWithoutCgroupAccessAreAClearError) {
