@@ -16,33 +16,6 @@
 namespace silk::cli {
 namespace {
 
-// "bridge=br0,address=10.77.0.2/24[,gateway=10.77.0.1][,egress=1M]" or "none".
-Result<compat::NetworkSpec> ParseNet(const std::string& text) {
-  compat::NetworkSpec n;
-  if (text == "none") return n;
-  n.mode = compat::NetworkMode::kVeth;
-  for (const auto& kv : Split(text, ',')) {
-    auto eq = kv.find('=');
-    std::string k = kv.substr(0, eq), v = eq == std::string::npos ? "" : kv.substr(eq + 1);
-    if (k == "bridge")
-      n.bridge = v;
-    else if (k == "address")
-      n.address = v;
-    else if (k == "gateway")
-      n.gateway = v;
-    else if (k == "egress") {
-      auto r = ParseSize(v);
-      if (!r) return Fail(ErrorCode::kInvalidInput, "--net egress: " + r.error().message());
-      n.egress_rate = *r;
-    } else {
-      return Fail(ErrorCode::kInvalidInput,
-                  "--net: unknown key '" + k +
-                      "'; expected none or bridge=BR,address=CIDR[,gateway=IP][,egress=RATE]");
-    }
-  }
-  return n;
-}
-
 Result<uint64_t> Num(const std::string& opt, const std::string& v, uint64_t max) {
   auto r = ParseUint(v, max);
   if (!r) return Fail(ErrorCode::kInvalidInput, opt + ": " + r.error().message());
@@ -146,21 +119,15 @@ int BoxRun(const Args& all) {
       spec.io_weight = static_cast<uint32_t>(SILK_TRY(Num("--io-weight", io_weight, 10000)));
     if (vm.count("scratch"))
       spec.scratch_size = SILK_TRY(WithContext(ParseSize(scratch), "--scratch"));
-    if (vm.count("net")) spec.network = SILK_TRY(ParseNet(net));
+    if (vm.count("net"))
+      spec.network = SILK_TRY(WithContext(compat::ParseNetworkFlag(net), "--net"));
     if (vm.count("hostname")) spec.hostname = hostname;
     for (const auto& c : caps) spec.capabilities.push_back(c);
     if (raw) spec.raw_sockets = true;
     if (vm.count("report-denials")) spec.report_denials = true;
-    if (vm.count("userns")) {
-      if (userns == "auto")
-        spec.user_namespace = compat::UserNamespaceMode::kAuto;
-      else if (userns == "always")
-        spec.user_namespace = compat::UserNamespaceMode::kAlways;
-      else if (userns == "never")
-        spec.user_namespace = compat::UserNamespaceMode::kNever;
-      else
-        return Fail(ErrorCode::kInvalidInput, "--userns: expected auto, always or never");
-    }
+    if (vm.count("userns"))
+      spec.user_namespace =
+          SILK_TRY(WithContext(compat::ParseUserNamespaceMode(userns), "--userns"));
     if (vm.count("uid")) spec.uid = static_cast<uint32_t>(SILK_TRY(Num("--uid", uid, UINT32_MAX)));
     if (vm.count("gid")) spec.gid = static_cast<uint32_t>(SILK_TRY(Num("--gid", gid, UINT32_MAX)));
     for (const auto& e : env) spec.env.push_back(e);

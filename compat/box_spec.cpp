@@ -20,6 +20,18 @@ namespace {
 
 using nlohmann::json;
 
+constexpr std::pair<const char*, UserNamespaceMode> kUserNamespaceModes[] = {
+    {"auto", UserNamespaceMode::kAuto},
+    {"always", UserNamespaceMode::kAlways},
+    {"never", UserNamespaceMode::kNever},
+};
+
+std::vector<std::string> UserNamespaceModeNames() {
+  std::vector<std::string> names;
+  for (const auto& [name, mode] : kUserNamespaceModes) names.emplace_back(name);
+  return names;
+}
+
 struct RlimitName {
   const char* name;
   int resource;
@@ -166,28 +178,17 @@ void ReadBoxSpec(const json& root, JsonProblems& problems, BoxSpec& s) {
   r.Bool("raw_sockets", s.raw_sockets);
   r.Bool("report_denials", s.report_denials);
   r.Bool("tty", s.tty);
-  r.OneOf("user_namespace", s.user_namespace,
-          {{"auto", UserNamespaceMode::kAuto},
-           {"always", UserNamespaceMode::kAlways},
-           {"never", UserNamespaceMode::kNever}},
-          "user namespace mode");
+  if (std::string word; r.String("user_namespace", word)) {
+    if (auto mode = ParseUserNamespaceMode(word))
+      s.user_namespace = *mode;
+    else
+      r.UnknownWord("user_namespace", word, UserNamespaceModeNames(), "user namespace mode");
+  }
   ReadIdMaps(r, "uid_map", s.uid_map);
   ReadIdMaps(r, "gid_map", s.gid_map);
   ReadRlimits(r, s.rlimits);
   ReadNetwork(r, s.network);
   r.Finish();
-}
-
-const char* UserNsName(UserNamespaceMode m) {
-  switch (m) {
-    case UserNamespaceMode::kAuto:
-      return "auto";
-    case UserNamespaceMode::kAlways:
-      return "always";
-    case UserNamespaceMode::kNever:
-      return "never";
-  }
-  return "auto";
 }
 
 Result<void> CheckCidr(const std::string& cidr, const std::string& field) {
@@ -205,6 +206,46 @@ Result<void> CheckCidr(const std::string& cidr, const std::string& field) {
 }
 
 }  // namespace
+
+Result<UserNamespaceMode> ParseUserNamespaceMode(std::string_view word) {
+  for (const auto& [name, mode] : kUserNamespaceModes)
+    if (word == name) return mode;
+  return Fail(ErrorCode::kInvalidInput,
+              "unknown user namespace mode '" + Shown(std::string(word)) +
+                  "'; expected auto, always or never" +
+                  DidYouMean(Shown(std::string(word)), UserNamespaceModeNames(), 1));
+}
+
+const char* UserNamespaceModeName(UserNamespaceMode mode) {
+  for (const auto& [name, m] : kUserNamespaceModes)
+    if (m == mode) return name;
+  return "auto";
+}
+
+Result<NetworkSpec> ParseNetworkFlag(std::string_view text_in) {
+  const std::string text(text_in);
+  NetworkSpec n;
+  if (text == "none") return n;
+  n.mode = NetworkMode::kVeth;
+  for (const auto& kv : Split(text, ',')) {
+    auto eq = kv.find('=');
+    std::string k = kv.substr(0, eq), v = eq == std::string::npos ? "" : kv.substr(eq + 1);
+    if (k == "bridge") {
+      n.bridge = v;
+    } else if (k == "address") {
+      n.address = v;
+    } else if (k == "gateway") {
+      n.gateway = v;
+    } else if (k == "egress") {
+      n.egress_rate = SILK_TRY(WithContext(ParseSize(v), "egress"));
+    } else {
+      return Fail(ErrorCode::kInvalidInput,
+                  "unknown key '" + Shown(k) +
+                      "'; expected none or bridge=BR,address=CIDR[,gateway=IP][,egress=RATE]");
+    }
+  }
+  return n;
+}
 
 Result<void> ValidateBoxId(const std::string& id) {
   auto bad = [&id](const std::string& what) {
@@ -274,7 +315,7 @@ std::string BoxSpecToJson(const BoxSpec& s) {
   for (const auto& r : s.rlimits) rl[r.resource] = {{"soft", r.soft}, {"hard", r.hard}};
   j["rlimits"] = rl;
   j["capabilities"] = s.capabilities;
-  j["user_namespace"] = UserNsName(s.user_namespace);
+  j["user_namespace"] = UserNamespaceModeName(s.user_namespace);
   auto maps = [](const std::vector<IdMapping>& m) {
     json a = json::array();
     for (const auto& e : m)
@@ -375,8 +416,8 @@ Result<void> Validate(const BoxSpec& s) {
       if (m.outside == 0)
         return bad(name, "range " + std::to_string(m.inside) + ":0:" + std::to_string(m.count) +
                              " maps onto host id 0, which would make the box host root; map "
-                             "an unprivileged host range (or omit " + name +
-                             " for a leased one)");
+                             "an unprivileged host range (or omit " +
+                             name + " for a leased one)");
     }
   }
   struct IdField {

@@ -101,6 +101,17 @@ struct BoxSpec {
   friend bool operator==(const BoxSpec&, const BoxSpec&) = default;
 };
 
+// The user-namespace modes by name ("auto", "always", "never"): the spec's
+// "user_namespace" and `silk box run --userns` read the same words.
+Result<UserNamespaceMode> ParseUserNamespaceMode(std::string_view word);
+const char* UserNamespaceModeName(UserNamespaceMode mode);
+
+// `silk box run --net`'s grammar: "none", or
+// "bridge=BR,address=CIDR[,gateway=IP][,egress=RATE]" (RATE in bytes per second, with the
+// K/M/G suffixes of sizes). Errors (kInvalidInput) name the key or value. The result
+// still goes through Validate().
+Result<NetworkSpec> ParseNetworkFlag(std::string_view text);
+
 // Parses a JSON box spec. `source` names the input in errors ("box.json").
 // Errors (kInvalidInput): malformed JSON (with line/column), more than kMaxSpecBytes,
 // nesting deeper than kMaxSpecDepth, a duplicate key, an unknown field, a value of the

@@ -213,3 +213,44 @@ TEST(BoxSpec, LoadReadsRegularFilesOnlyWithoutBlocking) {
 
 }  // namespace
 }  // namespace silk::compat
+
+namespace silk::compat {
+namespace {
+
+// `silk box run --net` and `--userns` words are compat's (one grammar for flags and specs).
+TEST(BoxSpecFlags, NetworkFlagGrammar) {
+  auto none = ParseNetworkFlag("none");
+  ASSERT_TRUE(none) << none.error().ToString();
+  EXPECT_EQ(none->mode, NetworkMode::kNone);
+  auto veth = ParseNetworkFlag("bridge=br0,address=10.77.0.2/24,gateway=10.77.0.1,egress=1M");
+  ASSERT_TRUE(veth) << veth.error().ToString();
+  EXPECT_EQ(veth->mode, NetworkMode::kVeth);
+  EXPECT_EQ(veth->bridge, "br0");
+  EXPECT_EQ(veth->address, "10.77.0.2/24");
+  EXPECT_EQ(veth->gateway, "10.77.0.1");
+  EXPECT_EQ(veth->egress_rate, 1u << 20);
+  auto unknown = ParseNetworkFlag("bridge=br0,colour=red");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message().find("unknown key 'colour'"), std::string::npos)
+      << unknown.error().message();
+  auto bad_rate = ParseNetworkFlag("bridge=br0,address=10.77.0.2/24,egress=fast");
+  ASSERT_FALSE(bad_rate);
+  EXPECT_NE(bad_rate.error().ToString().find("egress"), std::string::npos)
+      << bad_rate.error().ToString();
+}
+
+TEST(BoxSpecFlags, UserNamespaceModesAreTheSpecsWords) {
+  for (auto mode :
+       {UserNamespaceMode::kAuto, UserNamespaceMode::kAlways, UserNamespaceMode::kNever}) {
+    auto back = ParseUserNamespaceMode(UserNamespaceModeName(mode));
+    ASSERT_TRUE(back);
+    EXPECT_EQ(*back, mode);
+  }
+  auto typo = ParseUserNamespaceMode("nevr");
+  ASSERT_FALSE(typo);
+  EXPECT_NE(typo.error().message().find("did you mean 'never'"), std::string::npos)
+      << typo.error().message();
+}
+
+}  // namespace
+}  // namespace silk::compat
