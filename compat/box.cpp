@@ -240,9 +240,9 @@ std::string StageDescription(uint32_t stage, const MountPlanBuilder& mounts,
 
 // Supervises the running box: answers notifications, honours stop_fd and the deadline,
 // until init exits. Sets *timed_out when it killed the box for the deadline.
-Result<void> Supervise(BoxProcess& box, int listener, NotifyHandler* handler, StdioRelay& relay,
-                       int stop_fd, std::chrono::steady_clock::time_point deadline,
-                       bool* timed_out) {
+Result<void> SuperviseBox(BoxProcess& box, int listener, NotifyHandler* handler, StdioRelay& relay,
+                          int stop_fd, std::chrono::steady_clock::time_point deadline,
+                          bool* timed_out) {
   bool killed = false;
   std::vector<pollfd> fds;
   for (;;) {
@@ -288,257 +288,341 @@ std::string DefaultStateRoot() {
   return "/tmp/silk-" + std::to_string(geteuid()) + "/boxes";
 }
 
+namespace {
+
+// One box's run, phase by phase: Prepare (everything that can fail for a reason the
+// caller should fix, and every host resource, recorded before it is made), Launch (clone,
+// configure from the outside, 'G'), AwaitExec (the handoff of the seccomp listener until
+// the command is exec'd), Supervise, TearDown. Members are declared in the order they
+// are made, so they are destroyed in reverse: the box is killed and reaped before its
+// veth, cgroups, id range and state go.
+class BoxRun {
+ public:
+  BoxRun(const BoxSpec& spec, const RunOptions& options, StdioRelay relay)
+      : spec_(spec), options_(options), relay_(std::move(relay)) {}
+
+  Result<void> Prepare();
+  Result<void> Launch();
+  // True once the command runs; false when it could not be exec'd (out_ says why).
+  Result<bool> AwaitExec();
+  Result<void> Supervise();
+  Result<BoxOutcome> TearDown();
+  BoxOutcome& outcome() { return out_; }
+
+ private:
+  Result<void> PrepareIds();
+  Result<void> PrepareCgroup();
+  void PlanChild();
+  Result<void> TakeTheListener(int listener_at);
+  BoxOutcome ExecFailed(int err);
+
+  const BoxSpec& spec_;
+  const RunOptions& options_;
+  StdioRelay relay_;
+  const bool root_ = geteuid() == 0;
+  // Every box gets a user namespace unless its spec says "never" (root only, weaker).
+  const bool user_ns_ = spec_.user_namespace != UserNamespaceMode::kNever;
+  const bool learning_ = options_.observer != nullptr;
+  BoxOutcome out_;
+  std::shared_ptr<const BoxFilter> filter_;
+  std::optional<BoxState> state_;
+  std::optional<MountPlanBuilder> mounts_;
+  // As root, box root is an unprivileged host uid of a range only this box holds (the
+  // lease outlives the box: it is destroyed after the box is reaped), and that uid owns
+  // the box's user namespace.
+  std::optional<IdRangeLease> id_range_;
+  IdMaps maps_;
+  NamespaceOwner owner_;
+  bool switch_owner_ = false;
+  std::unique_ptr<BoxCgroup> cgroup_;
+  ChildData data_;
+  UniqueFd parent_end_, child_end_;
+  sock_fprog fprog_{};
+  UniqueFd v2_dir_;
+  std::optional<CountedLearning> counting_;
+  std::optional<HandoffPage> handoff_;
+  // A root supervisor sets the limits from outside (prlimit): in its user namespace the
+  // box could not raise a hard limit.
+  const bool prlimit_outside_ = root_ && user_ns_;
+  std::chrono::steady_clock::time_point t0_;
+  std::optional<BoxProcess> box_;
+  std::optional<VethGuard> veth_;
+  UniqueFd listener_;
+  std::unique_ptr<NotifyHandler> handler_;
+};
+
+Result<void> BoxRun::Prepare() {
+  const std::string state_root =
+      options_.state_root.empty() ? DefaultStateRoot() : options_.state_root;
+  if (options_.sweep_first) SILK_TRY(WithContext(SweepStaleBoxes(state_root), "startup sweep"));
+  out_.box_id = options_.box_id.empty() ? NewBoxId() : options_.box_id;
+  SILK_TRY(ValidateBoxId(out_.box_id));
+  filter_ = SILK_TRY(learning_ ? PrepareLearningPolicy(spec_, options_.profile_dir)
+                               : PrepareFilter(spec_, options_.profile_dir));
+  state_.emplace(SILK_TRY(BoxState::Create(state_root, out_.box_id)));
+  mounts_.emplace(SILK_TRY(MountPlanBuilder::Build(spec_, state_->root_dir())));
+  SILK_TRY(PrepareIds());
+  SILK_TRY(PrepareCgroup());
+  BuildExecData(spec_, data_);
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    return FailErrno("socketpair for the box");
+  parent_end_ = UniqueFd(sv[0]);
+  child_end_ = UniqueFd(sv[1]);
+  fprog_ = filter_->compiled.Fprog();
+  v2_dir_ = cgroup_ ? cgroup_->OpenV2Dir() : UniqueFd();
+  if (learning_) {
+    counting_.emplace(filter_->effective.front(), *options_.observer, v2_dir_.get(),
+                      options_.count_in_kernel);
+    out_.counted_syscalls = counting_->filter().counted().size();
+    out_.counting_unavailable = counting_->unavailable();
+    fprog_ = counting_->filter().Fprog();
+  }
+  handoff_.emplace(SILK_TRY(HandoffPage::Create()));
+  PlanChild();
+  return {};
+}
+
+Result<void> BoxRun::PrepareIds() {
+  if (!user_ns_) return {};
+  uint32_t first_id = 0, count = kIdRangeSize;
+  if (root_ && (spec_.uid_map.empty() || spec_.gid_map.empty())) {
+    if (HostIdPoolMapped()) {
+      id_range_.emplace(SILK_TRY(IdRangeLease::Acquire(kIdRangeDir, out_.box_id)));
+      first_id = id_range_->first_id();
+      SILK_TRY(state_->RecordIdRange(first_id, kIdRangeSize));
+    } else {
+      count = NestedIdCount();  // silk in a box: our own ids, inside our parent's
+    }
+  }
+  maps_ = MapsFor(spec_, geteuid(), getegid(), first_id, count);
+  if (root_) owner_ = {OwnerOf(maps_.uid), OwnerOf(maps_.gid)};
+  // The box's namespace is created by its own base uid (see CloneBox), which must reach
+  // the box's state and root fs.
+  switch_owner_ = root_ && (owner_.uid != 0 || owner_.gid != 0);
+  if (switch_owner_) {
+    SILK_TRY(CheckSearchable(state_->root_dir(), owner_.uid, owner_.gid, true,
+                             "the box's state directory"));
+    if (!spec_.rootfs.empty())
+      SILK_TRY(CheckSearchable(spec_.rootfs, owner_.uid, owner_.gid, true, "rootfs"));
+  }
+  return {};
+}
+
+Result<void> BoxRun::PrepareCgroup() {
+  CgroupLimits limits;
+  limits.memory_max = spec_.memory_max;
+  limits.pids_max = (root_ || spec_.pids_max != kDefaultPidsMax) ? spec_.pids_max : 0;
+  // As root every box gets a cpu cgroup, also at the default weight: shares are
+  // relative among siblings, so all boxes must be siblings under silk/ for 1:3 to mean
+  // 25%:75%. Unprivileged boxes need a cgroup only for a non-default weight.
+  limits.cpu_weight = (root_ || spec_.cpu_weight != 100) ? spec_.cpu_weight : 0;
+  limits.io_weight = spec_.io_weight;
+  if (!root_ && limits.Needed().empty()) return {};
+  auto layout = SILK_TRY(CgroupLayout::Detect(options_.cgroup2_mount));
+  BoxState& state = *state_;
+  auto cg = BoxCgroup::Create(layout, out_.box_id, limits, /*tracking=*/root_,
+                              [&state](const std::vector<std::string>& paths) {
+                                return state.RecordCgroups(paths);  // write-ahead
+                              });
+  if (!cg) {
+    if (!root_ && cg.error().sys_errno() == EACCES)
+      return Fail(Error(ErrorCode::kUnsupported,
+                        "cgroup limits (memory, pids, cpu/io weight) need root or a "
+                        "delegated cgroup; this user cannot create cgroups: " +
+                            cg.error().ToString()));
+    return Fail(std::move(cg.error()));
+  }
+  cgroup_ = std::move(*cg);
+  return state_->RecordCgroups(cgroup_->Paths());
+}
+
+// The child's whole plan: it reads only this (and data_) between clone and execve.
+void BoxRun::PlanChild() {
+  uint64_t keep = 0;
+  for (const auto& c : spec_.capabilities) keep |= 1ull << CapabilityNumber(c);
+  if (spec_.raw_sockets) keep |= 1ull << CapabilityNumber("CAP_NET_RAW");
+  ChildPlan& p = data_.plan;
+  p.sync_fd = child_end_.get();
+  p.handoff = handoff_->get();
+  p.unshare_cgroup = true;
+  p.hostname = spec_.hostname.c_str();
+  p.loopback_up = true;
+  p.mounts = mounts_->plan();
+  p.cwd = spec_.cwd.c_str();
+  for (int i = 0; i < 3; ++i) p.stdio[i] = relay_.box_end(i);
+  p.set_ids = spec_.uid != 0 || spec_.gid != 0 || !user_ns_;
+  p.set_groups = !(user_ns_ && !root_);
+  p.uid = spec_.uid;
+  p.gid = spec_.gid;
+  p.rlimits = data_.rlimits.data();
+  p.rlimit_count = prlimit_outside_ ? 0 : data_.rlimits.size();
+  p.become_ns_root = switch_owner_;
+  p.keep_caps = keep;
+  p.last_cap = LastCapability();
+  p.filter = &fprog_;
+  p.install = policy::InstallOptionsFor(filter_->compiled);
+  if (learning_) p.install.new_listener = true;
+  p.command = spec_.command.c_str();
+  p.argv = data_.argv.data();
+  p.envp = data_.envp.data();
+  p.path = data_.path.c_str();
+  p.exec_buf = data_.exec_buf.data();
+  p.exec_buf_size = data_.exec_buf.size();
+}
+
+Result<void> BoxRun::Launch() {
+  t0_ = std::chrono::steady_clock::now();
+  Cloned cloned =
+      SILK_TRY(CloneBox(BoxCloneFlags(user_ns_), v2_dir_.get(), switch_owner_ ? &owner_ : nullptr));
+  if (cloned.pid == 0) {
+    close(parent_end_.get());
+    RunChild(data_.plan);
+  }
+  child_end_.Reset();
+  relay_.CloseBoxEnds();
+  box_.emplace(cloned.pid, std::move(cloned.pidfd));
+
+  // Configure the box from the outside while it waits for 'G'.
+  if (user_ns_) SILK_TRY(WriteIdMaps(box_->pid(), maps_));
+  if (prlimit_outside_) {
+    for (const auto& r : data_.rlimits) {
+      rlimit rl{r.soft, r.hard};
+      if (prlimit(box_->pid(), static_cast<__rlimit_resource>(r.resource), &rl, nullptr) != 0)
+        return FailErrno("setting the box's rlimit " + std::to_string(r.resource));
+    }
+  }
+  if (cgroup_) SILK_TRY(cgroup_->AddProcess(box_->pid(), v2_dir_.valid()));
+  if (spec_.network.mode == NetworkMode::kVeth) {
+    std::string host = HostVethName(out_.box_id);
+    SILK_TRY(state_->RecordVeth(host));
+    SILK_TRY(SetupVeth(box_->pid(), spec_.network, host));
+    veth_.emplace(host);
+  }
+  if (send(parent_end_.get(), "G", 1, MSG_NOSIGNAL) != 1) return FailErrno("starting the box");
+  return {};
+}
+
+// Takes the listener the child announced at fd `listener_at`; leaves listener_ empty
+// while the child has not installed its filter yet.
+Result<void> BoxRun::TakeTheListener(int listener_at) {
+  listener_ = SILK_TRY(TakeListener(box_->pidfd(), listener_at));
+  if (!listener_) return {};
+  // The box makes no syscall but execve from here on: count from now.
+  if (counting_) SILK_TRY(counting_->Enable());
+  handoff_->get()->listener_taken.store(1, std::memory_order_release);
+  handler_ = SILK_TRY(NotifyHandler::Create(&filter_->effective, spec_.raw_sockets,
+                                            spec_.report_denials, options_.observer, box_->pid()));
+  if (learning_) {
+    // Linux 6.6+: wake the supervisor on the caller's CPU, which roughly halves a
+    // notification round trip (commit 48a1084a8b74). Older kernels refuse; harmless.
+    (void)ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+  }
+  return {};
+}
+
+BoxOutcome BoxRun::ExecFailed(int err) {
+  int term = 0;
+  (void)box_->Reap(&term);
+  if (handler_) out_.denials = handler_->TakeReport();
+  out_.exit_status = err == ENOENT ? 127 : 126;
+  out_.exec_failure =
+      "'" + spec_.command + "': " +
+      (err == ENOENT ? std::string("command not found in the box (PATH=") + data_.path + ")"
+                     : std::string(strerror(err)));
+  return out_;
+}
+
+Result<bool> BoxRun::AwaitExec() {
+  int listener_at = -1;  // announced by the child, not taken yet
+  unsigned tries = 0;
+  for (;;) {
+    if (listener_at >= 0) {
+      // The child announced the fd before its seccomp() call and, filtered, can make no
+      // other syscall than execve: nothing it could signal on an fd says "installed".
+      // It spins until we hold the listener; we retry for the one seccomp() call's
+      // duration (yield first, then 1 ms polls that also catch its error report).
+      SILK_TRY(TakeTheListener(listener_at));
+      if (listener_) {
+        listener_at = -1;
+        continue;
+      }
+      pollfd pf = {parent_end_.get(), POLLIN, 0};
+      if (++tries < 64) sched_yield();
+      if (poll(&pf, 1, tries < 64 ? 0 : 1) <= 0) continue;
+    } else if (listener_) {
+      // Once the filter is in, execve may be notified (always in learning mode): answer
+      // while waiting for the exec (EOF on the socket, which is CLOEXEC).
+      pollfd fds[2] = {{parent_end_.get(), POLLIN, 0}, {listener_.get(), POLLIN, 0}};
+      if (poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        return FailErrno("poll on the box during setup");
+      }
+      if (!fds[0].revents && (fds[1].revents & POLLIN)) {
+        SILK_TRY(handler_->HandleOne(listener_.get()));
+        continue;
+      }
+    }
+    ChildMessage m = SILK_TRY(ReadChild(parent_end_.get()));
+    if (m.kind == ChildMessage::kListenerAt) {
+      listener_at = m.listener_fd;
+      continue;
+    }
+    if (m.kind == ChildMessage::kEof) {
+      const int err = handoff_->get()->exec_errno.load(std::memory_order_acquire);
+      if (err == 0) break;  // exec'd (or killed: the reap tells)
+      out_ = ExecFailed(err);
+      return false;
+    }
+    // An error report before the filter: the child _exit()s after it.
+    if (listener_) box_->Kill();
+    int term = 0;
+    (void)box_->Reap(&term);
+    const ChildReport& r = m.report;
+    return Fail(Error(ErrorCode::kSystem,
+                      "box setup failed " + StageDescription(r.stage, *mounts_, state_->root_dir()),
+                      r.err));
+  }
+  parent_end_.Reset();
+  return true;
+}
+
+Result<void> BoxRun::Supervise() {
+  auto deadline = options_.timeout_ms ? t0_ + std::chrono::milliseconds(options_.timeout_ms)
+                                      : std::chrono::steady_clock::time_point::max();
+  return SuperviseBox(*box_, listener_ ? listener_.get() : -1, handler_.get(), relay_,
+                      options_.stop_fd, deadline, &out_.timed_out);
+}
+
+Result<BoxOutcome> BoxRun::TearDown() {
+  // Init is gone and every box process with it: what their pipes hold comes at once.
+  relay_.Drain(std::chrono::steady_clock::now() + std::chrono::seconds(2));
+  out_.exit_status = SILK_TRY(box_->Reap(&out_.term_signal));
+  out_.elapsed_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0_).count();
+  if (handler_) {
+    handler_->Finish();
+    out_.denials = handler_->TakeReport();
+  }
+  if (counting_) SILK_TRY(counting_->Report(handler_.get(), *options_.observer));
+  if (cgroup_) SILK_TRY(WithContext(cgroup_->Destroy(), "removing the box's cgroups"));
+  return out_;
+}
+
+}  // namespace
+
 Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   SILK_TRY(Validate(spec));
   const int stdio[3] = {options.stdin_fd < 0 ? 0 : options.stdin_fd,
                         options.stdout_fd < 0 ? 1 : options.stdout_fd,
                         options.stderr_fd < 0 ? 2 : options.stderr_fd};
   // Refuses a directory on stdin before anything is made.
-  StdioRelay relay = SILK_TRY(StdioRelay::Create(stdio));
-  const bool root = geteuid() == 0;
-  // Every box gets a user namespace unless its spec says "never" (root only, weaker).
-  const bool user_ns = spec.user_namespace != UserNamespaceMode::kNever;
-  const std::string state_root =
-      options.state_root.empty() ? DefaultStateRoot() : options.state_root;
-  if (options.sweep_first) SILK_TRY(WithContext(SweepStaleBoxes(state_root), "startup sweep"));
-
-  BoxOutcome out;
-  out.box_id = options.box_id.empty() ? NewBoxId() : options.box_id;
-  SILK_TRY(ValidateBoxId(out.box_id));
-
-  // Everything that can fail for a reason the caller should fix comes first.
-  const bool learning = options.observer != nullptr;
-  std::shared_ptr<const BoxFilter> filter =
-      SILK_TRY(learning ? PrepareLearningPolicy(spec, options.profile_dir)
-                        : PrepareFilter(spec, options.profile_dir));
-  BoxState state = SILK_TRY(BoxState::Create(state_root, out.box_id));
-  auto mounts = SILK_TRY(MountPlanBuilder::Build(spec, state.root_dir()));
-
-  // As root, box root is an unprivileged host uid of a range only this box holds (the
-  // lease outlives the box: it is destroyed after the box is reaped), and that uid owns
-  // the box's user namespace.
-  std::optional<IdRangeLease> id_range;
-  IdMaps maps;
-  NamespaceOwner owner;
-  if (user_ns) {
-    uint32_t first_id = 0, count = kIdRangeSize;
-    if (root && (spec.uid_map.empty() || spec.gid_map.empty())) {
-      if (HostIdPoolMapped()) {
-        id_range.emplace(SILK_TRY(IdRangeLease::Acquire(kIdRangeDir, out.box_id)));
-        first_id = id_range->first_id();
-        SILK_TRY(state.RecordIdRange(first_id, kIdRangeSize));
-      } else {
-        count = NestedIdCount();  // silk in a box: our own ids, inside our parent's
-      }
-    }
-    maps = MapsFor(spec, geteuid(), getegid(), first_id, count);
-    if (root) owner = {OwnerOf(maps.uid), OwnerOf(maps.gid)};
-  }
-  // The box's namespace is created by its own base uid (see CloneBox), which must reach
-  // the box's state and root fs.
-  const bool switch_owner = root && user_ns && (owner.uid != 0 || owner.gid != 0);
-  if (switch_owner) {
-    SILK_TRY(
-        CheckSearchable(state.root_dir(), owner.uid, owner.gid, true, "the box's state directory"));
-    if (!spec.rootfs.empty())
-      SILK_TRY(CheckSearchable(spec.rootfs, owner.uid, owner.gid, true, "rootfs"));
-  }
-
-  CgroupLimits limits;
-  limits.memory_max = spec.memory_max;
-  limits.pids_max = (root || spec.pids_max != kDefaultPidsMax) ? spec.pids_max : 0;
-  // As root every box gets a cpu cgroup, also at the default weight: shares are
-  // relative among siblings, so all boxes must be siblings under silk/ for 1:3 to mean
-  // 25%:75%. Unprivileged boxes need a cgroup only for a non-default weight.
-  limits.cpu_weight = (root || spec.cpu_weight != 100) ? spec.cpu_weight : 0;
-  limits.io_weight = spec.io_weight;
-  std::unique_ptr<BoxCgroup> cgroup;
-  if (root || !limits.Needed().empty()) {
-    auto layout = SILK_TRY(CgroupLayout::Detect(options.cgroup2_mount));
-    auto cg = BoxCgroup::Create(layout, out.box_id, limits, /*tracking=*/root,
-                                [&state](const std::vector<std::string>& paths) {
-                                  return state.RecordCgroups(paths);  // write-ahead
-                                });
-    if (!cg) {
-      if (!root && cg.error().sys_errno() == EACCES)
-        return Fail(Error(ErrorCode::kUnsupported,
-                          "cgroup limits (memory, pids, cpu/io weight) need root or a "
-                          "delegated cgroup; this user cannot create cgroups: " +
-                              cg.error().ToString()));
-      return Fail(std::move(cg.error()));
-    }
-    cgroup = std::move(*cg);
-    SILK_TRY(state.RecordCgroups(cgroup->Paths()));
-  }
-
-  uint64_t keep = 0;
-  for (const auto& c : spec.capabilities) keep |= 1ull << CapabilityNumber(c);
-  if (spec.raw_sockets) keep |= 1ull << CapabilityNumber("CAP_NET_RAW");
-
-  ChildData data;
-  BuildExecData(spec, data);
-  int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-    return FailErrno("socketpair for the box");
-  UniqueFd parent_end(sv[0]), child_end(sv[1]);
-  sock_fprog fprog = filter->compiled.Fprog();
-  UniqueFd v2_dir = cgroup ? cgroup->OpenV2Dir() : UniqueFd();
-  std::optional<CountedLearning> counting;
-  if (learning) {
-    counting.emplace(filter->effective.front(), *options.observer, v2_dir.get(),
-                     options.count_in_kernel);
-    out.counted_syscalls = counting->filter().counted().size();
-    out.counting_unavailable = counting->unavailable();
-    fprog = counting->filter().Fprog();
-  }
-
-  HandoffPage handoff = SILK_TRY(HandoffPage::Create());
-  ChildPlan& p = data.plan;
-  p.sync_fd = child_end.get();
-  p.handoff = handoff.get();
-  p.unshare_cgroup = true;
-  p.hostname = spec.hostname.c_str();
-  p.loopback_up = true;
-  p.mounts = mounts.plan();
-  p.cwd = spec.cwd.c_str();
-  for (int i = 0; i < 3; ++i) p.stdio[i] = relay.box_end(i);
-  p.set_ids = spec.uid != 0 || spec.gid != 0 || !user_ns;
-  p.set_groups = !(user_ns && !root);
-  p.uid = spec.uid;
-  p.gid = spec.gid;
-  // A root supervisor sets the limits from outside (prlimit, below): in its user
-  // namespace the box could not raise a hard limit.
-  const bool prlimit_outside = root && user_ns;
-  p.rlimits = data.rlimits.data();
-  p.rlimit_count = prlimit_outside ? 0 : data.rlimits.size();
-  p.become_ns_root = switch_owner;
-  p.keep_caps = keep;
-  p.last_cap = LastCapability();
-  p.filter = &fprog;
-  p.install = policy::InstallOptionsFor(filter->compiled);
-  if (learning) p.install.new_listener = true;
-  p.command = spec.command.c_str();
-  p.argv = data.argv.data();
-  p.envp = data.envp.data();
-  p.path = data.path.c_str();
-  p.exec_buf = data.exec_buf.data();
-  p.exec_buf_size = data.exec_buf.size();
-
-  auto t0 = std::chrono::steady_clock::now();
-  Cloned cloned =
-      SILK_TRY(CloneBox(BoxCloneFlags(user_ns), v2_dir.get(), switch_owner ? &owner : nullptr));
-  if (cloned.pid == 0) {
-    close(parent_end.get());
-    RunChild(p);
-  }
-  child_end.Reset();
-  relay.CloseBoxEnds();
-  BoxProcess box(cloned.pid, std::move(cloned.pidfd));
-
-  // Configure the box from the outside while it waits for 'G'.
-  if (user_ns) SILK_TRY(WriteIdMaps(box.pid(), maps));
-  if (prlimit_outside) {
-    for (const auto& r : data.rlimits) {
-      rlimit rl{r.soft, r.hard};
-      if (prlimit(box.pid(), static_cast<__rlimit_resource>(r.resource), &rl, nullptr) != 0)
-        return FailErrno("setting the box's rlimit " + std::to_string(r.resource));
-    }
-  }
-  if (cgroup) SILK_TRY(cgroup->AddProcess(box.pid(), v2_dir.valid()));
-  std::optional<VethGuard> veth;
-  if (spec.network.mode == NetworkMode::kVeth) {
-    std::string host = HostVethName(out.box_id);
-    SILK_TRY(state.RecordVeth(host));
-    SILK_TRY(SetupVeth(box.pid(), spec.network, host));
-    veth.emplace(host);
-  }
-  if (send(parent_end.get(), "G", 1, MSG_NOSIGNAL) != 1) return FailErrno("starting the box");
-
-  UniqueFd listener;
-  std::unique_ptr<NotifyHandler> handler;
-  int listener_at = -1;  // announced by the child, not taken yet
-  unsigned tries = 0;
-  for (;;) {
-    if (listener_at >= 0) {
-      // The child spins after installing its filter until we hold the listener.
-      listener = SILK_TRY(TakeListener(box.pidfd(), listener_at));
-      if (listener) {
-        listener_at = -1;
-        // The box makes no syscall but execve from here on: count from now.
-        if (counting) SILK_TRY(counting->Enable());
-        handoff.get()->listener_taken.store(1, std::memory_order_release);
-        handler = SILK_TRY(NotifyHandler::Create(&filter->effective, spec.raw_sockets,
-                                                 spec.report_denials, options.observer, box.pid()));
-        if (learning) {
-          // Linux 6.6+: wake the supervisor on the caller's CPU, which roughly halves a
-          // notification round trip (commit 48a1084a8b74). Older kernels refuse; harmless.
-          (void)ioctl(listener.get(), SECCOMP_IOCTL_NOTIF_SET_FLAGS,
-                      SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
-        }
-        continue;
-      }
-      // Not installed yet, or the child failed before: look for its report.
-      pollfd pf = {parent_end.get(), POLLIN, 0};
-      if (++tries < 64) sched_yield();
-      if (poll(&pf, 1, tries < 64 ? 0 : 1) <= 0) continue;
-    } else if (listener) {
-      // Once the filter is in, execve may be notified (always in learning mode): answer
-      // while waiting for the exec (EOF on the socket, which is CLOEXEC).
-      pollfd fds[2] = {{parent_end.get(), POLLIN, 0}, {listener.get(), POLLIN, 0}};
-      if (poll(fds, 2, -1) < 0) {
-        if (errno == EINTR) continue;
-        return FailErrno("poll on the box during setup");
-      }
-      if (!fds[0].revents && (fds[1].revents & POLLIN)) {
-        SILK_TRY(handler->HandleOne(listener.get()));
-        continue;
-      }
-    }
-    ChildMessage m = SILK_TRY(ReadChild(parent_end.get()));
-    if (m.kind == ChildMessage::kListenerAt) {
-      listener_at = m.listener_fd;
-      continue;
-    }
-    if (m.kind == ChildMessage::kEof) {
-      const int err = handoff.get()->exec_errno.load(std::memory_order_acquire);
-      if (err == 0) break;  // exec'd (or killed: the reap below tells)
-      int term = 0;
-      (void)box.Reap(&term);
-      if (handler) out.denials = handler->TakeReport();
-      out.exit_status = err == ENOENT ? 127 : 126;
-      out.exec_failure =
-          "'" + spec.command + "': " +
-          (err == ENOENT ? std::string("command not found in the box (PATH=") + data.path + ")"
-                         : std::string(strerror(err)));
-      return out;
-    }
-    // An error report before the filter: the child _exit()s after it.
-    if (listener) box.Kill();
-    int term = 0;
-    (void)box.Reap(&term);
-    const ChildReport& r = m.report;
-    return Fail(Error(ErrorCode::kSystem,
-                      "box setup failed " + StageDescription(r.stage, mounts, state.root_dir()),
-                      r.err));
-  }
-  parent_end.Reset();
-
-  auto deadline = options.timeout_ms ? t0 + std::chrono::milliseconds(options.timeout_ms)
-                                     : std::chrono::steady_clock::time_point::max();
-  SILK_TRY(Supervise(box, listener ? listener.get() : -1, handler.get(), relay, options.stop_fd,
-                     deadline, &out.timed_out));
-  // Init is gone and every box process with it: what their pipes hold comes at once.
-  relay.Drain(std::chrono::steady_clock::now() + std::chrono::seconds(2));
-  out.exit_status = SILK_TRY(box.Reap(&out.term_signal));
-  out.elapsed_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  if (handler) {
-    handler->Finish();
-    out.denials = handler->TakeReport();
-  }
-  if (counting) SILK_TRY(counting->Report(handler.get(), *options.observer));
-  if (cgroup) SILK_TRY(WithContext(cgroup->Destroy(), "removing the box's cgroups"));
-  return out;
+  BoxRun run(spec, options, SILK_TRY(StdioRelay::Create(stdio)));
+  SILK_TRY(run.Prepare());
+  SILK_TRY(run.Launch());
+  if (!SILK_TRY(run.AwaitExec())) return run.outcome();
+  SILK_TRY(run.Supervise());
+  return run.TearDown();
 }
 
 Result<SweepReport> SweepStaleBoxes(const std::string& state_root_in) {

@@ -44,6 +44,16 @@ Result<void> MkdirP(const std::string& path, mode_t mode) {
 
 // Opens a state directory and tries to take its lock: the fd when taken (the directory's
 // supervisor is gone, or there never was one), empty when a live supervisor holds it.
+// Opens a state directory and waits for its lock.
+UniqueFd LockDir(const std::string& dir) {
+  UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return fd;
+  int rc;
+  do rc = flock(fd.get(), LOCK_EX);
+  while (rc != 0 && errno == EINTR);
+  return rc == 0 ? std::move(fd) : UniqueFd();
+}
+
 UniqueFd TryLockDir(const std::string& dir, bool* held_elsewhere) {
   *held_elsewhere = false;
   UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
@@ -122,13 +132,14 @@ void RemoveStateDir(const std::string& dir_in) {
 Result<bool> SweepBoxDir(const std::string& dir) {
   // Ownership is the lock: a live supervisor holds it for its box's whole life (the
   // kernel drops it however the supervisor dies), so a directory we can lock is dead.
+  const std::string name = dir.substr(dir.rfind('/') + 1);
+  // Being made or removed: the lock is taken right after mkdir, so ask first whether its
+  // maker runs (and leave its lock alone: the maker may be about to take it).
+  if (IsTransient(name) && TransientOwnerAlive(name)) return false;
   bool live = false;
   UniqueFd lock = TryLockDir(dir, &live);
   if (!lock) return false;
-  const std::string name = dir.substr(dir.rfind('/') + 1);
   if (IsTransient(name)) {
-    // Being made: the lock is taken right after mkdir, so also ask whether its maker runs.
-    if (TransientOwnerAlive(name)) return false;
     RemoveStateDir(dir);
     return true;
   }
@@ -165,8 +176,9 @@ Result<BoxState> BoxState::Create(const std::string& state_root, const std::stri
   BoxState creating(state_root + "/" + TransientName(kCreatingPrefix, id));
   if (mkdir(creating.dir_.c_str(), 0711) != 0)
     return FailErrno("creating box state " + creating.dir_);
-  bool live = false;
-  creating.lock_ = TryLockDir(creating.dir_, &live);
+  // Blocking: a sweep of another process may hold it for a moment (never longer: the
+  // directory's transient name says its maker, us, is alive).
+  creating.lock_ = LockDir(creating.dir_);
   if (!creating.lock_) return FailErrno("locking box state " + creating.dir_);
   if (mkdir(creating.root_dir().c_str(), 0755) != 0)
     return FailErrno("creating " + creating.root_dir());
