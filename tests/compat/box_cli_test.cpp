@@ -7,33 +7,18 @@
 
 #include <fstream>
 
-#include "base/subprocess.hpp"
+#include "tests/common/silk_cli.hpp"
 #include "tests/compat/box_test_util.hpp"
 
 namespace silk::compat {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-struct CliRun {
-  int status = -1;
-  std::string out, err;
-};
+using silk::testing::CliRun;
 
 CliRun SilkBoxRun(const std::vector<std::string>& args) {
-  SpawnOptions o;
-  o.argv = {std::string(SILK_BINARY_DIR) + "/cli/silk", "box", "run"};
-  o.argv.insert(o.argv.end(), args.begin(), args.end());
-  auto r = RunAndCapture(o, Clock::now() + std::chrono::minutes(2));
-  CliRun out;
-  if (!r) {
-    out.err = r.error().ToString();
-    return out;
-  }
-  out.status = r->status.ShellStatus();
-  out.out = r->out;
-  out.err = r->err;
-  return out;
+  std::vector<std::string> all = {"box", "run"};
+  all.insert(all.end(), args.begin(), args.end());
+  return silk::testing::RunSilk(all);
 }
 
 class BoxRunCli : public testing::RootBoxTest {

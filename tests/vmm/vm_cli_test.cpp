@@ -4,33 +4,18 @@
 // 0 for --help.
 #include <gtest/gtest.h>
 
-#include "base/subprocess.hpp"
+#include "tests/common/silk_cli.hpp"
 #include "tests/vmm/thinix_image.hpp"
 
 namespace silk::vmm {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-struct CliRun {
-  int status = -1;
-  std::string out, err;
-};
+using silk::testing::CliRun;
 
 CliRun SilkVmRun(const std::vector<std::string>& args) {
-  SpawnOptions o;
-  o.argv = {std::string(SILK_BINARY_DIR) + "/cli/silk", "vm", "run"};
-  o.argv.insert(o.argv.end(), args.begin(), args.end());
-  auto r = RunAndCapture(o, Clock::now() + std::chrono::minutes(5));
-  CliRun out;
-  if (!r) {
-    out.err = r.error().ToString();
-    return out;
-  }
-  out.status = r->status.ShellStatus();
-  out.out = r->out;
-  out.err = r->err;
-  return out;
+  std::vector<std::string> all = {"vm", "run"};
+  all.insert(all.end(), args.begin(), args.end());
+  return silk::testing::RunSilk(all);
 }
 
 TEST(VmRunCli, SilksOwnFailuresAre125) {
