@@ -18,6 +18,7 @@
 #include "base/strings.hpp"
 #include "base/unique_fd.hpp"
 #include "box_test_util.hpp"
+#include "tests/common/kernel_features.hpp"
 
 namespace silk::compat {
 namespace {
@@ -28,19 +29,7 @@ using testing::RootBoxTest;
 using testing::RunCaptured;
 using testing::TestRootfs;
 
-// Whether this kernel runs i386 syscalls through int 0x80 (IA-32 emulation; some kernels
-// are built or booted without it, and then int 0x80 is a fault, SIGSEGV).
-bool KernelRunsInt80() {
-  pid_t pid = fork();
-  if (pid == 0) {
-    long r;
-    asm volatile("int $0x80" : "=a"(r) : "a"(20L) : "memory");  // i386 getpid
-    _exit(r == getpid() ? 0 : 1);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
+using silk::testing::KernelRunsInt80;
 
 class BoxTest : public RootBoxTest {
  protected:

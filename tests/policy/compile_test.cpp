@@ -16,6 +16,7 @@
 
 #include "policy/install.hpp"
 #include "policy/syscalls.hpp"
+#include "tests/common/kernel_features.hpp"
 
 namespace silk::policy {
 namespace {
@@ -107,13 +108,7 @@ TEST(CompileKernel, AllowedWorkDeniedFailWithProfileErrno) {
   EXPECT_EQ(r.code, 0);
 }
 
-bool KernelRunsInt80() {
-  pid_t pid = fork();
-  if (pid == 0) _exit(Int80(20) == getpid() ? 0 : 1);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
+using silk::testing::KernelRunsInt80;
 
 TEST(CompileKernel, CompatArchesAreRefusedUnlessListed) {
   Profile p = BaseProfile();

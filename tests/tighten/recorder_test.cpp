@@ -20,6 +20,7 @@
 
 #include "base/unique_fd.hpp"
 #include "tighten/learn.hpp"
+#include "tests/common/kernel_features.hpp"
 
 namespace silk::tighten {
 namespace {
@@ -108,18 +109,7 @@ TEST_P(RecorderModes, ThreadsAndExecedChildrenAreRecorded) {
 INSTANTIATE_TEST_SUITE_P(Learning, RecorderModes, ::testing::Values(true, false),
                          [](const auto& info) { return info.param ? "Counted" : "NotifyAll"; });
 
-// Whether this kernel runs i386 syscalls through int 0x80 (IA-32 emulation).
-bool KernelRunsInt80() {
-  pid_t pid = fork();
-  if (pid == 0) {
-    long r;
-    asm volatile("int $0x80" : "=a"(r) : "a"(20L) : "memory");  // i386 getpid
-    _exit(r == getpid() ? 0 : 1);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
+using silk::testing::KernelRunsInt80;
 
 // Counting gives the same profile as notifying every call, with the same number of
 // calls: a workload with processes, threads and pipes, deterministic in what it calls.
