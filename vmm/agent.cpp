@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/file.hpp"
+#include "base/sleep.hpp"
 #include "base/strings.hpp"
 #include "base/subprocess.hpp"
 #include "base/unique_fd.hpp"
@@ -49,12 +50,6 @@ Result<std::string> FindPortByName(const std::string& name, const std::string& s
   if (found.empty())
     return Fail(ErrorCode::kNotFound, "no virtio-serial port named '" + name + "'");
   return found;
-}
-
-void SleepMs(long ms) {
-  timespec ts{ms / 1000, (ms % 1000) * 1000000};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
 }
 
 std::string Json(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -121,7 +116,7 @@ Result<std::string> ResolveVirtioPort(const std::string& port_path, int wait_ms,
       if (dev && ::stat(dev->c_str(), &st) == 0) return *dev;
     }
     if (waited >= wait_ms) break;
-    SleepMs(50);
+    SleepFor(std::chrono::milliseconds(50));
   }
   return Fail(ErrorCode::kNotFound,
               port_path +

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "base/sleep.hpp"
 #include "base/subprocess.hpp"
 
 namespace silk::vmm {
@@ -15,12 +16,6 @@ namespace {
 
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-void SleepMs(long ms) {
-  timespec ts{ms / 1000, (ms % 1000) * 1000000};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
 
 std::string ErrorOf(const std::string& payload) {
   json j = json::parse(payload, nullptr, false);
@@ -108,7 +103,7 @@ Result<AgentClient> ConnectAgent(const std::string& socket_path, Clock::time_poi
     if (!fd) return FailErrno("cannot create a unix socket");
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
       if (errno == ENOENT || errno == ECONNREFUSED || errno == EAGAIN) {
-        SleepMs(20);
+        SleepFor(std::chrono::milliseconds(20));
         continue;
       }
       return FailErrno("cannot connect to the control socket " + socket_path);

@@ -7,9 +7,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 
 #include "base/file.hpp"
+#include "base/sleep.hpp"
 #include "base/strings.hpp"
 #include "base/unique_fd.hpp"
 
@@ -109,7 +109,7 @@ Result<void> RemoveCgroupDir(const std::string& dir) {
   for (int i = 0; i < 200; ++i) {
     if (rmdir(dir.c_str()) == 0 || errno == ENOENT) return {};
     if (errno != EBUSY) return FailErrno("removing cgroup " + dir);
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    SleepFor(std::chrono::milliseconds(5));
   }
   return FailErrno("removing cgroup " + dir + " (still busy after 1 s)", EBUSY);
 }
@@ -143,7 +143,7 @@ class CleanupCgroup : public CgroupBackend {
       for (int i = 0; i < 200; ++i) {
         auto procs = ReadCgroupProcs(path_);
         if (!procs || procs->empty()) return {};
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        SleepFor(std::chrono::milliseconds(5));
       }
     }
     for (int i = 0; i < 200; ++i) {
@@ -151,7 +151,7 @@ class CleanupCgroup : public CgroupBackend {
       if (!procs) return procs.error().sys_errno() == ENOENT ? Result<void>{} : Fail(procs.error());
       if (procs->empty()) return {};
       for (pid_t p : *procs) kill(p, SIGKILL);
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      SleepFor(std::chrono::milliseconds(5));
     }
     return Fail(ErrorCode::kTimeout, "processes in " + path_ + " survived SIGKILL for 1 s");
   }

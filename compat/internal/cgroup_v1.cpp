@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 
+#include "base/sleep.hpp"
 #include "compat/internal/cgroup.hpp"
 
 namespace silk::compat::internal {
@@ -82,7 +82,7 @@ class CgroupV1 : public CgroupBackend {
       if (!procs) return procs.error().sys_errno() == ENOENT ? Result<void>{} : Fail(procs.error());
       if (procs->empty()) return {};
       for (pid_t p : *procs) kill(p, SIGKILL);
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      SleepFor(std::chrono::milliseconds(2));
     }
     return Fail(ErrorCode::kTimeout, "processes in " + path_ + " survived SIGKILL");
   }

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <thread>
 
 #include "base/file.hpp"
+#include "base/sleep.hpp"
 #include "base/strings.hpp"
 #include "compat/internal/cgroup.hpp"
 
@@ -88,7 +88,7 @@ class CgroupV2 : public CgroupBackend {
     for (int i = 0; i < 500; ++i) {
       auto procs = ReadCgroupProcs(path_);
       if (!procs || procs->empty()) return {};
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      SleepFor(std::chrono::milliseconds(2));
     }
     return Fail(ErrorCode::kTimeout, "processes in " + path_ + " survived cgroup.kill");
   }
