@@ -11,6 +11,7 @@
 #include "base/strings.hpp"
 #include "base/unique_fd.hpp"
 #include "cli/commands.hpp"
+#include "cli/outcome.hpp"
 #include "compat/box.hpp"
 
 namespace silk::cli {
@@ -22,16 +23,16 @@ Result<uint64_t> Num(const std::string& opt, const std::string& v, uint64_t max)
   return *r;
 }
 
-std::string OutcomeJson(const compat::BoxOutcome& o) {
-  nlohmann::json j;
+nlohmann::ordered_json OutcomeJson(const compat::BoxOutcome& o) {
+  nlohmann::ordered_json j;
   j["box_id"] = o.box_id;
   j["exit_status"] = o.exit_status;
   j["term_signal"] = o.term_signal;
   j["exec_failure"] = o.exec_failure;
   j["elapsed_ms"] = o.elapsed_ms;
   j["timed_out"] = o.timed_out;
-  j["denials"] = nlohmann::json::parse(o.denials.ToJson());
-  return j.dump(2);
+  j["denials"] = nlohmann::ordered_json::parse(o.denials.ToJson());
+  return j;
 }
 
 int BoxRun(const Args& all) {
@@ -40,7 +41,8 @@ int BoxRun(const Args& all) {
   std::string spec_file, profile, rootfs, memory, pids, cpu_weight, io_weight, net, hostname,
       report, scratch, userns, uid, gid, cwd, box_id, state_dir, profile_dir, timeout;
   std::vector<std::string> caps, env;
-  bool raw = false, json = false, tty = false;
+  bool raw = false, tty = false;
+  OutcomeSink outcome_sink("silk box run");
   opts.add_options()("spec", po::value(&spec_file),
                      "JSON box spec (the node manager's format); options below override it")(
       "profile", po::value(&profile),
@@ -74,8 +76,8 @@ int BoxRun(const Args& all) {
       "tty", po::bool_switch(&tty), "give the box a private /dev/pts")(
       "timeout", po::value(&timeout), "kill the box after this many seconds (exit 137)")(
       "box-id", po::value(&box_id), "box id: 1..64 of A-Z a-z 0-9 _ . - (default generated)")(
-      "state-dir", po::value(&state_dir), "state root (default /run/silk/boxes as root)")(
-      "json", po::bool_switch(&json), "print the outcome as JSON on stdout after the box exits");
+      "state-dir", po::value(&state_dir), "state root (default /run/silk/boxes as root)");
+  outcome_sink.AddFlags(opts);
   po::variables_map vm;
   if (auto rc =
           ParseArgs("silk box run [options] -- CMD [ARGS...]",
@@ -89,14 +91,13 @@ int BoxRun(const Args& all) {
                     opts, {}, args, vm))
     return *rc == kExitOk ? kExitOk : kExitSilkFailed;
   // Every failure of silk's own is 125, so that CMD's statuses keep their meaning.
-  auto usage = [](std::string_view message) {
+  auto usage = [&outcome_sink](std::string_view message) {
     UsageError("silk box run", message);
+    if (outcome_sink.wanted()) (void)outcome_sink.Write(ErrorJson("usage", message, ""));
     return kExitSilkFailed;
   };
-  auto failed = [](const Error& error) {
-    ReportError(error);
-    return kExitSilkFailed;
-  };
+  auto failed = [&outcome_sink](const Error& error) { return outcome_sink.Fail(error); };
+  if (auto r = outcome_sink.Check(vm); !r) return failed(r.error());
 
   compat::BoxSpec spec;
   if (!spec_file.empty()) {
@@ -174,7 +175,8 @@ int BoxRun(const Args& all) {
       if (!w) return failed(w.error());
     }
   }
-  if (json) std::cout << OutcomeJson(*outcome) << "\n";
+  if (outcome_sink.wanted())
+    if (auto w = outcome_sink.Write(OutcomeJson(*outcome)); !w) ReportError(w.error());
   return outcome->exit_status;
 }
 

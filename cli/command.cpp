@@ -11,9 +11,7 @@
 #include "base/strings.hpp"
 
 namespace silk::cli {
-namespace {
 
-// The JSON spelling of an ErrorCode.
 std::string_view JsonCode(ErrorCode code) {
   switch (code) {
     case ErrorCode::kInvalidInput:
@@ -33,6 +31,8 @@ std::string_view JsonCode(ErrorCode code) {
   }
   return "internal";
 }
+
+namespace {
 
 // True if "--json" is among the options of `args` (before any "--").
 bool AsksForJson(const Args& args) {

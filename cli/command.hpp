@@ -104,6 +104,9 @@ std::optional<int> ParseArgs(std::string_view usage, std::string_view about,
                              const po::positional_options_description& positional, const Args& args,
                              po::variables_map& vm, const Output& out);
 
+// The JSON spelling of an ErrorCode ("invalid_input", "not_found", ...).
+std::string_view JsonCode(ErrorCode code);
+
 // The JSON error object: {"error": {"code": ..., "message": ..., "field": ... | null}}.
 nlohmann::ordered_json ErrorJson(std::string_view code, std::string_view message,
                                  std::string_view field);

@@ -7,6 +7,7 @@
 
 #include "base/strings.hpp"
 #include "cli/commands.hpp"
+#include "cli/outcome.hpp"
 #include "vmm/connection.hpp"
 #include "vmm/doctor.hpp"
 #include "vmm/domain.hpp"
@@ -57,8 +58,9 @@ int Run(const Args& all_args) {
       "cmdline", po::value<std::string>(&o.extra_cmdline),
       "appended to the kernel command line (e.g. silk.ip=10.0.0.2/24)")(
       "keep-console", "keep the run directory with the guest's console.log")(
-      "timings", "print where the time went (stderr)")("json",
-                                                       "print a JSON summary (stdout) at the end");
+      "timings", "print where the time went (stderr)");
+  OutcomeSink outcome_sink("silk vm run");
+  outcome_sink.AddFlags(opts);
   po::variables_map vm;
   // podman's exit classes: silk's own failures (usage included) are 125, so that they
   // cannot be mistaken for the status of CMD.
@@ -71,14 +73,13 @@ int Run(const Args& all_args) {
                           "(in a box, `silk box run` in the guest gives the same codes).",
                           opts, {}, args, vm))
     return *rc == kExitOk ? kExitOk : kExitSilkFailed;
-  auto usage = [](std::string_view message) {
+  auto usage = [&outcome_sink](std::string_view message) {
     UsageError("silk vm run", message);
+    if (outcome_sink.wanted()) (void)outcome_sink.Write(ErrorJson("usage", message, ""));
     return kExitSilkFailed;
   };
-  auto failed = [](const Error& error) {
-    ReportError(error);
-    return kExitSilkFailed;
-  };
+  auto failed = [&outcome_sink](const Error& error) { return outcome_sink.Fail(error); };
+  if (auto r = outcome_sink.Check(vm); !r) return failed(r.error());
   if (command.empty()) return usage("no command: put it after '--'");
   if (!accel.empty()) {
     auto a = vmm::ParseAccel(accel);
@@ -109,22 +110,22 @@ int Run(const Args& all_args) {
               << " MiB\n";
   }
   if (!r->console_log.empty()) std::cerr << "silk: console log kept: " << r->console_log << "\n";
-  if (vm.count("json")) {
-    json j = {{"domain", r->domain},
-              {"exit_status", r->exit_status},
-              {"accel", vmm::AccelName(r->accel)},
-              {"accel_reason", r->accel_reason},
-              {"accel_probed", r->accel_probed},
-              {"host_rss_kib", r->host_rss_kib},
-              {"timings",
-               {{"verified", t.verified},
-                {"created", t.created},
-                {"ready", t.ready},
-                {"command", t.command},
-                {"ended", t.ended}}}};
+  if (outcome_sink.wanted()) {
+    nlohmann::ordered_json j = {{"domain", r->domain},
+                                {"exit_status", r->exit_status},
+                                {"accel", vmm::AccelName(r->accel)},
+                                {"accel_reason", r->accel_reason},
+                                {"accel_probed", r->accel_probed},
+                                {"host_rss_kib", r->host_rss_kib},
+                                {"timings",
+                                 {{"verified", t.verified},
+                                  {"created", t.created},
+                                  {"ready", t.ready},
+                                  {"command", t.command},
+                                  {"ended", t.ended}}}};
     if (!r->console_log.empty()) j["console_log"] = r->console_log;
     if (!r->exec_failure.empty()) j["exec_failure"] = r->exec_failure;
-    std::cout << j.dump(2) << "\n";
+    if (auto w = outcome_sink.Write(j); !w) ReportError(w.error());
   }
   return r->exit_status;
 }

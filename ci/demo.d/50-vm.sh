@@ -27,9 +27,9 @@ echo "silk vm run exited with $status"
 
 echo
 echo "== two VMs at once (distinct names, sockets, consoles)"
-"$SILK" vm run --image "$image" --no-box --json -- /bin/true >"$work/vm1.json" &
+"$SILK" vm run --image "$image" --no-box --outcome "$work/vm1.json" -- /bin/true &
 pid1=$!
-"$SILK" vm run --image "$image" --no-box --json -- /bin/true >"$work/vm2.json" &
+"$SILK" vm run --image "$image" --no-box --outcome "$work/vm2.json" -- /bin/true &
 pid2=$!
 # `wait A B` returns B's status only: wait for each and check both.
 rc1=0 rc2=0

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/common/silk_cli.hpp"
 #include "tests/compat/box_test_util.hpp"
@@ -64,6 +66,54 @@ TEST_F(BoxRunCli, TheCommandsStatusAndTheShellsClassesPassThrough) {
   // The command is the box's init, which its own SIGKILL cannot end; --timeout's can.
   auto killed = SilkBoxRun(With(State(), {"--timeout", "1", "--", "/bin/sleep", "30"}));
   EXPECT_EQ(killed.status, 128 + 9) << killed.err;
+}
+
+// The outcome never shares stdout with the command (issue 12): --json is refused with
+// where to look instead; --outcome FILE and --outcome-fd N get one JSON document, the
+// error object when silk itself fails; stdout is exactly the command's.
+TEST_F(BoxRunCli, TheOutcomeNeverMixesWithTheCommandsStdout) {
+  auto json = SilkBoxRun(With(State(), {"--json", "--", "/bin/echo", "hi"}));
+  EXPECT_EQ(json.status, 125);
+  EXPECT_NE(json.err.find("--outcome"), std::string::npos) << json.err;
+  EXPECT_EQ(json.out, "");
+
+  const std::string file = state_.path() + ".outcome.json";  // beside the state root
+  auto ok =
+      SilkBoxRun(With(State(), {"--outcome", file, "--", "/bin/sh", "-c", "echo hi; exit 3"}));
+  EXPECT_EQ(ok.status, 3) << ok.err;
+  EXPECT_EQ(ok.out, "hi\n") << "stdout is the command's, and only the command's";
+  std::stringstream text;
+  text << std::ifstream(file).rdbuf();
+  auto doc = nlohmann::json::parse(text.str(), nullptr, false);
+  ASSERT_TRUE(doc.is_object()) << text.str();
+  EXPECT_EQ(doc.value("exit_status", -1), 3) << text.str();
+
+  auto bad = SilkBoxRun(With(State(), {"--outcome", file, "--memory", "12Q", "--", "/bin/true"}));
+  EXPECT_EQ(bad.status, 125);
+  text.str("");
+  text << std::ifstream(file).rdbuf();
+  doc = nlohmann::json::parse(text.str(), nullptr, false);
+  ASSERT_TRUE(doc.is_object()) << text.str();
+  EXPECT_EQ(doc["error"].value("code", ""), "invalid_input") << text.str();
+  EXPECT_NE(doc["error"].value("message", "").find("--memory"), std::string::npos) << text.str();
+  ::unlink(file.c_str());
+
+  // A descriptor: the caller's fd 3, never the box's (the box sees only its pipes).
+  SpawnOptions o;
+  o.argv = {"/bin/sh", "-c",
+            "exec 3>\"$1.fd\"; \"$0\" box run --state-dir \"$1\" --outcome-fd 3 -- "
+            "/bin/sh -c 'test -e /proc/self/fd/3 && echo leaked; echo inside'",
+            std::string(SILK_BINARY_DIR) + "/cli/silk", state_.path()};
+  auto r = RunAndCapture(o, std::chrono::steady_clock::now() + std::chrono::minutes(2));
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->status.ShellStatus(), 0) << r->err;
+  EXPECT_EQ(r->out, "inside\n") << "the outcome fd entered the box or mixed with stdout";
+  text.str("");
+  text << std::ifstream(state_.path() + ".fd").rdbuf();
+  doc = nlohmann::json::parse(text.str(), nullptr, false);
+  ASSERT_TRUE(doc.is_object()) << text.str();
+  EXPECT_EQ(doc.value("exit_status", -1), 0) << text.str();
+  ::unlink((state_.path() + ".fd").c_str());
 }
 
 }  // namespace

@@ -28,6 +28,10 @@ TEST(VmRunCli, SilksOwnFailuresAre125) {
   auto no_image = SilkVmRun({"--image", "/nonexistent/silk-image", "--", "/bin/true"});
   EXPECT_EQ(no_image.status, 125) << no_image.err;
   EXPECT_NE(no_image.err.find("/nonexistent/silk-image"), std::string::npos) << no_image.err;
+  // stdout is the command's: the outcome goes to --outcome/--outcome-fd, never there.
+  auto json = SilkVmRun({"--json", "--", "/bin/true"});
+  EXPECT_EQ(json.status, 125) << json.err;
+  EXPECT_NE(json.err.find("--outcome"), std::string::npos) << json.err;
   auto help = SilkVmRun({"--help"});
   EXPECT_EQ(help.status, 0);
   EXPECT_NE(help.out.find("125"), std::string::npos) << "--help documents the exit codes";
