@@ -45,7 +45,17 @@ std::string CacheKey(Connection& conn, const BootImage& image) {
   return host + "|" + release + "|" + image.kernel_sha256;
 }
 
-std::optional<AccelVerdict> ReadCache(const std::string& path, const std::string& key) {
+// How a cached verdict was reached: "boot" (a KVM guest was started) or "precheck"
+// (KvmPrecheck refused KVM before booting anything). Entries without it are boots.
+constexpr const char kByBoot[] = "boot";
+constexpr const char kByPrecheck[] = "precheck";
+
+struct CachedVerdict {
+  AccelVerdict verdict;
+  std::string by;
+};
+
+std::optional<CachedVerdict> ReadCache(const std::string& path, const std::string& key) {
   if (path.empty()) return std::nullopt;
   auto text = ReadFile(path);
   if (!text) return std::nullopt;
@@ -59,18 +69,24 @@ std::optional<AccelVerdict> ReadCache(const std::string& path, const std::string
   out.accel = *accel;
   out.reason = v.value("reason", "");
   out.from_cache = true;
-  return out;
+  std::string by = kByBoot;
+  if (v.contains("by") && v["by"].is_string()) by = v["by"].get<std::string>();
+  return CachedVerdict{out, by};
 }
 
-void WriteCache(const std::string& path, const std::string& key, const AccelVerdict& v) {
-  if (path.empty()) return;
+// Writes the verdict; false if it could not be (that only costs a probe next time).
+bool WriteCache(const std::string& path, const std::string& key, const AccelVerdict& v,
+                const char* by) {
+  if (path.empty()) return false;
   json j = json::object();
   if (auto text = ReadFile(path)) {
     json old = json::parse(*text, nullptr, false);
     if (old.is_object()) j = old;
   }
-  j[key] = {
-      {"accel", AccelName(v.accel)}, {"reason", v.reason}, {"probe_seconds", v.probe_seconds}};
+  j[key] = {{"accel", AccelName(v.accel)},
+            {"reason", v.reason},
+            {"by", by},
+            {"probe_seconds", v.probe_seconds}};
   std::string dir = path.substr(0, path.rfind('/'));
   std::string partial;
   for (const std::string& part : Split(dir, '/')) {
@@ -78,8 +94,17 @@ void WriteCache(const std::string& path, const std::string& key, const AccelVerd
     partial += "/" + part;
     ::mkdir(partial.c_str(), 0755);
   }
-  // A cache that cannot be written only costs a probe next time.
-  (void)WriteFileAtomic(path, j.dump(2) + "\n");
+  return static_cast<bool>(WriteFileAtomic(path, j.dump(2) + "\n"));
+}
+
+// The cached verdict if it still holds: a boot's always, a precheck's while the precheck
+// (cheap: nothing is booted) gives the same reason.
+std::optional<AccelVerdict> LookUp(Connection& conn, const std::string& path,
+                                   const std::string& key) {
+  auto cached = ReadCache(path, key);
+  if (!cached) return std::nullopt;
+  if (cached->by == kByPrecheck && KvmPrecheck(conn) != cached->verdict.reason) return std::nullopt;
+  return cached->verdict;
 }
 
 }  // namespace
@@ -103,13 +128,13 @@ std::string KvmPrecheck(Connection& conn) {
 
 std::optional<AccelVerdict> CachedAccel(Connection& conn, const BootImage& image,
                                         const std::string& cache_path) {
-  return ReadCache(cache_path, CacheKey(conn, image));
+  return LookUp(conn, cache_path, CacheKey(conn, image));
 }
 
 Result<AccelVerdict> ChooseAccel(Connection& conn, const BootImage& image,
                                  const AccelOptions& options) {
   std::string key = CacheKey(conn, image);
-  if (auto cached = ReadCache(options.cache_path, key)) return *cached;
+  if (auto cached = LookUp(conn, options.cache_path, key)) return *cached;
 
   AccelVerdict verdict;
   bool booted = false;
@@ -159,9 +184,13 @@ Result<AccelVerdict> ChooseAccel(Connection& conn, const BootImage& image,
     }
   }
   verdict.probe_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  // A boot (or QEMU's refusal) is a verdict about this host and kernel; a permission
-  // problem says nothing that should outlive its fix.
-  if (booted) WriteCache(options.cache_path, key, verdict);
+  // A boot (or QEMU's refusal) is a verdict about this host and kernel, and so is the
+  // precheck's (LookUp checks it again); a permission problem says nothing that should
+  // outlive its fix.
+  if (booted)
+    verdict.cached = WriteCache(options.cache_path, key, verdict, kByBoot);
+  else if (!pre.empty())
+    verdict.cached = WriteCache(options.cache_path, key, verdict, kByPrecheck);
   return verdict;
 }
 

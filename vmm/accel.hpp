@@ -5,7 +5,9 @@
 // boots the thinix image once under KVM with a short timeout: if the guest runs
 // `silk.run=true` and powers off in time, KVM is usable; otherwise TCG. The verdict is
 // cached per host and guest kernel (host name, host kernel release, SHA-256 of the guest
-// kernel) in a small JSON file, so the probe costs its few seconds once.
+// kernel) in a small JSON file, so the probe costs its few seconds once. A verdict reached
+// without booting (KvmPrecheck: no /dev/kvm, ...) is cached too, and holds while the
+// precheck still says the same (it costs no boot), so it never outlives its fix.
 #pragma once
 
 #include <chrono>
@@ -30,8 +32,9 @@ struct BootImage {
 
 struct AccelVerdict {
   Accel accel = Accel::kTcg;
-  std::string reason;  // why (shown by doctor and in the fallback notice)
-  bool from_cache = false;
+  std::string reason;        // why (shown by doctor and in the fallback notice)
+  bool from_cache = false;   // read from the cache (the notice was shown when it was made)
+  bool cached = false;       // made now and written to the cache
   double probe_seconds = 0;  // 0 when cached
 };
 

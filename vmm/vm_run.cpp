@@ -53,6 +53,33 @@ uint64_t FreeHostMib(Connection& conn) {
   return free_bytes / (1024 * 1024);
 }
 
+// The notice when a verdict made now sends VMs to TCG; a cached verdict is not repeated.
+std::string TcgNotice(const AccelVerdict& v, const std::string& cache_path) {
+  return "KVM is not usable here (" + v.reason + "); using TCG, which is slower. " +
+         (v.cached ? "Verdict cached in " + cache_path
+                   : std::string("Verdict not cached: the next VM checks again"));
+}
+
+// The accelerator for this VM: forced, or ChooseAccel's verdict on the staged image.
+Result<void> PickAccel(const VmRunOptions& options, Connection& conn,
+                       const images::ImageInfo& image, VmRunResult& result) {
+  if (options.accel) {
+    result.accel = *options.accel;
+    result.accel_reason = "forced";
+    return {};
+  }
+  AccelOptions ao;
+  if (!options.accel_cache.empty()) ao.cache_path = options.accel_cache;
+  ao.run_root = options.run_root;
+  BootImage bi{image.kernel_path, image.initramfs_path, image.cmdline, image.kernel_sha256};
+  AccelVerdict v = SILK_TRY(ChooseAccel(conn, bi, ao));
+  result.accel = v.accel;
+  result.accel_reason = v.reason;
+  result.accel_probed = !v.from_cache;
+  if (!v.from_cache && v.accel == Accel::kTcg) LogNotice(TcgNotice(v, ao.cache_path));
+  return {};
+}
+
 }  // namespace
 
 Result<VmRunResult> RunInVm(const VmRunOptions& options, const AgentCommand& command,
@@ -60,9 +87,21 @@ Result<VmRunResult> RunInVm(const VmRunOptions& options, const AgentCommand& com
   auto start = Clock::now();
   if (command.argv.empty())
     return Fail(ErrorCode::kInvalidInput, "no command given to run in the VM");
+  const std::string refusing = "refusing to boot image " + options.image_dir;
+  ImageSource source = SILK_TRY(WithContext(OpenImageSource(options.image_dir), refusing));
+
+  VmRunResult result;
+  std::string name = SILK_TRY(UniqueVmName(options.name_prefix));
+  result.domain = name;
+  VmRunDir dir = SILK_TRY(
+      VmRunDir::Create(options.run_root.empty() ? kDefaultRunRoot : options.run_root, name));
+  if (options.keep_console) {
+    dir.Keep();
+    result.console_log = dir.console_log();
+  }
+  // QEMU boots this copy: what it reads is what was verified (and readable by its user).
   images::ImageInfo image =
-      SILK_TRY(WithContext(images::VerifyImage(options.image_dir, options.public_key),
-                           "refusing to boot image " + options.image_dir));
+      SILK_TRY(WithContext(StageImage(dir, source, options.public_key), refusing));
 
   std::unique_ptr<Connection> conn = SILK_TRY(Connection::Open(options.uri));
   if (conn->uri().find(":///") != std::string::npos) {
@@ -77,35 +116,8 @@ Result<VmRunResult> RunInVm(const VmRunOptions& options, const AgentCommand& com
                                               std::to_string(free_mib) +
                                               " MiB available; lower --mem or free memory");
 
-  VmRunResult result;
-  if (options.accel) {
-    result.accel = *options.accel;
-    result.accel_reason = "forced";
-  } else {
-    AccelOptions ao;
-    if (!options.accel_cache.empty()) ao.cache_path = options.accel_cache;
-    ao.run_root = options.run_root;
-    BootImage bi{image.kernel_path, image.initramfs_path, image.cmdline, image.kernel_sha256};
-    AccelVerdict v = SILK_TRY(ChooseAccel(*conn, bi, ao));
-    result.accel = v.accel;
-    result.accel_reason = v.reason;
-    result.accel_probed = !v.from_cache;
-    if (!v.from_cache && v.accel == Accel::kTcg)
-      LogNotice(
-          "KVM is not usable here (" + v.reason +
-          "); using TCG, which is slower. Verdict cached in " +
-          (options.accel_cache.empty() ? std::string(kDefaultAccelCache) : options.accel_cache));
-  }
+  SILK_TRY(PickAccel(options, *conn, image, result));
   result.timings.verified = Since(start);
-
-  std::string name = SILK_TRY(UniqueVmName(options.name_prefix));
-  result.domain = name;
-  VmRunDir dir = SILK_TRY(
-      VmRunDir::Create(options.run_root.empty() ? kDefaultRunRoot : options.run_root, name));
-  if (options.keep_console) {
-    dir.Keep();
-    result.console_log = dir.console_log();
-  }
 
   VmSpec spec;
   spec.name = name;

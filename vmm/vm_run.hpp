@@ -1,11 +1,14 @@
 // silk::vmm: run one command in a fresh thinix VM (what `silk vm run` does).
 //
-// Verifies the image (images::VerifyImage), picks the accelerator (accel.hpp), boots a
-// transient domain whose /init starts `silk agent` on the control channel, waits for the
-// agent, runs the command (inside a compatibility box in the guest when a profile is
-// given), streams its output, powers the guest off and acts on the lifecycle event.
+// Stages the image (copies its kernel and initramfs into the VM's run directory and
+// verifies the copy, run_dir.hpp: QEMU boots exactly what was verified, whatever the image
+// directory's mode), picks the accelerator (accel.hpp; a new TCG verdict is noticed once,
+// a cached one is quiet), boots a transient domain whose /init starts `silk agent` on the control
+// channel, waits for the agent, runs the command (inside a compatibility box in the guest when a
+// profile is given), streams its output, powers the guest off and acts on the lifecycle event.
 // Nothing is left behind on any path: the domain guard destroys the domain, the run
-// directory (control socket, console log) is removed, libvirt removes the taps.
+// directory (control socket, console log, staged image) is removed, libvirt removes the
+// taps.
 #pragma once
 
 #include <chrono>
@@ -65,13 +68,13 @@ struct VmRunResult {
   uint64_t host_rss_kib = 0;  // QEMU's RSS when the guest was ready
 };
 
-// Errors (each with what to do): the image is missing/tampered (images::VerifyImage's
-// error), libvirtd unreachable (how to start it), not enough host memory, the domain
-// cannot start (libvirt's message), the guest not up within boot_timeout (with the tail
-// of its console), the agent could not start the command for another reason than
-// the command itself, command_timeout. Each error keeps the cause's code, errno and
-// context. A command that runs and fails, or is not found or not executable in the
-// guest, is not an error: its status is in exit_status (127/126 with exec_failure).
+// Errors (each with what to do): the image is missing, unreadable by silk or tampered
+// (OpenImageSource's and StageImage's errors, naming the image directory), libvirtd unreachable
+// (how to start it), not enough host memory, the domain cannot start (libvirt's message), the guest
+// not up within boot_timeout (with the tail of its console), the agent could not start the command
+// for another reason than the command itself, command_timeout. Each error keeps the cause's code,
+// errno and context. A command that runs and fails, or is not found or not executable in the guest,
+// is not an error: its status is in exit_status (127/126 with exec_failure).
 Result<VmRunResult> RunInVm(const VmRunOptions& options, const AgentCommand& command,
                             const OutputSink& out, const OutputSink& err);
 
