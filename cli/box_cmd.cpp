@@ -41,7 +41,7 @@ int BoxRun(const Args& all) {
   std::string spec_file, profile, rootfs, memory, pids, cpu_weight, io_weight, net, hostname,
       report, scratch, userns, uid, gid, cwd, box_id, state_dir, profile_dir, timeout;
   std::vector<std::string> caps, env;
-  bool raw = false, tty = false;
+  bool raw = false, tty = false, no_init = false;
   OutcomeSink outcome_sink("silk box run");
   opts.add_options()("spec", po::value(&spec_file),
                      "JSON box spec (the node manager's format); options below override it")(
@@ -74,7 +74,10 @@ int BoxRun(const Args& all) {
       "env", po::value(&env), "NAME=VALUE for the command (repeatable)")(
       "cwd", po::value(&cwd), "working directory in the box (default /)")(
       "tty", po::bool_switch(&tty), "give the box a private /dev/pts")(
-      "timeout", po::value(&timeout), "kill the box after this many seconds (exit 137)")(
+      "no-init", po::bool_switch(&no_init),
+      "run CMD as pid 1 itself (default: silk's init is pid 1, reaps orphans, forwards "
+      "signals to CMD)")("timeout", po::value(&timeout),
+                         "kill the box after this many seconds (exit 137)")(
       "box-id", po::value(&box_id), "box id: 1..64 of A-Z a-z 0-9 _ . - (default generated)")(
       "state-dir", po::value(&state_dir), "state root (default /run/silk/boxes as root)");
   outcome_sink.AddFlags(opts);
@@ -134,6 +137,7 @@ int BoxRun(const Args& all) {
     for (const auto& e : env) spec.env.push_back(e);
     if (vm.count("cwd")) spec.cwd = cwd;
     if (tty) spec.tty = true;
+    if (no_init) spec.init = false;
     // The flags and the spec go through the one validator (uid/gid, rootfs, names...).
     if (!box_id.empty()) SILK_TRY(WithContext(compat::ValidateBoxId(box_id), "--box-id"));
     return compat::Validate(spec);

@@ -141,15 +141,30 @@ void BuildExecData(const BoxSpec& spec, ChildData& d) {
 struct ChildMessage {
   enum Kind { kEof, kListenerAt, kError } kind = kEof;
   int listener_fd = -1;
+  pid_t sender = 0;  // the sending process, as the kernel says (SO_PASSCRED), host pid
   ChildReport report;
 };
 
 Result<ChildMessage> ReadChild(int sock) {
   ChildMessage m;
   char buf[std::max(sizeof(ChildReport), sizeof(ListenerAt))];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+  iovec iov = {buf, sizeof buf};
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
   ssize_t n;
-  do n = recv(sock, buf, sizeof buf, 0);
+  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+      ucred cred;
+      memcpy(&cred, CMSG_DATA(c), sizeof cred);
+      m.sender = cred.pid;
+    }
+  }
   if (n < 0) return FailErrno("reading from the box during setup");
   if (n == 0) return m;
   if (buf[0] == kMsgListenerAt && static_cast<size_t>(n) == sizeof(ListenerAt)) {
@@ -313,7 +328,7 @@ class BoxRun {
   Result<void> PrepareIds();
   Result<void> PrepareCgroup();
   void PlanChild();
-  Result<void> TakeTheListener(int listener_at);
+  Result<void> TakeTheListener(int listener_at, pid_t holder);
   BoxOutcome ExecFailed(int err);
 
   const BoxSpec& spec_;
@@ -323,6 +338,9 @@ class BoxRun {
   // Every box gets a user namespace unless its spec says "never" (root only, weaker).
   const bool user_ns_ = spec_.user_namespace != UserNamespaceMode::kNever;
   const bool learning_ = options_.observer != nullptr;
+  // silk's init as pid 1 (BoxSpec::init), never in learning boxes: its own syscalls
+  // would be counted as the workload's.
+  const bool run_init_ = spec_.init && !learning_;
   BoxOutcome out_;
   std::shared_ptr<const BoxFilter> filter_;
   std::optional<BoxState> state_;
@@ -347,6 +365,7 @@ class BoxRun {
   std::chrono::steady_clock::time_point t0_;
   std::optional<BoxProcess> box_;
   std::optional<VethGuard> veth_;
+  UniqueFd command_pidfd_;  // the process that installs the filter and execs, under init
   UniqueFd listener_;
   std::unique_ptr<NotifyHandler> handler_;
 };
@@ -369,6 +388,10 @@ Result<void> BoxRun::Prepare() {
     return FailErrno("socketpair for the box");
   parent_end_ = UniqueFd(sv[0]);
   child_end_ = UniqueFd(sv[1]);
+  // Messages carry their sender's pid: under silk's init, the listener is the command's.
+  int on = 1;
+  if (setsockopt(parent_end_.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0)
+    return FailErrno("SO_PASSCRED on the box's socket");
   fprog_ = filter_->compiled.Fprog();
   v2_dir_ = cgroup_ ? cgroup_->OpenV2Dir() : UniqueFd();
   if (learning_) {
@@ -458,6 +481,7 @@ void BoxRun::PlanChild() {
   p.rlimits = data_.rlimits.data();
   p.rlimit_count = prlimit_outside_ ? 0 : data_.rlimits.size();
   p.become_ns_root = switch_owner_;
+  p.run_init = run_init_;
   p.keep_caps = keep;
   p.last_cap = LastCapability();
   p.filter = &fprog_;
@@ -503,16 +527,25 @@ Result<void> BoxRun::Launch() {
   return {};
 }
 
-// Takes the listener the child announced at fd `listener_at`; leaves listener_ empty
-// while the child has not installed its filter yet.
-Result<void> BoxRun::TakeTheListener(int listener_at) {
-  listener_ = SILK_TRY(TakeListener(box_->pidfd(), listener_at));
+// Takes the listener that process `holder` (the box's init, or the command under silk's
+// init) announced at fd `listener_at`; leaves listener_ empty while the filter is not
+// installed yet.
+Result<void> BoxRun::TakeTheListener(int listener_at, pid_t holder) {
+  int pidfd = box_->pidfd();
+  if (holder != box_->pid()) {
+    if (!command_pidfd_) {
+      command_pidfd_ = UniqueFd(static_cast<int>(syscall(SYS_pidfd_open, holder, 0)));
+      if (!command_pidfd_) return FailErrno("pidfd_open of the box's command");
+    }
+    pidfd = command_pidfd_.get();
+  }
+  listener_ = SILK_TRY(TakeListener(pidfd, listener_at));
   if (!listener_) return {};
   // The box makes no syscall but execve from here on: count from now.
   if (counting_) SILK_TRY(counting_->Enable());
   handoff_->get()->listener_taken.store(1, std::memory_order_release);
   handler_ = SILK_TRY(NotifyHandler::Create(&filter_->effective, spec_.raw_sockets,
-                                            spec_.report_denials, options_.observer, box_->pid()));
+                                            spec_.report_denials, options_.observer, holder));
   if (learning_) {
     // Linux 6.6+: wake the supervisor on the caller's CPU, which roughly halves a
     // notification round trip (commit 48a1084a8b74). Older kernels refuse; harmless.
@@ -535,6 +568,7 @@ BoxOutcome BoxRun::ExecFailed(int err) {
 
 Result<bool> BoxRun::AwaitExec() {
   int listener_at = -1;  // announced by the child, not taken yet
+  pid_t holder = 0;      // who announced it
   unsigned tries = 0;
   for (;;) {
     if (listener_at >= 0) {
@@ -542,7 +576,7 @@ Result<bool> BoxRun::AwaitExec() {
       // other syscall than execve: nothing it could signal on an fd says "installed".
       // It spins until we hold the listener; we retry for the one seccomp() call's
       // duration (yield first, then 1 ms polls that also catch its error report).
-      SILK_TRY(TakeTheListener(listener_at));
+      SILK_TRY(TakeTheListener(listener_at, holder));
       if (listener_) {
         listener_at = -1;
         continue;
@@ -565,7 +599,10 @@ Result<bool> BoxRun::AwaitExec() {
     }
     ChildMessage m = SILK_TRY(ReadChild(parent_end_.get()));
     if (m.kind == ChildMessage::kListenerAt) {
+      if (m.sender <= 0)
+        return Fail(ErrorCode::kInternal, "the box announced its listener without credentials");
       listener_at = m.listener_fd;
+      holder = m.sender;
       continue;
     }
     if (m.kind == ChildMessage::kEof) {
@@ -598,6 +635,11 @@ Result<BoxOutcome> BoxRun::TearDown() {
   // Init is gone and every box process with it: what their pipes hold comes at once.
   relay_.Drain(std::chrono::steady_clock::now() + std::chrono::seconds(2));
   out_.exit_status = SILK_TRY(box_->Reap(&out_.term_signal));
+  if (run_init_ && out_.term_signal == 0) {
+    // silk's init exits 128+N for a command killed by signal N and says N here.
+    const int sig = handoff_->get()->command_signal.load(std::memory_order_acquire);
+    if (sig > 0 && out_.exit_status == 128 + sig) out_.term_signal = sig;
+  }
   out_.elapsed_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0_).count();
   if (handler_) {

@@ -178,6 +178,7 @@ void ReadBoxSpec(const json& root, JsonProblems& problems, BoxSpec& s) {
   r.Bool("raw_sockets", s.raw_sockets);
   r.Bool("report_denials", s.report_denials);
   r.Bool("tty", s.tty);
+  r.Bool("init", s.init);
   if (std::string word; r.String("user_namespace", word)) {
     if (auto mode = ParseUserNamespaceMode(word))
       s.user_namespace = *mode;
@@ -334,6 +335,7 @@ std::string BoxSpecToJson(const BoxSpec& s) {
   j["raw_sockets"] = s.raw_sockets;
   j["report_denials"] = s.report_denials;
   j["tty"] = s.tty;
+  j["init"] = s.init;
   return j.dump(2);
 }
 

@@ -97,6 +97,11 @@ struct BoxSpec {
   bool raw_sockets = false;     // grant raw/packet socket() through the supervisor
   bool report_denials = false;  // record every denied syscall (seccomp user notification)
   bool tty = false;             // mount a private /dev/pts (and /dev/ptmx)
+  // pid 1 is silk's init (as tini or catatonit): it reaps orphans, forwards SIGTERM and the
+  // other catchable signals to the command (its only child), and exits with its status
+  // (128+N when a signal N killed it). false: the command itself is pid 1 (no reaping).
+  // Learning boxes never get one (its syscalls would count as the workload's).
+  bool init = true;
 
   friend bool operator==(const BoxSpec&, const BoxSpec&) = default;
 };

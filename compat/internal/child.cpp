@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -81,6 +82,65 @@ void RearmAfterIdChange(int fd) {
   if (poll(&pf, 1, 0) > 0 && (pf.revents & (POLLRDHUP | POLLHUP))) _exit(127);
 }
 
+void NoOp(int) {}
+
+// The signals silk's init passes on to the command: every catchable one that is not
+// about init itself (SIGCHLD) or a fault of its own (SEGV, BUS, ILL, FPE, TRAP, SYS).
+constexpr int kForwarded[] = {SIGHUP,  SIGINT,    SIGQUIT, SIGUSR1,  SIGUSR2, SIGPIPE, SIGALRM,
+                              SIGTERM, SIGCONT,   SIGTSTP, SIGTTIN,  SIGTTOU, SIGURG,  SIGXCPU,
+                              SIGXFSZ, SIGVTALRM, SIGPROF, SIGWINCH, SIGIO,   SIGPWR,  SIGABRT};
+
+// silk's init, pid 1 of the box: reaps every process that ends (orphans are reparented
+// to it), forwards the catchable signals to `command` and exits with its status once it
+// has ended (128+N when signal N killed it; the signal goes to the supervisor through
+// the handoff page, since a namespace's init cannot die of a signal it sends itself).
+// Holds no descriptor. A signal reaches a namespace's init only when it has a handler,
+// hence the empty handlers; they never run, the signals stay blocked and are taken
+// with sigwaitinfo.
+[[noreturn]] void RunInit(pid_t command, ChildHandoff* handoff) {
+  sigset_t wait_for;
+  sigfillset(&wait_for);
+  sigprocmask(SIG_BLOCK, &wait_for, nullptr);
+  struct sigaction sa = {};
+  sa.sa_handler = NoOp;
+  sigfillset(&sa.sa_mask);
+  for (int sig : kForwarded) sigaction(sig, &sa, nullptr);
+  sigaction(SIGCHLD, &sa, nullptr);
+  sigemptyset(&wait_for);
+  for (int sig : kForwarded) sigaddset(&wait_for, sig);
+  sigaddset(&wait_for, SIGCHLD);
+  syscall(SYS_close_range, 0u, ~0u, 0u);
+  for (;;) {
+    int status = 0;
+    pid_t ended;
+    while ((ended = waitpid(-1, &status, WNOHANG)) > 0) {
+      if (ended != command) continue;
+      if (WIFSIGNALED(status)) {
+        handoff->command_signal.store(WTERMSIG(status), std::memory_order_release);
+        _exit(128 + WTERMSIG(status));
+      }
+      _exit(WEXITSTATUS(status));
+    }
+    if (ended < 0 && errno == ECHILD) _exit(127);  // cannot happen: the command is ours
+    siginfo_t info;
+    int sig = sigwaitinfo(&wait_for, &info);
+    if (sig > 0 && sig != SIGCHLD) kill(command, sig);
+  }
+}
+
+// Forks the command off silk's init; returns in the command's process only.
+void StartUnderInit(int fd, ChildHandoff* handoff) {
+  // Non-dumpable before the fork, so that no box process can ever ptrace init or read
+  // its memory (the box has no CAP_SYS_PTRACE); the command is made dumpable again.
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) Die(fd, kStageInit, errno);
+  // The raw clone: glibc's fork() would run atfork handlers whose locks another thread
+  // of the supervisor may have held at clone time.
+  long child = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (child < 0) Die(fd, kStageInit, errno);
+  if (child > 0) RunInit(static_cast<pid_t>(child), handoff);
+  if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) Die(fd, kStageInit, errno);
+}
+
 }  // namespace
 
 void RunChild(const ChildPlan& p) {
@@ -135,6 +195,7 @@ void RunChild(const ChildPlan& p) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (p.run_init) StartUnderInit(fd, p.handoff);
   if (p.filter) {
     int expect = -1;
     if (p.install.new_listener) {
@@ -201,6 +262,8 @@ const char* ChildStageName(uint32_t stage) {
       return "execve";
     case kStageNsRoot:
       return "becoming root of the box's user namespace";
+    case kStageInit:
+      return "starting the command under silk's init";
     default:
       return "setting up the box";
   }

@@ -36,6 +36,7 @@ enum ChildStage : uint32_t {
   kStageStdio,
   kStageExec,    // errno ENOENT: command not found
   kStageNsRoot,  // becoming root of the box's user namespace
+  kStageInit,    // starting the command under silk's init
   kMountBase = 1000,
 };
 
@@ -56,6 +57,8 @@ struct ListenerAt {
 struct ChildHandoff {
   std::atomic<uint32_t> listener_taken{0};  // supervisor -> child: stop waiting
   std::atomic<int32_t> exec_errno{0};       // child -> supervisor: execve failed so
+  // silk's init -> supervisor: the signal that killed the command (init exits 128+N).
+  std::atomic<int32_t> command_signal{0};
 };
 
 struct ChildReport {
@@ -90,6 +93,10 @@ struct ChildPlan {
   size_t rlimit_count = 0;
   uint64_t keep_caps = 0;  // capability bit mask the box keeps
   int last_cap = 40;       // the kernel's highest capability (LastCapability())
+  // Fork here (all setup done, before the filter): this process stays as the box's
+  // pid 1 (RunInit: unfiltered, non-dumpable, no fds), its child installs the filter and
+  // execs the command.
+  bool run_init = false;
   const sock_fprog* filter = nullptr;
   policy::InstallOptions install;  // new_listener => the listener goes to the supervisor
   const char* command = nullptr;   // as given; searched on `path` when it has no '/'

@@ -125,8 +125,13 @@ TEST_F(BoxTest, OwnNamespaces) {
   s.hostname = "inside";
   auto c = RunCaptured(s, opts_);
   ASSERT_TRUE(c.outcome) << c.outcome.error().ToString();
-  EXPECT_NE(c.out.find("pid=1\n"), std::string::npos) << c.out;
+  // Its own pid namespace: the command is pid 2 under silk's init, pid 1 without it.
+  EXPECT_NE(c.out.find("pid=2\n"), std::string::npos) << c.out;
   EXPECT_NE(c.out.find("lo \n"), std::string::npos) << c.out;  // only lo
+  s.init = false;
+  auto bare = RunCaptured(s, opts_);
+  ASSERT_TRUE(bare.outcome) << bare.outcome.error().ToString();
+  EXPECT_NE(bare.out.find("pid=1\n"), std::string::npos) << bare.out;
 }
 
 TEST_F(BoxTest, LimitsApplyAndCgroupsAreRemoved) {
