@@ -1,11 +1,14 @@
 #include "base/file.hpp"
 
+#include "base/strings.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 
+#include "base/strings.hpp"
 #include "base/unique_fd.hpp"
 
 namespace silk {
@@ -43,11 +46,6 @@ const char* FileKind(mode_t mode) {
   return "not a regular file";
 }
 
-std::string SizeText(size_t bytes) {
-  if (bytes % (size_t{1} << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
-  return std::to_string(bytes) + " bytes";
-}
-
 }  // namespace
 
 Result<std::string> ReadRegularFile(const std::string& path, size_t max_bytes) {
@@ -65,7 +63,7 @@ Result<std::string> ReadRegularFile(const std::string& path, size_t max_bytes) {
                 path + " is " + FileKind(st.st_mode) + "; expected a regular file");
   }
   if (static_cast<uint64_t>(st.st_size) > max_bytes)
-    return Fail(ErrorCode::kInvalidInput, path + " is larger than " + SizeText(max_bytes) + " (" +
+    return Fail(ErrorCode::kInvalidInput, path + " is larger than " + FormatSize(max_bytes) + " (" +
                                               std::to_string(st.st_size) + " bytes)");
   std::string out;
   out.resize(std::min<uint64_t>(static_cast<uint64_t>(st.st_size), max_bytes) + 1);
@@ -85,7 +83,7 @@ Result<std::string> ReadRegularFile(const std::string& path, size_t max_bytes) {
   }
   if (have > max_bytes)
     return Fail(ErrorCode::kInvalidInput,
-                path + " is larger than " + SizeText(max_bytes) + " (it grew while being read)");
+                path + " is larger than " + FormatSize(max_bytes) + " (it grew while being read)");
   out.resize(have);
   return out;
 }

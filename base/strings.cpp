@@ -49,6 +49,13 @@ Result<uint64_t> ParseUint(std::string_view s, uint64_t max) {
   return v;
 }
 
+std::string FormatSize(uint64_t bytes) {
+  for (auto [shift, unit] : {std::pair{30, " GiB"}, std::pair{20, " MiB"}, std::pair{10, " KiB"}})
+    if (bytes != 0 && bytes % (uint64_t{1} << shift) == 0)
+      return std::to_string(bytes >> shift) + unit;
+  return std::to_string(bytes) + " bytes";
+}
+
 Result<uint64_t> ParseSize(std::string_view s) {
   std::string t = Trim(s);
   size_t i = 0;

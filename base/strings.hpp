@@ -17,6 +17,9 @@ std::string Trim(std::string_view s);
 // Parses a byte size: "4096", "64K", "256M", "2G" (binary units; optional "iB"/"B").
 // Errors name the input and the accepted forms.
 Result<uint64_t> ParseSize(std::string_view s);
+// A byte size for people: "64 MiB", "2 GiB", "4 KiB" when it is a whole number of that
+// unit, else "4095 bytes".
+std::string FormatSize(uint64_t bytes);
 
 // Parses a non-negative decimal integer that fits `max`.
 Result<uint64_t> ParseUint(std::string_view s, uint64_t max = UINT64_MAX);

@@ -30,6 +30,8 @@ nlohmann::ordered_json OutcomeJson(const compat::BoxOutcome& o) {
   j["term_signal"] = o.term_signal;
   j["exec_failure"] = o.exec_failure;
   j["elapsed_ms"] = o.elapsed_ms;
+  j["oom_kills"] = o.oom_kills;
+  j["oom_killed"] = o.oom_killed;
   j["timed_out"] = o.timed_out;
   j["denials"] = nlohmann::ordered_json::parse(o.denials.ToJson());
   return j;
@@ -168,6 +170,14 @@ int BoxRun(const Args& all) {
   auto outcome = compat::RunBox(spec, ro);
   if (!outcome) return failed(outcome.error());
   if (!outcome->exec_failure.empty()) std::cerr << "silk: box: " << outcome->exec_failure << "\n";
+  if (outcome->oom_kills > 0)
+    std::cerr << "silk: box " << outcome->box_id << ": "
+              << (outcome->oom_killed ? "the command was killed" : "processes were killed")
+              << " for memory (" << outcome->oom_kills << " OOM kill"
+              << (outcome->oom_kills == 1 ? "" : "s") << ", "
+              << (spec.memory_max ? "memory limit " + FormatSize(spec.memory_max)
+                                  : std::string("no memory limit of its own: the host ran out"))
+              << ")\n";
   if (outcome->timed_out)
     std::cerr << "silk: box " << outcome->box_id << ": killed after --timeout " << timeout
               << " s\n";

@@ -647,7 +647,13 @@ Result<BoxOutcome> BoxRun::TearDown() {
     out_.denials = handler_->TakeReport();
   }
   if (counting_) SILK_TRY(counting_->Report(handler_.get(), *options_.observer));
-  if (cgroup_) SILK_TRY(WithContext(cgroup_->Destroy(), "removing the box's cgroups"));
+  if (cgroup_) {
+    out_.oom_kills = cgroup_->OomKills();
+    // The command's SIGKILL came from the OOM killer when the box counted one and
+    // neither the timeout nor a stop request sent it.
+    out_.oom_killed = out_.oom_kills > 0 && out_.term_signal == SIGKILL && !out_.timed_out;
+    SILK_TRY(WithContext(cgroup_->Destroy(), "removing the box's cgroups"));
+  }
   return out_;
 }
 

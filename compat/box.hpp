@@ -81,6 +81,10 @@ struct BoxOutcome {
   DenialReport denials;      // filled when spec.report_denials (raw decisions always)
   double elapsed_ms = 0;     // clone to reap
   bool timed_out = false;    // killed because RunOptions::timeout_ms passed
+  // Processes of the box the kernel's OOM killer killed for the memory limit (counted by
+  // the box's memory cgroup; 0 without --memory), and whether the command was one.
+  uint64_t oom_kills = 0;
+  bool oom_killed = false;
   // Learning mode: how many syscalls were counted in the kernel (RunOptions::
   // count_in_kernel), or why none could be (then every syscall was notified).
   size_t counted_syscalls = 0;

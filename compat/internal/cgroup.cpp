@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 
 #include "base/file.hpp"
 #include "base/sleep.hpp"
@@ -102,6 +103,16 @@ Result<std::vector<pid_t>> ReadCgroupProcs(const std::string& dir) {
   for (const auto& l : Split(text, '\n'))
     if (!l.empty()) out.push_back(static_cast<pid_t>(std::stol(l)));
   return out;
+}
+
+uint64_t ReadCgroupKey(const std::string& dir, const std::string& file, const std::string& key) {
+  auto text = ReadFile(dir + "/" + file);
+  if (!text) return 0;
+  for (const auto& line : Split(*text, '\n')) {
+    auto parts = Split(line, ' ');
+    if (parts.size() == 2 && parts[0] == key) return std::strtoull(parts[1].c_str(), nullptr, 10);
+  }
+  return 0;
 }
 
 Result<void> RemoveCgroupDir(const std::string& dir) {
@@ -234,6 +245,12 @@ std::vector<std::string> BoxCgroup::Paths() const {
   std::vector<std::string> out;
   for (auto& p : parts_) out.push_back(p->path());
   return out;
+}
+
+uint64_t BoxCgroup::OomKills() const {
+  uint64_t kills = 0;
+  for (const auto& p : parts_) kills += p->OomKills();
+  return kills;
 }
 
 Result<void> BoxCgroup::Destroy() {

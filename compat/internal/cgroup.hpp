@@ -48,6 +48,9 @@ class CgroupBackend {
   // Removes the (empty) cgroup directory. Missing is fine.
   virtual Result<void> Remove() = 0;
   virtual bool IsV2() const { return false; }
+  // Processes of the box the kernel's OOM killer has killed (the memory controller's
+  // oom_kill count: memory.events on v2, memory.oom_control on v1); 0 without memory.
+  virtual uint64_t OomKills() const { return 0; }
 };
 
 // Where the hierarchies are mounted and what the unified one offers.
@@ -97,6 +100,8 @@ class BoxCgroup {
   // Moves `pid` into every cgroup of the box (except the v2 one when `born_in_v2`).
   Result<void> AddProcess(pid_t pid, bool born_in_v2 = false);
   std::vector<std::string> Paths() const;
+  // The OOM kills counted in the box's memory cgroup (read before Destroy).
+  uint64_t OomKills() const;
   // Kill + remove now (the destructor does it too).
   Result<void> Destroy();
 
@@ -109,5 +114,8 @@ Result<void> WriteCgroupFile(const std::string& dir, const std::string& file,
                              const std::string& value);
 Result<std::vector<pid_t>> ReadCgroupProcs(const std::string& dir);
 Result<void> RemoveCgroupDir(const std::string& dir);
+// The value of `key` in a flat-keyed cgroup file ("key value" lines, e.g. memory.events),
+// 0 when the file or the key is missing.
+uint64_t ReadCgroupKey(const std::string& dir, const std::string& file, const std::string& key);
 
 }  // namespace silk::compat::internal

@@ -24,6 +24,10 @@ class CgroupV1 : public CgroupBackend {
     return "cgroup v1 (" + names + ") " + path_;
   }
   const std::string& path() const override { return path_; }
+  uint64_t OomKills() const override {
+    if (std::find(ctrls_.begin(), ctrls_.end(), Controller::kMemory) == ctrls_.end()) return 0;
+    return ReadCgroupKey(path_, "memory.oom_control", "oom_kill");
+  }
 
   Result<void> Apply(const CgroupLimits& l) override {
     for (Controller c : ctrls_) {

@@ -37,6 +37,10 @@ class CgroupV2 : public CgroupBackend {
       : path_(std::move(path)), ctrls_(std::move(ctrls)) {}
   std::string Describe() const override { return "cgroup2 " + path_; }
   const std::string& path() const override { return path_; }
+  uint64_t OomKills() const override {
+    if (std::find(ctrls_.begin(), ctrls_.end(), Controller::kMemory) == ctrls_.end()) return 0;
+    return ReadCgroupKey(path_, "memory.events", "oom_kill");
+  }
 
   Result<void> Apply(const CgroupLimits& l) override {
     for (Controller c : ctrls_) {

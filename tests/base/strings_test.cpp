@@ -74,3 +74,19 @@ TEST(Strings, XmlEscape) {
 
 }  // namespace
 }  // namespace silk
+
+namespace silk {
+namespace {
+
+TEST(FormatSize, WholeUnitsElseBytes) {
+  EXPECT_EQ(FormatSize(64ull << 20), "64 MiB");
+  EXPECT_EQ(FormatSize(2ull << 30), "2 GiB");
+  EXPECT_EQ(FormatSize(4096), "4 KiB");
+  EXPECT_EQ(FormatSize(4095), "4095 bytes");
+  EXPECT_EQ(FormatSize(0), "0 bytes");
+  EXPECT_EQ(*ParseSize("256M"), 256ull << 20);
+  EXPECT_EQ(FormatSize(*ParseSize("256M")), "256 MiB");
+}
+
+}  // namespace
+}  // namespace silk

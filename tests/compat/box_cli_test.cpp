@@ -68,6 +68,29 @@ TEST_F(BoxRunCli, TheCommandsStatusAndTheShellsClassesPassThrough) {
   EXPECT_EQ(killed.status, 128 + 9) << killed.err;
 }
 
+// A command the kernel killed for memory is named as such (issue 12): on stderr with the
+// limit, and in the outcome document.
+TEST_F(BoxRunCli, AnOomKillIsReportedWithTheLimit) {
+  const std::string file = state_.path() + ".oom.json";  // beside the state root
+  // tail keeps the current line, and /dev/zero never ends one.
+  auto r = SilkBoxRun(
+      With(State(), {"--memory", "32M", "--outcome", file, "--", "/usr/bin/tail", "/dev/zero"}));
+  EXPECT_EQ(r.status, 128 + 9) << r.err;
+  EXPECT_NE(r.err.find("killed for memory"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("memory limit 32 MiB"), std::string::npos) << r.err;
+  std::stringstream text;
+  text << std::ifstream(file).rdbuf();
+  ::unlink(file.c_str());
+  auto doc = nlohmann::json::parse(text.str(), nullptr, false);
+  ASSERT_TRUE(doc.is_object()) << text.str();
+  EXPECT_EQ(doc.value("oom_killed", false), true) << text.str();
+  EXPECT_GE(doc.value("oom_kills", 0), 1) << text.str();
+
+  auto fine = SilkBoxRun(With(State(), {"--memory", "32M", "--", "/bin/true"}));
+  EXPECT_EQ(fine.status, 0) << fine.err;
+  EXPECT_EQ(fine.err.find("for memory"), std::string::npos) << fine.err;
+}
+
 // The outcome never shares stdout with the command (issue 12): --json is refused with
 // where to look instead; --outcome FILE and --outcome-fd N get one JSON document, the
 // error object when silk itself fails; stdout is exactly the command's.

@@ -146,6 +146,12 @@ TEST_F(BoxTest, LimitsApplyAndCgroupsAreRemoved) {
   auto h = RunCaptured(m, opts_);
   ASSERT_TRUE(h.outcome);
   EXPECT_EQ(h.outcome->exit_status, 128 + SIGKILL) << h.out;  // OOM-killed in its cgroup
+  // The outcome says why: the kernel counted the kill in the box's memory cgroup.
+  EXPECT_GE(h.outcome->oom_kills, 1u);
+  EXPECT_TRUE(h.outcome->oom_killed);
+  // A box that stayed under its limit reports none.
+  EXPECT_EQ(c.outcome->oom_kills, 0u);
+  EXPECT_FALSE(c.outcome->oom_killed);
   // Nothing left under silk/ in any hierarchy for these boxes.
   for (const char* ctrl : {"memory", "pids"}) {
     auto self = ReadFile("/proc/self/cgroup");
