@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ namespace silk::vmm {
 namespace {
 
 constexpr const char kStagedImageName[] = "image";
+constexpr const char kQemuUser[] = "libvirt-qemu";
 
 // Removes every entry of the directory open as `dir_fd`, subdirectories with their
 // contents; symbolic links are removed, never followed.
@@ -49,6 +51,38 @@ Result<void> MakeDir(const std::string& path, mode_t mode, bool may_exist) {
   }
   if (::chmod(path.c_str(), mode) != 0) return FailErrno("cannot set the mode of " + path);
   return {};
+}
+
+// Can `user` search (x) the directory `st` describes? The owner's, group's or others'
+// bits apply, in that order, as the kernel checks them (path_resolution(7)).
+bool Searchable(const struct stat& st, const passwd& user) {
+  if (user.pw_uid == 0) return true;
+  if (user.pw_uid == st.st_uid) return (st.st_mode & S_IXUSR) != 0;
+  bool in_group = user.pw_gid == st.st_gid;
+  int n = 64;
+  gid_t groups[64];
+  if (!in_group && ::getgrouplist(user.pw_name, user.pw_gid, groups, &n) >= 0)
+    for (int i = 0; i < n; ++i) in_group = in_group || groups[i] == st.st_gid;
+  if (in_group) return (st.st_mode & S_IXGRP) != 0;
+  return (st.st_mode & S_IXOTH) != 0;
+}
+
+// QEMU runs as its own user (libvirt's DAC driver) and opens the staged kernel and
+// initramfs by path: every directory above them must let that user through. Names the
+// first that does not ("" if all do, or if there is no such user here).
+std::string FirstDirClosedToQemu(const std::string& path) {
+  passwd* pw = ::getpwnam(kQemuUser);
+  if (pw == nullptr) return "";
+  char resolved[PATH_MAX];
+  if (::realpath(path.c_str(), resolved) == nullptr) return "";
+  std::string partial;
+  for (const std::string& part : Split(resolved, '/')) {
+    if (part.empty()) continue;
+    partial += "/" + part;
+    struct stat st;
+    if (::stat(partial.c_str(), &st) == 0 && !Searchable(st, *pw)) return partial;
+  }
+  return "";
 }
 
 std::string CurrentUser() {
@@ -179,7 +213,15 @@ Result<VmRunDir> VmRunDir::Create(const std::string& root, const std::string& na
   }
   std::string path = root + "/" + name;
   SILK_TRY(MakeDir(path, 0711, false));
-  return VmRunDir(path);
+  VmRunDir dir(path);
+  if (std::string closed = FirstDirClosedToQemu(path); !closed.empty())
+    return Fail(Error(ErrorCode::kInvalidInput,
+                      "the VM run directory " + path + " is out of reach of QEMU's user " +
+                          kQemuUser + ": " + closed +
+                          " does not let it through; choose a run root under directories "
+                          "others may search (the default is " +
+                          kDefaultRunRoot + "), or `chmod o+x " + closed + "`"));
+  return dir;
 }
 
 VmRunDir::~VmRunDir() {

@@ -28,7 +28,9 @@ std::string TapName(const std::string& vm_name, unsigned index);
 class VmRunDir {
  public:
   // Creates <root>/<name>/ (mode 0711 on the way so that QEMU, running as its own user,
-  // can reach the socket libvirt hands it). Errors: kSystem naming the path.
+  // can reach the staged image and the socket libvirt hands it). Errors: kSystem naming
+  // the path; kInvalidInput when a directory above it (one that existed, e.g. a private
+  // 0700 one) does not let QEMU's user (libvirt-qemu) through, naming it and what to do.
   static Result<VmRunDir> Create(const std::string& root, const std::string& name);
   VmRunDir(VmRunDir&& o) noexcept : path_(std::move(o.path_)), keep_(o.keep_) { o.path_.clear(); }
   VmRunDir& operator=(VmRunDir&&) = delete;

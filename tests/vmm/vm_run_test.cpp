@@ -145,6 +145,8 @@ class VmRunTest : public ::testing::Test {
     char tmpl[] = "/tmp/silk-vmm-test-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     tmp_ = tmpl;
+    // The run root is under it: QEMU, as its own user, must get through to the staged image.
+    ASSERT_EQ(::chmod(tmp_.c_str(), 0711), 0);
     options_.image_dir = image_;
     options_.run_root = tmp_ + "/run";
     options_.accel_cache = tmp_ + "/accel.json";
