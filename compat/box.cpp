@@ -27,6 +27,7 @@
 #include "compat/internal/cgroup.hpp"
 #include "compat/internal/child.hpp"
 #include "compat/internal/counted_learning.hpp"
+#include "compat/internal/fault_gate.hpp"
 #include "compat/internal/filter.hpp"
 #include "compat/internal/idrange.hpp"
 #include "compat/internal/mounts.hpp"
@@ -141,6 +142,7 @@ void BuildExecData(const BoxSpec& spec, ChildData& d) {
 struct ChildMessage {
   enum Kind { kEof, kListenerAt, kError } kind = kEof;
   int listener_fd = -1;
+  UniqueFd gate;     // kListenerAt: the child's fault gate, when it has one
   pid_t sender = 0;  // the sending process, as the kernel says (SO_PASSCRED), host pid
   ChildReport report;
 };
@@ -148,7 +150,7 @@ struct ChildMessage {
 Result<ChildMessage> ReadChild(int sock) {
   ChildMessage m;
   char buf[std::max(sizeof(ChildReport), sizeof(ListenerAt))];
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int))];
   iovec iov = {buf, sizeof buf};
   msghdr msg = {};
   msg.msg_iov = &iov;
@@ -163,6 +165,11 @@ Result<ChildMessage> ReadChild(int sock) {
       ucred cred;
       memcpy(&cred, CMSG_DATA(c), sizeof cred);
       m.sender = cred.pid;
+    } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+               c->cmsg_len == CMSG_LEN(sizeof(int))) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(c), sizeof fd);
+      m.gate.Reset(fd);
     }
   }
   if (n < 0) return FailErrno("reading from the box during setup");
@@ -172,6 +179,9 @@ Result<ChildMessage> ReadChild(int sock) {
     memcpy(&at, buf, sizeof at);
     m.kind = ChildMessage::kListenerAt;
     m.listener_fd = at.fd;
+    if (at.gated && !m.gate)
+      return Fail(ErrorCode::kInternal, "the box announced its gate without passing it");
+    if (!at.gated) m.gate.Reset();
     return m;
   }
   if (buf[0] != kMsgError || static_cast<size_t>(n) != sizeof(ChildReport))
@@ -567,15 +577,34 @@ BoxOutcome BoxRun::ExecFailed(int err) {
 }
 
 Result<bool> BoxRun::AwaitExec() {
-  int listener_at = -1;  // announced by the child, not taken yet
-  pid_t holder = 0;      // who announced it
+  int listener_at = -1;           // announced by the child, not taken yet
+  pid_t holder = 0;               // who announced it
+  std::optional<FaultGate> gate;  // where it waits for us after its seccomp() call
   unsigned tries = 0;
   for (;;) {
-    if (listener_at >= 0) {
+    if (listener_at >= 0 && gate) {
       // The child announced the fd before its seccomp() call and, filtered, can make no
-      // other syscall than execve: nothing it could signal on an fd says "installed".
-      // It spins until we hold the listener; we retry for the one seccomp() call's
-      // duration (yield first, then 1 ms polls that also catch its error report).
+      // other syscall than execve: it says "installed" by faulting at its gate, where
+      // it sleeps until we hold the listener.
+      pollfd fds[2] = {{parent_end_.get(), POLLIN, 0}, {gate->fd(), POLLIN, 0}};
+      if (poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        return FailErrno("poll on the box during setup");
+      }
+      if (!fds[0].revents) {
+        if (!SILK_TRY(gate->Reached())) continue;
+        SILK_TRY(TakeTheListener(listener_at, holder));
+        if (!listener_)
+          return Fail(ErrorCode::kInternal, "the box reached its gate without a seccomp listener");
+        SILK_TRY(gate->Open());
+        gate.reset();
+        listener_at = -1;
+        continue;
+      }
+    } else if (listener_at >= 0) {
+      // No gate (no userfaultfd here): the child spins on the handoff page until we
+      // hold the listener; we retry for the one seccomp() call's duration (yield
+      // first, then 1 ms polls that also catch its error report).
       SILK_TRY(TakeTheListener(listener_at, holder));
       if (listener_) {
         listener_at = -1;
@@ -603,6 +632,7 @@ Result<bool> BoxRun::AwaitExec() {
         return Fail(ErrorCode::kInternal, "the box announced its listener without credentials");
       listener_at = m.listener_fd;
       holder = m.sender;
+      if (m.gate) gate = SILK_TRY(FaultGate::Adopt(std::move(m.gate)));
       continue;
     }
     if (m.kind == ChildMessage::kEof) {

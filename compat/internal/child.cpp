@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "compat/internal/caps.hpp"
+#include "compat/internal/fault_gate.hpp"
 #include "compat/internal/netlink.hpp"
 
 namespace silk::compat::internal {
@@ -28,6 +29,28 @@ namespace {
   r.err = err;
   (void)!send(fd, &r, sizeof r, MSG_NOSIGNAL);
   _exit(127);
+}
+
+// Announces where the listener will be, with the gate's fd when there is one.
+int SendListenerAt(int sock, int listener_at, int gate_fd) {
+  ListenerAt at;
+  at.fd = listener_at;
+  at.gated = gate_fd >= 0;
+  iovec iov = {&at, sizeof at};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (gate_fd >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &gate_fd, sizeof gate_fd);
+  }
+  return sendmsg(sock, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof at) ? 0 : -1;
 }
 
 inline void CpuRelax() {
@@ -198,15 +221,17 @@ void RunChild(const ChildPlan& p) {
   if (p.run_init) StartUnderInit(fd, p.handoff);
   if (p.filter) {
     int expect = -1;
+    FaultGateChild gate;
     if (p.install.new_listener) {
       // seccomp() returns the lowest free fd: find it and announce it while the socket
-      // is still ours to use (after the filter, sendmsg may be denied or notified).
-      expect = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+      // is still ours to use (after the filter, sendmsg may be denied or notified),
+      // with the gate we will wait at (fault_gate.hpp) where userfaultfd works here.
+      // The gate's fd was the lowest free one, and is again once we close our copy.
+      expect = gate.Open() == 0 ? gate.uffd : fcntl(fd, F_DUPFD_CLOEXEC, 0);
       if (expect < 0) Die(fd, kStageSendListener, errno);
-      close(expect);
-      ListenerAt at;
-      at.fd = expect;
-      if (send(fd, &at, sizeof at, MSG_NOSIGNAL) != sizeof at) Die(fd, kStageSendListener, errno);
+      if (gate.uffd < 0) close(expect);
+      if (SendListenerAt(fd, expect, gate.uffd) != 0) Die(fd, kStageSendListener, errno);
+      gate.CloseFd();
     }
     int lfd = policy::InstallFilter(*p.filter, p.install);
     if (lfd < 0) Die(fd, kStageSeccomp, -lfd);
@@ -216,8 +241,11 @@ void RunChild(const ChildPlan& p) {
         _exit(127);
       }
       // Wait without a syscall until the supervisor has taken the listener (CLOEXEC:
-      // execve drops this copy).
-      while (!p.handoff->listener_taken.load(std::memory_order_acquire)) CpuRelax();
+      // execve drops this copy): asleep at the gate, or spinning on the page without one.
+      if (gate.page != nullptr)
+        gate.Pass();
+      else
+        while (!p.handoff->listener_taken.load(std::memory_order_acquire)) CpuRelax();
     }
   }
   // From here on only execve: a failure is told through the shared page.

@@ -45,9 +45,12 @@ inline constexpr char kMsgListenerAt = 'L';  // a ListenerAt: where the listener
 inline constexpr char kMsgError = 'E';       // a ChildReport
 
 // The seccomp listener fd number the child's filter install is about to return (the
-// lowest free fd); the supervisor takes it with pidfd_getfd once it exists.
+// lowest free fd); the supervisor takes it with pidfd_getfd once it exists. `gated`:
+// the message carries the child's fault gate (SCM_RIGHTS, fault_gate.hpp), which says
+// when that is; without one, the supervisor polls for it.
 struct ListenerAt {
   char kind = kMsgListenerAt;
+  bool gated = false;
   int32_t fd = -1;
 };
 
