@@ -72,8 +72,10 @@ int BoxRun(const Args& all) {
       "user namespace: auto (default) or always: box root is an unprivileged host uid of a "
       "range only this box holds; never: root only, box root is host root (weaker)")(
       "uid", po::value(&uid), "uid inside the box, 0..65535 (default 0)")(
-      "gid", po::value(&gid), "gid inside the box, 0..65535 (default 0)")(
-      "env", po::value(&env), "NAME=VALUE for the command (repeatable)")(
+      "gid", po::value(&gid),
+      "gid inside the box, 0..65535 (default: with --uid, that user's primary group in the "
+      "box's /etc/passwd, else the uid's number; never group root for another user; 0 for "
+      "root)")("env", po::value(&env), "NAME=VALUE for the command (repeatable)")(
       "cwd", po::value(&cwd), "working directory in the box (default /)")(
       "tty", po::bool_switch(&tty), "give the box a private /dev/pts")(
       "no-init", po::bool_switch(&no_init),
@@ -135,7 +137,10 @@ int BoxRun(const Args& all) {
       spec.user_namespace =
           SILK_TRY(WithContext(compat::ParseUserNamespaceMode(userns), "--userns"));
     if (vm.count("uid")) spec.uid = static_cast<uint32_t>(SILK_TRY(Num("--uid", uid, UINT32_MAX)));
-    if (vm.count("gid")) spec.gid = static_cast<uint32_t>(SILK_TRY(Num("--gid", gid, UINT32_MAX)));
+    if (vm.count("gid"))
+      spec.gid = static_cast<uint32_t>(SILK_TRY(Num("--gid", gid, UINT32_MAX)));
+    else if (vm.count("uid"))
+      spec.gid = compat::DefaultBoxGid(spec.uid, spec.rootfs);
     for (const auto& e : env) spec.env.push_back(e);
     if (vm.count("cwd")) spec.cwd = cwd;
     if (tty) spec.tty = true;

@@ -1,8 +1,12 @@
 #include "compat/box_spec.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -13,10 +17,14 @@
 #include "base/file.hpp"
 #include "base/json_object.hpp"
 #include "base/strings.hpp"
+#include "base/unique_fd.hpp"
 #include "policy/profile_json.hpp"
 
 namespace silk::compat {
 namespace {
+
+// A box's /etc/passwd is read up to this much for DefaultBoxGid.
+constexpr size_t kMaxPasswdBytes = 1u << 20;
 
 using nlohmann::json;
 
@@ -173,8 +181,8 @@ void ReadBoxSpec(const json& root, JsonProblems& problems, BoxSpec& s) {
   r.Uint("cpu_weight", s.cpu_weight, UINT32_MAX);
   r.Uint("io_weight", s.io_weight, UINT32_MAX);
   r.Strings("capabilities", s.capabilities);
-  r.Uint("uid", s.uid, UINT32_MAX);
-  r.Uint("gid", s.gid, UINT32_MAX);
+  const bool uid_given = r.Uint("uid", s.uid, UINT32_MAX);
+  if (!r.Uint("gid", s.gid, UINT32_MAX) && uid_given) s.gid = DefaultBoxGid(s.uid, s.rootfs);
   r.Bool("raw_sockets", s.raw_sockets);
   r.Bool("report_denials", s.report_denials);
   r.Bool("tty", s.tty);
@@ -276,6 +284,35 @@ int RlimitNumber(const std::string& name) {
   for (const auto& r : kRlimits)
     if (name == r.name) return r.resource;
   return -1;
+}
+
+uint32_t DefaultBoxGid(uint32_t uid, const std::string& rootfs) {
+  if (uid == 0) return 0;
+  // The rootfs is the box's, maybe a stranger's: its links resolve inside it.
+  open_how how = {};
+  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  UniqueFd root(open(rootfs.empty() ? "/" : rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return uid;
+  UniqueFd fd(static_cast<int>(syscall(SYS_openat2, root.get(), "etc/passwd", &how, sizeof how)));
+  struct stat st;
+  if (!fd || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return uid;
+  std::string text;
+  char buf[8192];
+  ssize_t n;
+  while (text.size() <= kMaxPasswdBytes && (n = read(fd.get(), buf, sizeof buf)) > 0)
+    text.append(buf, static_cast<size_t>(n));
+  for (const std::string& line : Split(text.substr(0, kMaxPasswdBytes), '\n')) {
+    auto f = Split(line, ':');  // name:password:uid:gid:gecos:home:shell
+    if (f.size() < 4 || f[2] != std::to_string(uid)) continue;
+    char* end = nullptr;
+    errno = 0;
+    unsigned long gid = std::strtoul(f[3].c_str(), &end, 10);
+    if (errno == 0 && end != f[3].c_str() && *end == '\0' && gid != 0 && gid < UINT32_MAX)
+      return static_cast<uint32_t>(gid);
+    return uid;
+  }
+  return uid;
 }
 
 Result<BoxSpec> ParseBoxSpec(const std::string& json_text, const std::string& source) {

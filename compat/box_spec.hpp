@@ -129,6 +129,13 @@ Result<BoxSpec> ParseBoxSpec(const std::string& json_text, const std::string& so
 // Errors: kNotFound, kInvalidInput for a special or too large file, or as ParseBoxSpec.
 Result<BoxSpec> LoadBoxSpec(const std::string& path);
 
+// The group a box's command runs in when only its user is given ("uid" without "gid",
+// --uid without --gid): that user's primary group in the box's /etc/passwd (the
+// rootfs's, resolved inside it; the host's for the default view, which binds it), else
+// the gid equal to the uid. Never group root for a non-root user: a passwd entry naming
+// group 0 gets the uid's number too. Root (uid 0) stays in group 0.
+uint32_t DefaultBoxGid(uint32_t uid, const std::string& rootfs);
+
 // The spec as JSON (every field, defaults included); ParseBoxSpec reads it back equal.
 std::string BoxSpecToJson(const BoxSpec& spec);
 

@@ -3,6 +3,7 @@
 // box, 125 for every failure of silk itself (usage, a bad spec, a bad flag value), 0 for
 // --help.
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -66,6 +67,22 @@ TEST_F(BoxRunCli, TheCommandsStatusAndTheShellsClassesPassThrough) {
   // The command is the box's init, which its own SIGKILL cannot end; --timeout's can.
   auto killed = SilkBoxRun(With(State(), {"--timeout", "1", "--", "/bin/sleep", "30"}));
   EXPECT_EQ(killed.status, 128 + 9) << killed.err;
+}
+
+// --uid without --gid never leaves the command in group root (issue 12): the user's
+// primary group from the box's /etc/passwd (the host's in the default view), else the uid.
+TEST_F(BoxRunCli, AUidAloneIsNotInGroupRoot) {
+  auto nobody = SilkBoxRun(With(State(), {"--uid", "65534", "--", "/usr/bin/id", "-g"}));
+  EXPECT_EQ(nobody.status, 0) << nobody.err;
+  auto pw = getpwuid(65534);
+  EXPECT_EQ(nobody.out, std::to_string(pw && pw->pw_gid != 0 ? pw->pw_gid : 65534) + "\n");
+  auto unnamed = SilkBoxRun(With(State(), {"--uid", "4242", "--", "/usr/bin/id", "-g"}));
+  EXPECT_EQ(unnamed.status, 0) << unnamed.err;
+  EXPECT_NE(unnamed.out, "0\n");
+  if (getpwuid(4242) == nullptr) EXPECT_EQ(unnamed.out, "4242\n");
+  auto given =
+      SilkBoxRun(With(State(), {"--uid", "4242", "--gid", "7", "--", "/usr/bin/id", "-g"}));
+  EXPECT_EQ(given.out, "7\n") << given.err;
 }
 
 // A command the kernel killed for memory is named as such (issue 12): on stderr with the

@@ -211,6 +211,38 @@ TEST(BoxSpec, LoadReadsRegularFilesOnlyWithoutBlocking) {
   std::filesystem::remove_all(dir);
 }
 
+// A uid without a gid runs in that user's primary group from the box's own /etc/passwd,
+// else the uid's number: never group root for another user (issue 12).
+TEST(BoxSpec, AUidAloneGetsItsOwnGroupNeverRoot) {
+  char tmpl[] = "/tmp/silk-spec-passwd-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  ASSERT_EQ(mkdir((dir + "/etc").c_str(), 0755), 0);
+  std::ofstream(dir + "/etc/real-passwd") << "root:x:0:0:root:/root:/bin/sh\n"
+                                          << "app:x:1000:1234::/home/app:/bin/sh\n"
+                                          << "wheel:x:1001:0::/:/bin/sh\n"
+                                          << "broken:x:1002:12ab::/:/bin/sh\n";
+  // An absolute link resolves inside the rootfs, never to the host's file.
+  ASSERT_EQ(symlink("/etc/real-passwd", (dir + "/etc/passwd").c_str()), 0);
+  EXPECT_EQ(DefaultBoxGid(1000, dir), 1234u);
+  EXPECT_EQ(DefaultBoxGid(1001, dir), 1001u) << "a passwd entry naming group root";
+  EXPECT_EQ(DefaultBoxGid(1002, dir), 1002u);
+  EXPECT_EQ(DefaultBoxGid(4242, dir), 4242u) << "a user passwd does not name";
+  EXPECT_EQ(DefaultBoxGid(0, dir), 0u);
+  EXPECT_EQ(DefaultBoxGid(1000, dir + "/no-such-root"), 1000u);
+
+  auto spec = ParseBoxSpec(R"({"command": "id", "uid": 1000, "rootfs": ")" + dir + R"("})", "s");
+  ASSERT_TRUE(spec) << spec.error().ToString();
+  EXPECT_EQ(spec->gid, 1234u);
+  auto given =
+      ParseBoxSpec(R"({"command": "id", "uid": 1000, "gid": 5, "rootfs": ")" + dir + R"("})", "s");
+  ASSERT_TRUE(given) << given.error().ToString();
+  EXPECT_EQ(given->gid, 5u) << "a gid given is kept";
+  auto root = ParseBoxSpec(R"({"command": "id"})", "s");
+  ASSERT_TRUE(root);
+  EXPECT_EQ(root->gid, 0u);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace silk::compat
 
