@@ -79,7 +79,9 @@ TEST_F(BoxRunCli, AUidAloneIsNotInGroupRoot) {
   auto unnamed = SilkBoxRun(With(State(), {"--uid", "4242", "--", "/usr/bin/id", "-g"}));
   EXPECT_EQ(unnamed.status, 0) << unnamed.err;
   EXPECT_NE(unnamed.out, "0\n");
-  if (getpwuid(4242) == nullptr) EXPECT_EQ(unnamed.out, "4242\n");
+  if (getpwuid(4242) == nullptr) {
+    EXPECT_EQ(unnamed.out, "4242\n");
+  }
   auto given =
       SilkBoxRun(With(State(), {"--uid", "4242", "--gid", "7", "--", "/usr/bin/id", "-g"}));
   EXPECT_EQ(given.out, "7\n") << given.err;
