@@ -10,18 +10,13 @@
 #include "base/file.hpp"
 #include "base/strings.hpp"
 #include "base/unique_fd.hpp"
+#include "cli/box_flags.hpp"
 #include "cli/commands.hpp"
 #include "cli/outcome.hpp"
 #include "compat/box.hpp"
 
 namespace silk::cli {
 namespace {
-
-Result<uint64_t> Num(const std::string& opt, const std::string& v, uint64_t max) {
-  auto r = ParseUint(v, max);
-  if (!r) return Fail(ErrorCode::kInvalidInput, opt + ": " + r.error().message());
-  return *r;
-}
 
 nlohmann::ordered_json OutcomeJson(const compat::BoxOutcome& o) {
   nlohmann::ordered_json j;
@@ -40,48 +35,12 @@ nlohmann::ordered_json OutcomeJson(const compat::BoxOutcome& o) {
 int BoxRun(const Args& all) {
   auto [args, command] = SplitAtDoubleDash(all);
   po::options_description opts("Options");
-  std::string spec_file, profile, rootfs, memory, pids, cpu_weight, io_weight, net, hostname,
-      report, scratch, userns, uid, gid, cwd, box_id, state_dir, profile_dir, timeout;
-  std::vector<std::string> caps, env;
-  bool raw = false, tty = false, no_init = false;
+  BoxSpecFlags spec_flags;
+  std::string box_id, state_dir, timeout;
   OutcomeSink outcome_sink("silk box run");
-  opts.add_options()("spec", po::value(&spec_file),
-                     "JSON box spec (the node manager's format); options below override it")(
-      "profile", po::value(&profile),
-      "API profile: a file or a built-in name (default gen0-sliver)")(
-      "profile-dir", po::value(&profile_dir), "also look up profile names as DIR/NAME.json")(
-      "rootfs", po::value(&rootfs),
-      "root directory (default: read-only view of the host's /usr /bin /lib* /etc)")(
-      "memory", po::value(&memory), "memory.max, e.g. 256M (swap off)")(
-      "pids", po::value(&pids),
-      "pids.max: tasks the box may have (default 1024 as root; 0 = no limit)")(
-      "cpu-weight", po::value(&cpu_weight), "proportional CPU weight 1..10000 (default 100)")(
-      "io-weight", po::value(&io_weight), "proportional I/O weight 1..10000")(
-      "scratch", po::value(&scratch),
-      "bytes /scratch, /tmp and /dev/shm hold together, one budget (default 64M; at most the "
-      "host's RAM + swap, and --memory when given)")(
-      "net", po::value(&net),
-      "none (lo only, default) or bridge=BR,address=CIDR[,gateway=IP][,egress=RATE]")(
-      "hostname", po::value(&hostname), "hostname in the box (default box)")(
-      "cap", po::value(&caps), "grant a capability (repeatable), e.g. CAP_NET_BIND_SERVICE")(
-      "raw-sockets", po::bool_switch(&raw),
-      "grant raw/packet sockets (mediated by the supervisor)")(
-      "report-denials", po::value(&report)->implicit_value("-"),
-      "record every denied syscall; print at exit, or write JSON to FILE")(
-      "userns", po::value(&userns),
-      "user namespace: auto (default) or always: box root is an unprivileged host uid of a "
-      "range only this box holds; never: root only, box root is host root (weaker)")(
-      "uid", po::value(&uid), "uid inside the box, 0..65535 (default 0)")(
-      "gid", po::value(&gid),
-      "gid inside the box, 0..65535 (default: with --uid, that user's primary group in the "
-      "box's /etc/passwd, else the uid's number; never group root for another user; 0 for "
-      "root)")("env", po::value(&env), "NAME=VALUE for the command (repeatable)")(
-      "cwd", po::value(&cwd), "working directory in the box (default /)")(
-      "tty", po::bool_switch(&tty), "give the box a private /dev/pts")(
-      "no-init", po::bool_switch(&no_init),
-      "run CMD as pid 1 itself (default: silk's init is pid 1, reaps orphans, forwards "
-      "signals to CMD)")("timeout", po::value(&timeout),
-                         "kill the box after this many seconds (exit 137)")(
+  spec_flags.Add(opts);
+  opts.add_options()("timeout", po::value(&timeout),
+                     "kill the box after this many seconds (exit 137)")(
       "box-id", po::value(&box_id), "box id: 1..64 of A-Z a-z 0-9 _ . - (default generated)")(
       "state-dir", po::value(&state_dir), "state root (default /run/silk/boxes as root)");
   outcome_sink.AddFlags(opts);
@@ -106,54 +65,18 @@ int BoxRun(const Args& all) {
   auto failed = [&outcome_sink](const Error& error) { return outcome_sink.Fail(error); };
   if (auto r = outcome_sink.Check(vm); !r) return failed(r.error());
 
-  compat::BoxSpec spec;
-  if (!spec_file.empty()) {
-    auto s = compat::LoadBoxSpec(spec_file);
-    if (!s) return failed(s.error());
-    spec = *s;
-  }
-  auto apply = [&]() -> Result<void> {
-    if (!command.empty()) {
-      spec.command = command[0];
-      spec.args.assign(command.begin() + 1, command.end());
-    }
-    if (vm.count("profile")) spec.profile = profile;
-    if (vm.count("rootfs")) spec.rootfs = rootfs;
-    if (vm.count("memory")) spec.memory_max = SILK_TRY(WithContext(ParseSize(memory), "--memory"));
-    if (vm.count("pids")) spec.pids_max = SILK_TRY(Num("--pids", pids, 1u << 22));
-    if (vm.count("cpu-weight"))
-      spec.cpu_weight = static_cast<uint32_t>(SILK_TRY(Num("--cpu-weight", cpu_weight, 10000)));
-    if (vm.count("io-weight"))
-      spec.io_weight = static_cast<uint32_t>(SILK_TRY(Num("--io-weight", io_weight, 10000)));
-    if (vm.count("scratch"))
-      spec.scratch_size = SILK_TRY(WithContext(ParseSize(scratch), "--scratch"));
-    if (vm.count("net"))
-      spec.network = SILK_TRY(WithContext(compat::ParseNetworkFlag(net), "--net"));
-    if (vm.count("hostname")) spec.hostname = hostname;
-    for (const auto& c : caps) spec.capabilities.push_back(c);
-    if (raw) spec.raw_sockets = true;
-    if (vm.count("report-denials")) spec.report_denials = true;
-    if (vm.count("userns"))
-      spec.user_namespace =
-          SILK_TRY(WithContext(compat::ParseUserNamespaceMode(userns), "--userns"));
-    if (vm.count("uid")) spec.uid = static_cast<uint32_t>(SILK_TRY(Num("--uid", uid, UINT32_MAX)));
-    if (vm.count("gid"))
-      spec.gid = static_cast<uint32_t>(SILK_TRY(Num("--gid", gid, UINT32_MAX)));
-    else if (vm.count("uid"))
-      spec.gid = compat::DefaultBoxGid(spec.uid, spec.rootfs);
-    for (const auto& e : env) spec.env.push_back(e);
-    if (vm.count("cwd")) spec.cwd = cwd;
-    if (tty) spec.tty = true;
-    if (no_init) spec.init = false;
-    // The flags and the spec go through the one validator (uid/gid, rootfs, names...).
-    if (!box_id.empty()) SILK_TRY(WithContext(compat::ValidateBoxId(box_id), "--box-id"));
-    return compat::Validate(spec);
-  };
-  if (auto r = apply(); !r) {
-    if (spec.command.empty() && command.empty())
+  auto built = spec_flags.Build(vm, command);
+  if (!built) {
+    if (command.empty() && !vm.count("spec"))
       return usage("no command: give one after '--', or a --spec with \"command\"");
-    return failed(r.error());
+    return failed(built.error());
   }
+  const compat::BoxSpec& spec = *built;
+  if (!box_id.empty())
+    if (auto r = WithContext(compat::ValidateBoxId(box_id), "--box-id"); !r)
+      return failed(r.error());
+  const std::string& report = spec_flags.report();
+  const std::string& profile_dir = spec_flags.profile_dir();
 
   // SIGINT/SIGTERM/SIGHUP kill the box and still tear it down.
   sigset_t stop;
@@ -228,10 +151,14 @@ int BoxSweep(const Args& args) {
 }  // namespace
 
 int BoxMain(const Args& args) {
-  static const std::vector<Command> commands = {
-      {"run", "run a command in a compatibility box", BoxRun},
-      {"sweep", "reclaim boxes whose supervisor died", BoxSweep},
-  };
+  static const std::vector<Command> commands = [] {
+    std::vector<Command> all = {
+        {"run", "run a command in a compatibility box (create + start + wait + delete)", BoxRun},
+        {"sweep", "reclaim boxes of `box run` whose supervisor died", BoxSweep},
+    };
+    for (const Command& c : BoxLifecycleCommands()) all.push_back(c);
+    return all;
+  }();
   return Dispatch("silk box", "Compatibility boxes: silk's unit of isolation.", commands, args);
 }
 

@@ -173,7 +173,8 @@ int Dispatch(std::string_view prog, std::string_view about, const std::vector<Co
     size_t width = 0;
     for (const auto& c : commands) width = std::max(width, c.name.size());
     for (const auto& c : commands)
-      os << "  " << c.name << std::string(width - c.name.size() + 2, ' ') << c.summary << "\n";
+      if (!c.summary.empty())  // an empty summary: internal, not listed
+        os << "  " << c.name << std::string(width - c.name.size() + 2, ' ') << c.summary << "\n";
     os << "\nRun '" << prog << " <command> --help' for a command's options.\n";
   };
   if (args.empty()) {
@@ -188,7 +189,8 @@ int Dispatch(std::string_view prog, std::string_view about, const std::vector<Co
     if (c.name == args[0]) return c.run(Args(args.begin() + 1, args.end()));
   }
   std::vector<std::string> names;
-  for (const auto& c : commands) names.emplace_back(c.name);
+  for (const auto& c : commands)
+    if (!c.summary.empty()) names.emplace_back(c.name);
   return UsageError(prog, "unknown command '" + args[0] + "'" + DidYouMean(args[0], names));
 }
 

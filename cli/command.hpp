@@ -39,7 +39,7 @@ using Args = std::vector<std::string>;
 
 struct Command {
   std::string_view name;
-  std::string_view summary;
+  std::string_view summary;  // empty: an internal command, not listed or suggested
   int (*run)(const Args& args);
 };
 

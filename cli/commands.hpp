@@ -22,6 +22,8 @@ int RunPolicyCompile(const Args& args);
 
 // silk box: run/sweep compatibility boxes (cli/box_cmd.cpp).
 int BoxMain(const Args& args);
+// silk box create/start/kill/stop/delete/list/state: named boxes (cli/box_life_cmd.cpp).
+const std::vector<Command>& BoxLifecycleCommands();
 
 // silk policy learn/minimize/tighten (cli/learn_cmd.cpp).
 int RunPolicyLearn(const Args& args);

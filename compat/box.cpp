@@ -323,19 +323,29 @@ namespace {
 // veth, cgroups, id range and state go.
 class BoxRun {
  public:
-  BoxRun(const BoxSpec& spec, const RunOptions& options, StdioRelay relay)
+  // `relay`: the caller's stdio, or empty for RunOptions::log_output (made in Prepare).
+  BoxRun(const BoxSpec& spec, const RunOptions& options, std::optional<StdioRelay> relay)
       : spec_(spec), options_(options), relay_(std::move(relay)) {}
 
+  // Every phase, and the named box's record at each step.
+  Result<BoxOutcome> Run();
+  // A named box that silk failed while it lived: its record says exited, with why.
+  void RecordFailure(const Error& error);
+
+ private:
   Result<void> Prepare();
   Result<void> Launch();
   // True once the command runs; false when it could not be exec'd (out_ says why).
   Result<bool> AwaitExec();
   Result<void> Supervise();
   Result<BoxOutcome> TearDown();
-  BoxOutcome& outcome() { return out_; }
 
- private:
   Result<void> PrepareIds();
+  Result<void> PrepareLog();
+  // The named box's record (RunOptions::persistent), once it is created.
+  bool recording() const { return state_ && state_->kept(); }
+  Result<void> RecordCreated();
+  Result<void> RecordEnd();
   Result<void> PrepareCgroup();
   void PlanChild();
   Result<void> TakeTheListener(int listener_at, pid_t holder);
@@ -343,7 +353,10 @@ class BoxRun {
 
   const BoxSpec& spec_;
   const RunOptions& options_;
-  StdioRelay relay_;
+  UniqueFd log_;  // <state dir>/output.log (log_output)
+  std::optional<StdioRelay> relay_;
+  BoxRecord record_;
+  bool let_go_ = true;  // false when on_created said the box is not to start
   const bool root_ = geteuid() == 0;
   // Every box gets a user namespace unless its spec says "never" (root only, weaker).
   const bool user_ns_ = spec_.user_namespace != UserNamespaceMode::kNever;
@@ -388,7 +401,8 @@ Result<void> BoxRun::Prepare() {
   SILK_TRY(ValidateBoxId(out_.box_id));
   filter_ = SILK_TRY(learning_ ? PrepareLearningPolicy(spec_, options_.profile_dir)
                                : PrepareFilter(spec_, options_.profile_dir));
-  state_.emplace(SILK_TRY(BoxState::Create(state_root, out_.box_id)));
+  state_.emplace(SILK_TRY(BoxState::Create(state_root, out_.box_id, options_.persistent)));
+  if (!relay_) SILK_TRY(PrepareLog());
   mounts_.emplace(SILK_TRY(MountPlanBuilder::Build(spec_, state_->root_dir())));
   SILK_TRY(PrepareIds());
   SILK_TRY(PrepareCgroup());
@@ -413,6 +427,15 @@ Result<void> BoxRun::Prepare() {
   }
   handoff_.emplace(SILK_TRY(HandoffPage::Create()));
   PlanChild();
+  return {};
+}
+
+Result<void> BoxRun::PrepareLog() {
+  const std::string path = state_->dir() + "/output.log";
+  log_ = UniqueFd(open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!log_) return FailErrno("creating the box's log " + path);
+  const int stdio[3] = {options_.stdin_fd < 0 ? 0 : options_.stdin_fd, log_.get(), log_.get()};
+  relay_.emplace(SILK_TRY(StdioRelay::Create(stdio)));
   return {};
 }
 
@@ -483,7 +506,7 @@ void BoxRun::PlanChild() {
   p.loopback_up = true;
   p.mounts = mounts_->plan();
   p.cwd = spec_.cwd.c_str();
-  for (int i = 0; i < 3; ++i) p.stdio[i] = relay_.box_end(i);
+  for (int i = 0; i < 3; ++i) p.stdio[i] = relay_->box_end(i);
   p.set_ids = spec_.uid != 0 || spec_.gid != 0 || !user_ns_;
   p.set_groups = !(user_ns_ && !root_);
   p.uid = spec_.uid;
@@ -514,7 +537,7 @@ Result<void> BoxRun::Launch() {
     RunChild(data_.plan);
   }
   child_end_.Reset();
-  relay_.CloseBoxEnds();
+  relay_->CloseBoxEnds();
   box_.emplace(cloned.pid, std::move(cloned.pidfd));
 
   // Configure the box from the outside while it waits for 'G'.
@@ -533,8 +556,66 @@ Result<void> BoxRun::Launch() {
     SILK_TRY(SetupVeth(box_->pid(), spec_.network, host));
     veth_.emplace(host);
   }
-  if (send(parent_end_.get(), "G", 1, MSG_NOSIGNAL) != 1) return FailErrno("starting the box");
+  if (options_.persistent) SILK_TRY(RecordCreated());
+  if (options_.on_created) let_go_ = SILK_TRY(options_.on_created(record_, box_->pidfd()));
+  // Not let go (it died while created): AwaitExec sees its end.
+  if (let_go_ && send(parent_end_.get(), "G", 1, MSG_NOSIGNAL) != 1)
+    return FailErrno("starting the box");
   return {};
+}
+
+Result<void> BoxRun::RecordCreated() {
+  record_.name = out_.box_id;
+  record_.status = BoxStatus::kCreated;
+  record_.supervisor_pid = getpid();
+  record_.supervisor_start = ProcessStartTime(record_.supervisor_pid);
+  record_.init_pid = box_->pid();
+  record_.init_start = ProcessStartTime(box_->pid());
+  record_.created_at = UtcTimestamp();
+  if (cgroup_) record_.cgroups = cgroup_->Paths();
+  SILK_TRY(state_->RecordStatus(BoxRecordToJson(record_)));
+  // From here on the box has a name until `silk box delete`.
+  state_->Keep();
+  return {};
+}
+
+Result<void> BoxRun::RecordEnd() {
+  if (!recording()) return {};
+  record_.status = BoxStatus::kExited;
+  record_.finished_at = UtcTimestamp();
+  record_.exit_status = out_.exit_status;
+  record_.term_signal = out_.term_signal;
+  record_.oom_killed = out_.oom_killed;
+  record_.exec_failure = out_.exec_failure;
+  return state_->RecordStatus(BoxRecordToJson(record_));
+}
+
+void BoxRun::RecordFailure(const Error& error) {
+  if (!recording()) return;
+  record_.status = BoxStatus::kExited;
+  record_.finished_at = UtcTimestamp();
+  record_.exit_status = 125;
+  record_.error = error.ToString();
+  (void)state_->RecordStatus(BoxRecordToJson(record_));
+}
+
+Result<BoxOutcome> BoxRun::Run() {
+  SILK_TRY(Prepare());
+  SILK_TRY(Launch());
+  if (!SILK_TRY(AwaitExec())) {
+    SILK_TRY(RecordEnd());
+    return out_;
+  }
+  if (recording()) {
+    record_.status = BoxStatus::kRunning;
+    record_.started_at = UtcTimestamp();
+    SILK_TRY(state_->RecordStatus(BoxRecordToJson(record_)));
+  }
+  if (options_.on_running) options_.on_running(record_);
+  SILK_TRY(Supervise());
+  SILK_TRY(TearDown());
+  SILK_TRY(RecordEnd());
+  return out_;
 }
 
 // Takes the listener that process `holder` (the box's init, or the command under silk's
@@ -657,13 +738,13 @@ Result<bool> BoxRun::AwaitExec() {
 Result<void> BoxRun::Supervise() {
   auto deadline = options_.timeout_ms ? t0_ + std::chrono::milliseconds(options_.timeout_ms)
                                       : std::chrono::steady_clock::time_point::max();
-  return SuperviseBox(*box_, listener_ ? listener_.get() : -1, handler_.get(), relay_,
+  return SuperviseBox(*box_, listener_ ? listener_.get() : -1, handler_.get(), *relay_,
                       options_.stop_fd, deadline, &out_.timed_out);
 }
 
 Result<BoxOutcome> BoxRun::TearDown() {
   // Init is gone and every box process with it: what their pipes hold comes at once.
-  relay_.Drain(std::chrono::steady_clock::now() + std::chrono::seconds(2));
+  relay_->Drain(std::chrono::steady_clock::now() + std::chrono::seconds(2));
   out_.exit_status = SILK_TRY(box_->Reap(&out_.term_signal));
   if (run_init_ && out_.term_signal == 0) {
     // silk's init exits 128+N for a command killed by signal N and says N here.
@@ -694,13 +775,15 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
   const int stdio[3] = {options.stdin_fd < 0 ? 0 : options.stdin_fd,
                         options.stdout_fd < 0 ? 1 : options.stdout_fd,
                         options.stderr_fd < 0 ? 2 : options.stderr_fd};
+  if (options.persistent && options.box_id.empty())
+    return Fail(ErrorCode::kInvalidInput, "a named box needs a name (RunOptions::box_id)");
   // Refuses a directory on stdin before anything is made.
-  BoxRun run(spec, options, SILK_TRY(StdioRelay::Create(stdio)));
-  SILK_TRY(run.Prepare());
-  SILK_TRY(run.Launch());
-  if (!SILK_TRY(run.AwaitExec())) return run.outcome();
-  SILK_TRY(run.Supervise());
-  return run.TearDown();
+  std::optional<StdioRelay> relay;
+  if (!options.log_output) relay.emplace(SILK_TRY(StdioRelay::Create(stdio)));
+  BoxRun run(spec, options, std::move(relay));
+  auto outcome = run.Run();
+  if (!outcome) run.RecordFailure(outcome.error());
+  return outcome;
 }
 
 Result<SweepReport> SweepStaleBoxes(const std::string& state_root_in) {

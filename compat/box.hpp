@@ -20,11 +20,13 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "base/result.hpp"
+#include "compat/box_record.hpp"
 #include "compat/box_spec.hpp"
 #include "policy/effective.hpp"
 
@@ -182,6 +184,21 @@ struct RunOptions {
   // root/CAP_PERFMON, no tracefs, no cgroup v2 directory for the box), every syscall is notified
   // and BoxOutcome::counting_unavailable says why.
   bool count_in_kernel = true;
+
+  // A named box (`silk box create`, box_lifecycle.hpp): its state directory outlives
+  // the box, with its record (box_record.hpp, written at each step: created, running,
+  // exited) until `silk box delete`, and the sweep leaves it alone. Needs box_id.
+  bool persistent = false;
+  // The command's stdout and stderr go to <state dir>/output.log (created 0600) instead
+  // of stdout_fd/stderr_fd.
+  bool log_output = false;
+  // Called once the box is created (cloned, limits and maps set, the record says
+  // created) and before it is let go: may block (`box create` without --start waits for
+  // `box start` here) and should watch `box_pidfd`. False: do not start it (it died);
+  // the outcome then reports how it ended.
+  std::function<Result<bool>(const BoxRecord& created, int box_pidfd)> on_created;
+  // Called once the command runs (exec'd), with the record that says so.
+  std::function<void(const BoxRecord& running)> on_running;
 };
 
 // Runs `spec` (validated here too) to completion in a new box and returns how it ended.

@@ -84,6 +84,7 @@ Result<void> WriteStateFile(const std::string& path, const std::string& text) {
 // id looks like that), filled and renamed to <id>; it is renamed to "_removing-<pid>-
 // <start time>-<id>" before it is emptied. A SIGKILL at any point leaves either <id>
 // with a supervisor record or a transient name whose process the sweep can check.
+constexpr char kPersistentMarker[] = "persistent";
 constexpr char kCreatingPrefix[] = "_creating-";
 constexpr char kRemovingPrefix[] = "_removing-";
 
@@ -129,13 +130,22 @@ void RemoveStateDir(const std::string& dir_in) {
 
 }  // namespace
 
-Result<bool> SweepBoxDir(const std::string& dir) {
+bool SupervisorAlive(const std::string& dir) {
+  bool held = false;
+  UniqueFd probe = TryLockDir(dir, &held);
+  return held;
+}
+
+Result<bool> SweepBoxDir(const std::string& dir, bool named_too) {
   // Ownership is the lock: a live supervisor holds it for its box's whole life (the
   // kernel drops it however the supervisor dies), so a directory we can lock is dead.
   const std::string name = dir.substr(dir.rfind('/') + 1);
   // Being made or removed: the lock is taken right after mkdir, so ask first whether its
   // maker runs (and leave its lock alone: the maker may be about to take it).
   if (IsTransient(name) && TransientOwnerAlive(name)) return false;
+  if (!named_too && !IsTransient(name) &&
+      access((dir + "/" + kPersistentMarker).c_str(), F_OK) == 0)
+    return false;  // a named box: `silk box delete` reclaims it
   bool live = false;
   UniqueFd lock = TryLockDir(dir, &live);
   if (!lock) return false;
@@ -163,13 +173,20 @@ Result<bool> SweepBoxDir(const std::string& dir) {
   return true;
 }
 
-Result<BoxState> BoxState::Create(const std::string& state_root, const std::string& id) {
+Result<BoxState> BoxState::Create(const std::string& state_root, const std::string& id,
+                                  bool persistent) {
   SILK_TRY(MkdirP(state_root, 0755));
   std::string dir = state_root + "/" + id;
+  auto taken = [&] {
+    return Fail(ErrorCode::kInvalidInput, access((dir + "/" + kPersistentMarker).c_str(), F_OK) == 0
+                                              ? "a box named '" + id +
+                                                    "' exists (see `silk box state " + id +
+                                                    "`; `silk box delete " + id + "` removes it)"
+                                              : "a running box already has the id '" + id + "'");
+  };
   if (access(dir.c_str(), F_OK) == 0) {
     bool swept = SILK_TRY(SweepBoxDir(dir));
-    if (!swept)
-      return Fail(ErrorCode::kInvalidInput, "a running box already has the id '" + id + "'");
+    if (!swept) return taken();
   }
   // Write-ahead: the directory appears under <id> locked, with its supervisor record in
   // it. 0711: a box's unprivileged host uid must reach root/ below it.
@@ -186,9 +203,9 @@ Result<BoxState> BoxState::Create(const std::string& state_root, const std::stri
   SILK_TRY(
       WriteStateFile(creating.dir_ + "/supervisor",
                      std::to_string(self) + " " + std::to_string(ProcessStartTime(self)) + "\n"));
+  if (persistent) SILK_TRY(WriteStateFile(creating.dir_ + "/" + kPersistentMarker, "\n"));
   if (renameat2(AT_FDCWD, creating.dir_.c_str(), AT_FDCWD, dir.c_str(), RENAME_NOREPLACE) != 0) {
-    if (errno == EEXIST || errno == ENOTEMPTY)
-      return Fail(ErrorCode::kInvalidInput, "a running box already has the id '" + id + "'");
+    if (errno == EEXIST || errno == ENOTEMPTY) return taken();
     return FailErrno("renaming box state " + creating.dir_ + " to " + dir);
   }
   BoxState made(dir);
@@ -198,12 +215,20 @@ Result<BoxState> BoxState::Create(const std::string& state_root, const std::stri
 }
 
 BoxState::BoxState(BoxState&& other) noexcept
-    : dir_(std::move(other.dir_)), lock_(std::move(other.lock_)) {
+    : dir_(std::move(other.dir_)), lock_(std::move(other.lock_)), keep_(other.keep_) {
   other.dir_.clear();
 }
 
 BoxState::~BoxState() {
-  if (!dir_.empty()) RemoveStateDir(dir_);
+  if (dir_.empty()) return;
+  if (keep_)
+    rmdir(root_dir().c_str());
+  else
+    RemoveStateDir(dir_);
+}
+
+Result<void> BoxState::RecordStatus(const std::string& json) {
+  return WriteStateFile(dir_ + "/status", json);
 }
 
 Result<void> BoxState::RecordCgroups(const std::vector<std::string>& paths) {

@@ -1,5 +1,6 @@
 // VmSpec validation and the domain XML it renders (pure functions; no libvirt daemon).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 
@@ -120,6 +121,8 @@ TEST(RunDir, NamesAreUniqueAndTapsShort) {
 TEST(RunDir, CreatedAndRemovedWithContents) {
   char tmpl[] = "/tmp/silk-vmm-rundir-XXXXXX";
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  // QEMU's user must get through (VmRunDir::Create checks): mkdtemp makes it 0700.
+  ASSERT_EQ(::chmod(tmpl, 0711), 0);
   std::string root = std::string(tmpl) + "/a/b";
   std::string path;
   {
