@@ -23,6 +23,7 @@
 #include <optional>
 
 #include "base/log.hpp"
+#include "base/strings.hpp"
 #include "compat/internal/caps.hpp"
 #include "compat/internal/cgroup.hpp"
 #include "compat/internal/child.hpp"
@@ -436,6 +437,7 @@ Result<void> BoxRun::PrepareLog() {
   if (!log_) return FailErrno("creating the box's log " + path);
   const int stdio[3] = {options_.stdin_fd < 0 ? 0 : options_.stdin_fd, log_.get(), log_.get()};
   relay_.emplace(SILK_TRY(StdioRelay::Create(stdio)));
+  relay_->LimitFileOutput(options_.log_max_bytes);
   return {};
 }
 
@@ -614,6 +616,12 @@ Result<BoxOutcome> BoxRun::Run() {
   if (options_.on_running) options_.on_running(record_);
   SILK_TRY(Supervise());
   SILK_TRY(TearDown());
+  if (log_ && relay_->dropped() > 0) {
+    std::string note = "[silk: the log reached its limit of " + FormatSize(options_.log_max_bytes) +
+                       "; " + std::to_string(relay_->dropped()) +
+                       " bytes of output were dropped]\n";
+    (void)!write(log_.get(), note.data(), note.size());
+  }
   SILK_TRY(RecordEnd());
   return out_;
 }

@@ -190,8 +190,10 @@ struct RunOptions {
   // exited) until `silk box delete`, and the sweep leaves it alone. Needs box_id.
   bool persistent = false;
   // The command's stdout and stderr go to <state dir>/output.log (created 0600) instead
-  // of stdout_fd/stderr_fd.
+  // of stdout_fd/stderr_fd, at most log_max_bytes of it (the rest is dropped, and a last
+  // line says how much: /run is RAM).
   bool log_output = false;
+  uint64_t log_max_bytes = uint64_t{16} << 20;
   // Called once the box is created (cloned, limits and maps set, the record says
   // created) and before it is let go: may block (`box create` without --start waits for
   // `box start` here) and should watch `box_pidfd`. False: do not start it (it died);

@@ -126,7 +126,10 @@ void StdioRelay::Read(Stream& s) {
   size_t room = kBufferBytes - s.buf.size();
   ssize_t n = read(s.src(), chunk, std::min(room, sizeof chunk));
   if (n > 0) {
-    if (!s.dst_dead) s.buf.append(chunk, static_cast<size_t>(n));
+    if (!s.dst_dead)
+      s.buf.append(chunk, static_cast<size_t>(n));
+    else if (s.dst_regular)
+      dropped_ += static_cast<uint64_t>(n);
     return;
   }
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
@@ -137,8 +140,17 @@ void StdioRelay::Write(Stream& s) {
   // At most PIPE_BUF after POLLOUT: a pipe then takes it without blocking (a regular
   // file never blocks for long: all of it).
   size_t len = s.dst_regular ? s.buf.size() : std::min<size_t>(s.buf.size(), PIPE_BUF);
+  if (s.dst_regular && file_limit_ != 0 && file_written_ + len >= file_limit_) {
+    len = static_cast<size_t>(file_limit_ - file_written_);
+    if (len == 0) {  // the budget is spent: drop from now on
+      dropped_ += s.buf.size();
+      DstGone(s);
+      return;
+    }
+  }
   ssize_t n = write(s.dst(), s.buf.data(), len);
   if (n > 0) {
+    if (s.dst_regular) file_written_ += static_cast<uint64_t>(n);
     s.buf.erase(0, static_cast<size_t>(n));
     return;
   }

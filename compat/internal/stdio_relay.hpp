@@ -14,6 +14,7 @@
 #include <poll.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,13 @@ class StdioRelay {
   // the supervisor once the box is cloned.
   int box_end(int i) const { return streams_[i].box_end.get(); }
   void CloseBoxEnds();
+
+  // Output to regular files (a named box's log) stops after `bytes` in all: the box's
+  // pipes are still drained, the rest is dropped and counted, so a box cannot fill the
+  // file system its log is on (/run is RAM).
+  void LimitFileOutput(uint64_t bytes) { file_limit_ = bytes; }
+  // Bytes dropped for that limit.
+  uint64_t dropped() const { return dropped_; }
 
   // Appends the descriptors to poll now; Handle() then takes the same vector back, from
   // index `first` (where AddPollFds started).
@@ -71,6 +79,8 @@ class StdioRelay {
   // Slots of the last AddPollFds: which stream and whether source (else destination).
   std::vector<std::pair<int, bool>> slots_;
   bool sigpipe_blocked_ = false;
+  uint64_t file_limit_ = 0;  // 0: none
+  uint64_t file_written_ = 0, dropped_ = 0;
 };
 
 }  // namespace silk::compat::internal

@@ -4,6 +4,7 @@
 // points of create after which `list` tells the truth and `delete` leaves nothing.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -117,6 +118,26 @@ TEST_F(BoxLifecycleTest, SignalsReachTheCommandAndKillEndsTheBox) {
   EXPECT_EQ(late.status, 1);
   EXPECT_NE(late.err.find("exited"), std::string::npos) << late.err;
   for (const char* n : {"sig", "k"}) EXPECT_EQ(Silk({"box", "delete", n}).status, 0);
+}
+
+// A box cannot fill the host's RAM through its log (/run is a tmpfs): past the limit
+// (16 MiB) the output is drained and dropped, and the log's last line says so.
+TEST_F(BoxLifecycleTest, TheLogIsBounded) {
+  ASSERT_EQ(Silk({"box", "create", "--start", "chatty", "--", "/bin/sh", "-c",
+                  "head -c 40000000 /dev/zero; echo done >&2"})
+                .status,
+            0);
+  auto ended = WaitUntil("chatty", BoxStatus::kExited);
+  ASSERT_TRUE(ended) << ended.error().ToString();
+  EXPECT_EQ(ended->exit_status, 0) << "the box was drained, not blocked";
+  struct stat st;
+  ASSERT_EQ(stat(ended->log.c_str(), &st), 0);
+  EXPECT_LE(st.st_size, (16 << 20) + 200);
+  auto log = ReadFile(ended->log);
+  ASSERT_TRUE(log);
+  EXPECT_NE(log->find("[silk: the log reached its limit of 16 MiB"), std::string::npos)
+      << log->substr(log->size() - std::min<size_t>(log->size(), 200));
+  EXPECT_EQ(Silk({"box", "delete", "chatty"}).status, 0);
 }
 
 TEST_F(BoxLifecycleTest, ACommandThatCannotStartIsRecordedAsSuch) {
