@@ -48,6 +48,7 @@ int RunSubset(const Args& args) {
   po::options_description o("Options");
   rf.Add(o);
   out.AddJsonFlag(o, "print the result as JSON (also an error)");
+  out.AddQuietFlag(o);
   o.add_options()("child", po::value(&child)->required(), "child")(
       "parent", po::value(&parent)->required(), "parent");
   po::positional_options_description pos;
@@ -58,10 +59,10 @@ int RunSubset(const Args& args) {
           "Decides CHILD ⊆ PARENT semantically on every architecture CHILD covers: for every\n"
           "syscall and argument value, what CHILD allows PARENT allows too, printing every\n"
           "reason it is not (architecture, syscall, rule, arguments). Both are resolved with\n"
-          "the same --arch/--caps.\n"
+          "the same --arch/--caps (the capability set used is named on stderr).\n"
           "Exit status, as cmp(1): 0 subset, 1 not a subset, 2 trouble (usage, a missing\n"
           "file, a bad profile).\n" +
-              ProfileWhere(),
+              std::string(kCapsHelp) + "\n" + ProfileWhere(),
           o, pos, args, vm, out))
     return *rc;
   auto opts = rf.Options();
@@ -71,12 +72,14 @@ int RunSubset(const Args& args) {
   auto p = pol::LoadProfile(parent);
   if (!p) return out.Fail(p.error(), kExitTrouble, "PARENT");
   std::string cl = ProfileLabel(*c, child), pl = ProfileLabel(*p, parent);
+  NoticeCapSet(out, opts->caps);
   auto result = pol::SubsetOfResolved(*c, cl, *p, pl, *opts);
   if (!result) return out.Fail(result.error(), kExitTrouble);
   if (out.json()) {
     ordered_json j;
     j["child"] = cl;
     j["parent"] = pl;
+    AddCapSetJson(j, opts->caps);
     j["subset"] = result->subset;
     ordered_json v = ordered_json::array();
     for (const auto& x : result->violations) v.push_back(ViolationJson(x));
@@ -99,6 +102,7 @@ int RunDiff(const Args& args) {
   po::options_description o("Options");
   rf.Add(o);
   out.AddJsonFlag(o, "print the differences as JSON (also an error)");
+  out.AddQuietFlag(o);
   o.add_options()("a", po::value(&a)->required(), "a")("b", po::value(&b)->required(), "b");
   po::positional_options_description pos;
   pos.add("a", 1).add("b", 1);
@@ -107,9 +111,11 @@ int RunDiff(const Args& args) {
           "silk policy diff A B [--arch A] [--caps LIST] [--json]",
           "Compares the effective policies of two profiles (after resolution, per\n"
           "architecture): syscalls added, removed, or with changed conditions or actions.\n"
+          "Both are resolved with the same --arch/--caps (the capability set used is named\n"
+          "on stderr). With --json: {\"caps\", \"cap_set\", \"differences\": [...]}.\n"
           "Exit status, as diff(1): 0 equal, 1 different, 2 trouble (usage, a missing file,\n"
           "a bad profile).\n" +
-              ProfileWhere(),
+              std::string(kCapsHelp) + "\n" + ProfileWhere(),
           o, pos, args, vm, out))
     return *rc;
   auto opts = rf.Options();
@@ -118,6 +124,7 @@ int RunDiff(const Args& args) {
   if (!pa) return out.Fail(pa.error(), kExitTrouble, "A");
   auto pb = pol::LoadProfile(b);
   if (!pb) return out.Fail(pb.error(), kExitTrouble, "B");
+  NoticeCapSet(out, opts->caps);
   auto ea = EffectiveAll(*pa, *opts, a);
   if (!ea) return out.Fail(ea.error(), kExitTrouble, "A");
   auto eb = EffectiveAll(*pb, *opts, b);
@@ -125,7 +132,7 @@ int RunDiff(const Args& args) {
   auto diff = pol::Diff(*ea, *eb);
   if (!diff) return out.Fail(diff.error(), kExitTrouble);
   if (out.json()) {
-    ordered_json j = ordered_json::array();
+    ordered_json differences = ordered_json::array();
     for (const auto& d : *diff) {
       ordered_json e;
       e["kind"] = pol::DiffKindName(d.kind);
@@ -134,8 +141,11 @@ int RunDiff(const Args& args) {
       e["nr"] = d.nr;
       e["before"] = d.before;
       e["after"] = d.after;
-      j.push_back(std::move(e));
+      differences.push_back(std::move(e));
     }
+    ordered_json j;
+    AddCapSetJson(j, opts->caps);
+    j["differences"] = std::move(differences);
     out.Json(j);
   } else {
     for (const auto& d : *diff) {
@@ -156,6 +166,7 @@ int RunCheck(const Args& args) {
   po::options_description o("Options");
   rf.Add(o);
   out.AddJsonFlag(o, "print the result as JSON (also an error)");
+  out.AddQuietFlag(o);
   o.add_options()("dir", po::value(&dir)->required(), "directory");
   po::positional_options_description pos;
   pos.add("dir", 1);
@@ -165,15 +176,19 @@ int RunCheck(const Args& args) {
           "Loads every *.json profile in DIR as a lineage (silk.extends; parents may be\n"
           "built-in profiles), then verifies child ⊆ parent for every pair and prints each\n"
           "violation.\n"
+          "Every profile is resolved with the same --arch/--caps (the capability set used is\n"
+          "named on stderr). With --json: {\"caps\", \"cap_set\", \"pairs\": [...]}.\n"
           "Exit status, as cmp(1): 0 the whole lineage holds, 1 a child is not a subset of\n"
           "its parent, 2 trouble: usage, DIR missing or holding no profile, a profile that\n"
-          "does not parse, a parent that does not exist, a cycle.",
+          "does not parse, a parent that does not exist, a cycle.\n" +
+              std::string(kCapsHelp),
           o, pos, args, vm, out))
     return *rc;
   auto opts = rf.Options();
   if (!opts) return out.Fail(opts.error(), kExitTrouble, OptionOf(opts.error()));
   auto lineage = pol::LoadLineage(dir);
   if (!lineage) return out.Fail(lineage.error(), kExitTrouble, "DIR");
+  NoticeCapSet(out, opts->caps);
   auto checks = pol::CheckLineage(*lineage, *opts);
   if (!checks) return out.Fail(checks.error(), kExitTrouble);
   bool ok = true;
@@ -199,7 +214,12 @@ int RunCheck(const Args& args) {
       for (const auto& v : e.result.violations) PrintViolation(std::cout, v);
     }
   }
-  if (out.json()) out.Json(pairs);
+  if (out.json()) {
+    ordered_json j;
+    AddCapSetJson(j, opts->caps);
+    j["pairs"] = std::move(pairs);
+    out.Json(j);
+  }
   return ok ? kExitOk : kExitFailure;
 }
 

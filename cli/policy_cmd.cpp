@@ -33,6 +33,10 @@ constexpr std::string_view kAllowedHelp =
     "arguments or only under argument conditions; silk regress prints the same count.";
 
 using nlohmann::ordered_json;
+using policy_cmd::AddCapSetJson;
+using policy_cmd::CapSetText;
+using policy_cmd::kCapsHelp;
+using policy_cmd::NoticeCapSet;
 using policy_cmd::ProfileLabel;
 using policy_cmd::ProfileWhere;
 using policy_cmd::ResolveFlags;
@@ -56,9 +60,9 @@ void PrintWrapped(std::ostream& os, const std::vector<std::string>& words, size_
   os << "\n";
 }
 
-Result<pol::Profile> LoadAndResolve(const std::string& in, const ResolveFlags& flags) {
+Result<pol::Profile> LoadAndResolve(const std::string& in, const pol::ResolveOptions& options) {
   pol::Profile profile = SILK_TRY(pol::LoadProfile(in));
-  return WithContext(pol::Resolve(profile, SILK_TRY(flags.Options())), "resolving " + in);
+  return WithContext(pol::Resolve(profile, options), "resolving " + in);
 }
 
 ordered_json EffectiveJson(const pol::EffectivePolicy& ep) {
@@ -104,7 +108,8 @@ int RunShow(const Args& args) {
   if (auto rc = ParseArgs("silk policy show PROFILE [--arch A] [--caps LIST] [--json|--raw]",
                           "Shows a profile's metadata and its effective policy on one "
                           "architecture (every syscall's verdict).\n" +
-                              std::string(kAllowedHelp) + "\n" + ProfileWhere(),
+                              std::string(kAllowedHelp) + "\n" + std::string(kCapsHelp) + "\n" +
+                              ProfileWhere(),
                           o, pos, args, vm, out))
     return *rc;
   if (raw && out.json()) return out.Usage("give --json or --raw, not both", "--raw");
@@ -130,7 +135,7 @@ int RunShow(const Args& args) {
     j["extends"] = m.extends;
     if (m.generation) j["generation"] = *m.generation;
     j["horizon"] = m.horizon;
-    j["caps"] = opts->caps;
+    AddCapSetJson(j, opts->caps);
     j["allowed"] = {{"total", allowed->total},
                     {"any_arguments", allowed->unconditional},
                     {"under_conditions", allowed->conditional}};
@@ -149,8 +154,8 @@ int RunShow(const Args& args) {
   const char* clone3[] = {"enosys", "allow", "deny"};
   std::cout << "  clone3:   " << clone3[static_cast<int>(m.clone3)] << "\n";
   if (!m.notes.empty()) std::cout << "  notes:    " << m.notes << "\n";
-  std::cout << "effective on " << ep->arch << " with caps "
-            << (opts->caps.empty() ? "(none)" : Join(opts->caps, ",")) << ":\n"
+  std::cout << "effective on " << ep->arch << " with capabilities " << CapSetText(opts->caps)
+            << ":\n"
             << "  allowed:  " << allowed->total << " syscalls (" << allowed->unconditional
             << " for any arguments, " << allowed->conditional << " under argument conditions)\n";
   std::map<std::string, std::vector<std::string>> by_verdict;
@@ -182,18 +187,27 @@ int RunShow(const Args& args) {
 int RunLint(const Args& args) {
   std::vector<std::string> files;
   bool json = false;
+  ResolveFlags rf;
+  Output out("silk policy lint");
   po::options_description o("Options");
   o.add_options()("json", po::bool_switch(&json), "print the problems as a JSON array");
+  rf.Add(o);
+  out.AddQuietFlag(o);
   o.add_options()("profile", po::value(&files)->required(), "profiles");
   po::positional_options_description pos;
   pos.add("profile", -1);
   po::variables_map vm;
-  if (auto rc = ParseArgs("silk policy lint PROFILE... [--json]",
+  if (auto rc = ParseArgs("silk policy lint PROFILE... [--arch A] [--caps LIST] [--json]",
                           "Checks profiles and prints every problem as file:line:column: path: "
-                          "message.\nExits 1 if any profile has an error.\n" +
-                              ProfileWhere(),
+                          "message.\nEach profile is also compiled as `silk policy compile` "
+                          "would, with the same\n--arch/--caps/--kernel (the capability set "
+                          "used is named on stderr).\nExits 1 if any profile has an error.\n" +
+                              std::string(kCapsHelp) + "\n" + ProfileWhere(),
                           o, pos, args, vm))
     return *rc;
+  auto opts = rf.Options();
+  if (!opts) return ReportError(opts.error(), /*usage=*/true);
+  if (!json) NoticeCapSet(out, opts->caps, "compiling with");
   std::vector<pol::Diagnostic> all;
   size_t errors = 0;
   for (const auto& f : files) {
@@ -216,8 +230,12 @@ int RunLint(const Args& args) {
     if (check.profile) {
       // Problems only resolution and compilation find (minKernel values, names on this
       // architecture, rules too large for BPF): the same checks `compile` runs.
-      if (auto compiles = pol::CheckCompiles(*check.profile); !compiles)
-        check.diagnostics.push_back(pol::Diagnostic{label, 0, 0, "", compiles.error().ToString()});
+      if (auto compiles = pol::CheckCompiles(*check.profile, *opts); !compiles)
+        check.diagnostics.push_back(
+            pol::Diagnostic{label, 0, 0, "",
+                            Error(compiles.error())
+                                .Wrap("compiling with capabilities " + pol::CapSetName(opts->caps))
+                                .ToString()});
     }
     all.insert(all.end(), check.diagnostics.begin(), check.diagnostics.end());
     errors += check.diagnostics.size() + check.omitted;
@@ -269,28 +287,28 @@ int RunExport(const Args& args) {
           "Writes plain OCI seccomp JSON resolved for one architecture and capability set:\n"
           "no archMap, includes/excludes or comments left, and silk's clone3 policy and\n"
           "horizon written out as rules, so runc, crun, Docker and Podman enforce exactly\n"
-          "the effective policy silk computes.\n" +
-              ProfileWhere(),
+          "the effective policy silk computes. The capability set used is named on stderr.\n" +
+              std::string(kCapsHelp) + "\n" + ProfileWhere(),
           o, pos, args, vm, out))
     return *rc;
-  auto resolved = LoadAndResolve(in, rf);
-  if (!resolved) {
-    const std::string option = policy_cmd::OptionOf(resolved.error());
-    return out.Fail(resolved.error(), option.empty() ? kExitFailure : kExitUsage,
-                    option.empty() ? "PROFILE" : option);
-  }
+  auto opts = rf.Options();
+  if (!opts) return out.Fail(opts.error(), kExitUsage, policy_cmd::OptionOf(opts.error()));
+  auto resolved = LoadAndResolve(in, *opts);
+  if (!resolved) return out.Fail(resolved.error(), kExitFailure, "PROFILE");
   auto plain = pol::MaterializeSilkRules(*resolved);
   if (!plain) return out.Fail(plain.error());
   if (auto ep = pol::MakeEffectiveAll(*plain); !ep) return out.Fail(ep.error());
   std::string text = pol::WriteProfile(*plain, {.meta = keep_meta, .comments = false});
+  const std::string caps = CapSetText(opts->caps);
   if (out_file == "-") {
     std::cout << text;
+    NoticeCapSet(out, opts->caps);
     return kExitOk;
   }
   if (auto w = WriteFileAtomic(out_file, text); !w)
     return out.Fail(w.error(), kExitFailure, "--out");
   out.Notice() << "wrote " << out_file << ": " << plain->syscalls.size() << " rules for "
-               << Join(plain->architectures, ",") << "\n";
+               << Join(plain->architectures, ",") << ", capabilities " << caps << "\n";
   return kExitOk;
 }
 

@@ -41,8 +41,9 @@ int RunPolicyCompile(const Args& args) {
           "comparison): the architecture and the sub-architectures its archMap\n"
           "lists; every other architecture (i386 int 0x80, x32) is killed. The filter is\n"
           "checked against the profile's semantics before it is written. Without --json it\n"
-          "prints nothing on stdout; \"wrote FILE\" goes to stderr (-q drops it).\n" +
-              ProfileWhere(),
+          "prints nothing on stdout; \"wrote FILE\" goes to stderr (-q drops it), naming the\n"
+          "capability set used (--json: \"caps\" and \"cap_set\").\n" +
+              std::string(policy_cmd::kCapsHelp) + "\n" + ProfileWhere(),
           o, pos, args, vm, report))
     return *rc;
   if (format != "bpf" && format != "pfc")
@@ -74,6 +75,7 @@ int RunPolicyCompile(const Args& args) {
     j["out"] = out;
     j["format"] = format;
     j["arches"] = filter->arches;
+    policy_cmd::AddCapSetJson(j, opts->caps);
     j["instructions"] = filter->program.size();
     j["notify"] = filter->has_notify;
     j["compile_ms"] = ms;
@@ -81,7 +83,8 @@ int RunPolicyCompile(const Args& args) {
   } else {
     report.Notice() << "wrote " << out << ": " << filter->program.size() << " BPF instructions for "
                     << Join(filter->arches, ",") << (filter->has_notify ? " (notifies)" : "")
-                    << ", " << (format == "pfc" ? "PFC text" : "raw BPF") << "\n";
+                    << ", " << (format == "pfc" ? "PFC text" : "raw BPF") << ", capabilities "
+                    << policy_cmd::CapSetText(opts->caps) << "\n";
   }
   return kExitOk;
 }

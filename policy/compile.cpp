@@ -393,8 +393,8 @@ Result<CompiledFilter> CompileProfile(const Profile& resolved, const CompileOpti
   return Compile(policies, options);
 }
 
-Result<void> CheckCompiles(const Profile& profile) {
-  Profile resolved = SILK_TRY(Resolve(profile, {}));
+Result<void> CheckCompiles(const Profile& profile, const ResolveOptions& options) {
+  Profile resolved = SILK_TRY(Resolve(profile, options));
   SILK_TRY(CompileProfile(resolved));
   return {};
 }

@@ -31,6 +31,7 @@
 #include "base/result.hpp"
 #include "policy/effective.hpp"
 #include "policy/profile.hpp"
+#include "policy/resolve.hpp"
 
 namespace silk::policy {
 
@@ -77,11 +78,11 @@ Result<CompiledFilter> Compile(const std::vector<EffectivePolicy>& policies,
 Result<CompiledFilter> CompileProfile(const Profile& resolved, const CompileOptions& options = {});
 
 // Whether `profile` (valid, unresolved) compiles as `silk policy compile PROFILE` compiles
-// it: resolved with the default ResolveOptions (this machine's architecture, Docker's
-// default capabilities, the running kernel), then CompileProfile. `silk policy lint`
-// runs it so that lint passes nothing compile refuses. Errors: those of Resolve and
-// CompileProfile.
-Result<void> CheckCompiles(const Profile& profile);
+// it: resolved with `options` (by default this machine's architecture, no capabilities,
+// as a box has, and the running kernel), then CompileProfile. `silk policy lint` runs it
+// with the same --arch/--caps/--kernel so that lint passes nothing compile refuses.
+// Errors: those of Resolve and CompileProfile.
+Result<void> CheckCompiles(const Profile& profile, const ResolveOptions& options = {});
 
 // The seccomp return value libseccomp uses for a verdict (SCMP_ACT_*).
 uint32_t SeccompAction(const Verdict& verdict);

@@ -186,10 +186,6 @@ Result<void> RequireLineageHolds(const Lineage& lineage, const ResolveOptions& o
                   "lists it), or name another parent");
 }
 
-ResolveOptions BoxResolveOptions() {
-  ResolveOptions o;
-  o.caps = {};
-  return o;
-}
+ResolveOptions BoxResolveOptions() { return ResolveOptions{}; }
 
 }  // namespace silk::policy

@@ -53,6 +53,18 @@ Result<std::vector<std::string>> ParseCapList(std::string_view list) {
   return out;
 }
 
+std::string CapSetName(const std::vector<std::string>& caps) {
+  if (caps.empty()) return "none";
+  std::set<std::string> given;
+  for (const auto& c : caps) given.insert(Upper(c));
+  auto same = [&given](const std::vector<std::string>& set) {
+    return given == std::set<std::string>(set.begin(), set.end());
+  };
+  if (same(kDefaultCaps)) return "default";
+  if (same(KnownCapabilities())) return "all";
+  return Join(caps, ",");
+}
+
 KernelVersion RunningKernel() {
   struct utsname u {};
   if (::uname(&u) == 0) {

@@ -22,7 +22,8 @@
 namespace silk::policy {
 
 // Docker's default capability set (moby oci/caps/defaults.go), which Podman also uses
-// for its default profile decisions.
+// for its default profile decisions. Not silk's default: a compatibility box has no
+// capabilities, so ResolveOptions resolves for none unless told otherwise.
 extern const std::vector<std::string> kDefaultCaps;
 
 // Parses a comma-separated capability list ("CAP_NET_ADMIN,sys_admin", "" = none,
@@ -30,12 +31,18 @@ extern const std::vector<std::string> kDefaultCaps;
 // upper case with the CAP_ prefix; unknown names are an error naming the nearest.
 Result<std::vector<std::string>> ParseCapList(std::string_view list);
 
+// The word ParseCapList reads back for `caps`: "none", "default" (kDefaultCaps, in any
+// order), "all" (every known capability), or the comma-separated names.
+std::string CapSetName(const std::vector<std::string>& caps);
+
 // The running kernel's version (uname -r); {0, 0} if it cannot be read.
 KernelVersion RunningKernel();  // uname -r
 
 struct ResolveOptions {
   std::string arch;  // any ParseArch() spelling; "" = NativeArch()
-  std::vector<std::string> caps = kDefaultCaps;
+  // The capabilities the box has. Default: none, as a compatibility box has; a rule
+  // gated on includes.caps (chroot under CAP_SYS_CHROOT) then does not apply.
+  std::vector<std::string> caps;
   std::optional<KernelVersion> kernel;  // nullopt = RunningKernel()
 };
 

@@ -271,12 +271,20 @@ TEST(PolicyCli, SubsetExitsZeroExactlyForSubsetsAndPrintsEveryReason) {
   EXPECT_EQ(yes.exit_code, 0) << yes.output;
   EXPECT_NE(yes.output.find("gen0-sliver ⊆ podman-default"), std::string::npos) << yes.output;
   EXPECT_EQ(Silk("policy subset " + dir.File("gen1.json") + " gen0-sliver").exit_code, 0);
-  // The reverse is not a subset: chroot (CAP_SYS_CHROOT is a default capability),
-  // clone3, the audit socket, and the i386/x32 entries gen0-sliver refuses.
+  // The reverse is not a subset: clone3 and the i386/x32 entries gen0-sliver refuses.
+  // Resolved as a box (no capabilities), podman-default allows neither chroot nor the
+  // audit socket; with Docker's default capabilities (CAP_SYS_CHROOT, CAP_AUDIT_WRITE) it
+  // allows both, and those are two more reasons.
   CliRun no = Silk("policy subset podman-default gen0-sliver");
   EXPECT_EQ(no.exit_code, 1) << no.output;
-  for (const char* reason : {"chroot", "clone3", "socket", "SCMP_ARCH_X86:", "SCMP_ARCH_X32:"})
+  for (const char* reason : {"clone3", "SCMP_ARCH_X86:", "SCMP_ARCH_X32:"})
     EXPECT_NE(no.output.find(reason), std::string::npos) << reason << " in " << no.output;
+  EXPECT_EQ(no.output.find(" chroot"), std::string::npos) << no.output;
+  EXPECT_EQ(no.output.find(" socket"), std::string::npos) << no.output;
+  CliRun docker = Silk("policy subset podman-default gen0-sliver --caps default");
+  EXPECT_EQ(docker.exit_code, 1) << docker.output;
+  for (const char* reason : {" chroot", " socket", "clone3", "SCMP_ARCH_X86:", "SCMP_ARCH_X32:"})
+    EXPECT_NE(docker.output.find(reason), std::string::npos) << reason << " in " << docker.output;
   CliRun greedy =
       Silk("policy subset --json " + dir.File("greedy.json") + " " + dir.File("gen1.json"));
   EXPECT_EQ(greedy.exit_code, 1) << greedy.output;
@@ -293,15 +301,21 @@ TEST(PolicyCli, DiffExitsZeroExactlyWhenEffectivePoliciesAreEqual) {
   TempDir dir;
   ASSERT_TRUE(WriteFileAtomic(dir.File("gen1.json"), kGen1));
   // Debian's file and the built-in import differ only in metadata.
-  CliRun same = Silk("policy diff podman-default /usr/share/containers/seccomp.json");
+  // Nothing on stdout; stderr names the capability set only (-q drops that too).
+  CliRun same = SilkStdout("policy diff podman-default /usr/share/containers/seccomp.json");
   EXPECT_EQ(same.exit_code, 0) << same.output;
   EXPECT_TRUE(same.output.empty()) << same.output;
-  CliRun differ = Silk("policy diff --json gen0-sliver " + dir.File("gen1.json"));
+  CliRun quiet = Silk("policy diff -q podman-default /usr/share/containers/seccomp.json");
+  EXPECT_EQ(quiet.exit_code, 0) << quiet.output;
+  EXPECT_TRUE(quiet.output.empty()) << quiet.output;
+  CliRun differ = SilkStdout("policy diff --json gen0-sliver " + dir.File("gen1.json"));
   EXPECT_EQ(differ.exit_code, 1) << differ.output;
   auto j = nlohmann::json::parse(differ.output, nullptr, false);
-  ASSERT_TRUE(j.is_array()) << differ.output;
+  ASSERT_TRUE(j.is_object()) << differ.output;
+  EXPECT_EQ(j["cap_set"], "none") << differ.output;
+  ASSERT_TRUE(j["differences"].is_array()) << differ.output;
   bool personality_changed = false, open_removed = false;
-  for (const auto& e : j) {
+  for (const auto& e : j["differences"]) {
     if (e["syscall"] == "personality" && e["kind"] == "changed") personality_changed = true;
     if (e["syscall"] == "open" && e["kind"] == "removed") open_removed = true;
   }
@@ -474,6 +488,109 @@ TEST(PolicyCli, ShowStatesTheAllowedCountRegressPrints) {
             std::string::npos);
   EXPECT_NE(Silk("regress --help").output.find("the count silk policy show prints"),
             std::string::npos);
+}
+
+// The syscalls a `policy show` text lists under "allow (N):" (wrapped, indented 4).
+std::set<std::string> AllowedInShowText(const std::string& text) {
+  std::set<std::string> names;
+  size_t at = text.find("\n  allow (");
+  if (at == std::string::npos) return names;
+  at = text.find('\n', at + 1);
+  while (at != std::string::npos && text.compare(at + 1, 4, "    ") == 0) {
+    size_t end = text.find('\n', at + 1);
+    std::string line = text.substr(at + 5, end == std::string::npos ? end : end - at - 5);
+    for (size_t i = 0; i < line.size();) {
+      size_t sp = line.find(' ', i);
+      if (sp == std::string::npos) sp = line.size();
+      if (sp > i) names.insert(line.substr(i, sp - i));
+      i = sp + 1;
+    }
+    at = end;
+  }
+  return names;
+}
+
+// One default for capabilities: a box has none, so `policy show` (and every command that
+// resolves a profile) resolves for none unless --caps says otherwise, and says which set
+// it used. podman-default allows chroot only under CAP_SYS_CHROOT, so
+// `silk box run --profile podman-default -- chroot / true` is refused, and show agrees.
+TEST(PolicyCli, ProfilesResolveForNoCapabilitiesAsABoxAndSaySo) {
+  CliRun none = SilkStdout("policy show podman-default --arch amd64");
+  ASSERT_EQ(none.exit_code, 0) << none.output;
+  EXPECT_NE(none.output.find("with capabilities none (a box's default"), std::string::npos)
+      << none.output;
+  std::set<std::string> allowed = AllowedInShowText(none.output);
+  EXPECT_GT(allowed.size(), 250u) << none.output;
+  EXPECT_TRUE(allowed.count("read")) << none.output;
+  EXPECT_FALSE(allowed.count("chroot")) << none.output;
+
+  CliRun docker = SilkStdout("policy show podman-default --arch amd64 --caps default");
+  ASSERT_EQ(docker.exit_code, 0) << docker.output;
+  EXPECT_NE(docker.output.find("with capabilities default (Docker's 14)"), std::string::npos)
+      << docker.output;
+  EXPECT_TRUE(AllowedInShowText(docker.output).count("chroot")) << docker.output;
+
+  // --json names the set ("cap_set", as --caps reads it back) and its members.
+  auto allows_chroot = [](const nlohmann::json& j) {
+    for (const auto& c : j["effective"]["syscalls"])
+      if (c["name"] == "chroot")
+        for (const auto& r : c["rules"])
+          if (r["verdict"] == "allow") return true;
+    return false;
+  };
+  auto jn = nlohmann::json::parse(SilkStdout("policy show podman-default --json").output);
+  EXPECT_EQ(jn["cap_set"], "none");
+  EXPECT_TRUE(jn["caps"].empty());
+  EXPECT_FALSE(allows_chroot(jn));
+  auto jd =
+      nlohmann::json::parse(SilkStdout("policy show podman-default --json --caps default").output);
+  EXPECT_EQ(jd["cap_set"], "default");
+  EXPECT_EQ(jd["caps"].size(), kDefaultCaps.size());
+  EXPECT_TRUE(allows_chroot(jd));
+  auto jc = nlohmann::json::parse(
+      SilkStdout("policy show podman-default --json --caps sys_chroot,CAP_KILL").output);
+  EXPECT_EQ(jc["cap_set"], "CAP_SYS_CHROOT,CAP_KILL");
+  EXPECT_TRUE(allows_chroot(jc));
+  // "" is none, as ParseCapList reads it.
+  EXPECT_EQ(nlohmann::json::parse(
+                SilkStdout("policy show podman-default --json --caps ''").output)["cap_set"],
+            "none");
+
+  // The other resolving commands name the set on stderr (or in their JSON).
+  TempDir dir;
+  for (const std::string& args : std::vector<std::string>{
+           "policy subset gen0-sliver podman-default", "policy diff gen0-sliver gen0-sliver",
+           "policy export podman-default -o " + dir.File("e.json"),
+           "policy compile podman-default -o " + dir.File("p.bpf"), "policy lint podman-default"}) {
+    CliRun r = SilkStderr(args);
+    EXPECT_NE(r.output.find("capabilities none (a box's default"), std::string::npos)
+        << args << ": " << r.output;
+    CliRun d = SilkStderr(args + " --caps default");
+    EXPECT_NE(d.output.find("capabilities default (Docker's 14)"), std::string::npos)
+        << args << " --caps default: " << d.output;
+  }
+  ASSERT_TRUE(WriteFileAtomic(dir.File("gen1.json"), kGen1));
+  CliRun check = SilkStderr("policy check " + dir.path());
+  EXPECT_NE(check.output.find("capabilities none (a box's default"), std::string::npos)
+      << check.output;
+  auto subset = nlohmann::json::parse(
+      SilkStdout("policy subset --json gen0-sliver podman-default --caps default").output);
+  EXPECT_EQ(subset["cap_set"], "default");
+  auto lineage = nlohmann::json::parse(SilkStdout("policy check --json " + dir.path()).output);
+  EXPECT_EQ(lineage["cap_set"], "none");
+  EXPECT_EQ(lineage["pairs"].size(), 2u) << lineage.dump();
+  auto compiled = nlohmann::json::parse(
+      SilkStdout("policy compile podman-default --json -o " + dir.File("p.bpf")).output);
+  EXPECT_EQ(compiled["cap_set"], "none");
+
+  // The help says what the default is and how to get Docker's.
+  for (const char* cmd : {"show", "export", "compile", "subset", "diff", "check", "lint"}) {
+    CliRun help = Silk(std::string("policy ") + cmd + " --help");
+    EXPECT_NE(help.output.find("'none' (the default: a box"), std::string::npos)
+        << cmd << ": " << help.output;
+    EXPECT_NE(help.output.find("--caps default gives Docker's 14"), std::string::npos)
+        << cmd << ": " << help.output;
+  }
 }
 
 // A profile that names a parent must be a subset of it.
