@@ -1,4 +1,5 @@
 // `silk vm run|list` and `silk vmm doctor`: thinix VMs through libvirt (vmm/).
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -67,6 +68,9 @@ int Run(const Args& all_args) {
   if (auto rc = ParseArgs("silk vm run [options] -- CMD [ARGS...]",
                           "Boots a thinix VM, runs CMD in it, streams its output, shuts the VM\n"
                           "down and exits with CMD's status (128+N when killed by signal N).\n"
+                          "silk's stdin is CMD's, forwarded over the control channel as box run\n"
+                          "forwards it (end of file closes CMD's stdin; CMD need not read it:\n"
+                          "the run ends when CMD does; `< /dev/null` gives it nothing).\n"
                           "Exit codes of its own, as podman run: 125 when silk fails (bad\n"
                           "options, image, libvirtd, memory, boot, timeout), 126 when CMD is\n"
                           "found in the guest but cannot be executed, 127 when it is not found\n"
@@ -95,6 +99,7 @@ int Run(const Args& all_args) {
 
   vmm::AgentCommand cmd;
   cmd.argv = command;
+  if (::fcntl(STDIN_FILENO, F_GETFD) != -1) cmd.stdin_fd = STDIN_FILENO;  // else: /dev/null
   auto r = vmm::RunInVm(
       o, cmd, [](std::string_view d) { WriteAll(1, d); },
       [](std::string_view d) { WriteAll(2, d); });

@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -10,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -54,17 +57,138 @@ Result<std::string> FindPortByName(const std::string& name, const std::string& s
 
 std::string Json(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+// How much of the host's stdin the agent holds for a command that has not read it yet;
+// past it the agent stops reading the channel and the host waits.
+constexpr size_t kStdinWindow = 256 * 1024;
+
+// Relays a started command: its stdout and stderr to the host as frames (blocking sends:
+// the host reads whenever frames come), the host's stdin frames to its stdin (when
+// `stdin` is the pipe's end; a non-blocking write, buffered up to kStdinWindow), until
+// the command has exited and both outputs reached end of file. Stdin that is still
+// coming then is dropped. A failed send (the host went away) kills and reaps the command.
+Result<ExitStatus> Relay(FramedChannel& ch, ChildProcess& child) {
+  using Clock = std::chrono::steady_clock;
+  auto fail = [&child](Error e) -> Result<ExitStatus> {
+    (void)child.Kill();
+    return Fail(std::move(e));
+  };
+  UniqueFd& in = child.stdin_pipe();
+  const bool relay_stdin = static_cast<bool>(in);
+  if (relay_stdin) {
+    int flags = ::fcntl(in.get(), F_GETFL);
+    if (flags < 0 || ::fcntl(in.get(), F_SETFL, flags | O_NONBLOCK) != 0)
+      return fail(
+          Error(ErrorCode::kSystem, "agent: making the command's stdin non-blocking", errno));
+  }
+  std::string in_buf;
+  bool in_eof = false, exited = false;
+  Clock::time_point channel_idle_until{};
+  UniqueFd* outputs[2] = {&child.stdout_pipe(), &child.stderr_pipe()};
+  const FrameType types[2] = {FrameType::kStdout, FrameType::kStderr};
+  char buf[65536];
+  for (;;) {
+    Frame f;
+    for (;;) {
+      auto next = ch.NextBuffered(&f);
+      if (!next) return fail(next.error());
+      if (!*next) break;
+      if (f.type == FrameType::kStdin) {
+        if (in) in_buf += f.payload;
+      } else if (f.type == FrameType::kStdinEnd) {
+        in_eof = true;
+      }  // anything else is not for a running command
+    }
+    if (in && in_eof && in_buf.empty()) in.Reset();
+    if (exited && !*outputs[0] && !*outputs[1]) break;
+
+    pollfd fds[5];
+    int what[5];  // 0, 1: outputs; 2: pidfd; 3: stdin; 4: channel
+    nfds_t n = 0;
+    for (int i = 0; i < 2; ++i)
+      if (*outputs[i]) {
+        fds[n] = {outputs[i]->get(), POLLIN, 0};
+        what[n++] = i;
+      }
+    if (!exited) {
+      fds[n] = {child.pidfd(), POLLIN, 0};
+      what[n++] = 2;
+    }
+    if (in && !in_buf.empty()) {
+      fds[n] = {in.get(), POLLOUT, 0};
+      what[n++] = 3;
+    }
+    int timeout_ms = -1;
+    if (relay_stdin && in_buf.size() < kStdinWindow) {
+      if (Clock::now() >= channel_idle_until) {
+        fds[n] = {ch.fd(), POLLIN, 0};
+        what[n++] = 4;
+      } else {
+        timeout_ms = 20;
+      }
+    }
+    int r = ::poll(fds, n, timeout_ms);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return fail(Error(ErrorCode::kSystem, "agent: poll", errno));
+    }
+    for (nfds_t k = 0; k < n; ++k) {
+      if (fds[k].revents == 0) continue;
+      switch (what[k]) {
+        case 0:
+        case 1: {
+          ssize_t got = ::read(fds[k].fd, buf, sizeof buf);
+          if (got < 0 && (errno == EINTR || errno == EAGAIN)) break;
+          if (got <= 0) {
+            outputs[what[k]]->Reset();
+            break;
+          }
+          if (auto sent = ch.Send(types[what[k]], std::string(buf, static_cast<size_t>(got)));
+              !sent)
+            return fail(sent.error());
+          break;
+        }
+        case 2:
+          exited = true;
+          break;
+        case 3: {
+          ssize_t put = ::write(in.get(), in_buf.data(), in_buf.size());
+          if (put > 0) {
+            in_buf.erase(0, static_cast<size_t>(put));
+          } else if (put < 0 && errno != EINTR && errno != EAGAIN) {
+            in.Reset();  // EPIPE: the command closed its stdin; the rest is dropped
+            in_buf.clear();
+          }
+          break;
+        }
+        case 4:
+          if (fds[k].revents & POLLIN) {
+            if (auto got = ch.ReadSome(); !got) return fail(got.error());
+          } else {
+            // Virtio-serial: POLLHUP while no host side is connected; look again shortly.
+            channel_idle_until = Clock::now() + std::chrono::milliseconds(20);
+          }
+          break;
+      }
+    }
+  }
+  auto status = child.Wait();
+  if (!status) return fail(status.error());
+  return status;
+}
+
 // Runs one command; streams its output over `ch`; returns after sending 'X' or 'F'.
 Result<void> RunCommand(FramedChannel& ch, const json& req) {
   std::vector<std::string> argv;
   std::vector<std::pair<std::string, std::string>> env_add;
   std::string cwd = "/";
+  bool with_stdin = false;
   try {
     for (const auto& a : req.at("argv")) argv.push_back(a.get<std::string>());
     if (req.contains("env"))
       for (const auto& [k, v] : req.at("env").items())
         env_add.emplace_back(k, v.get<std::string>());
     if (req.contains("cwd")) cwd = req.at("cwd").get<std::string>();
+    if (req.contains("stdin")) with_stdin = req.at("stdin").get<bool>();
   } catch (const json::exception& e) {
     return ch.Send(FrameType::kFailure,
                    Json({{"error", std::string("bad run request: ") + e.what()}}));
@@ -77,7 +201,7 @@ Result<void> RunCommand(FramedChannel& ch, const json& req) {
   SpawnOptions o;
   o.argv = std::move(argv);
   o.cwd = cwd;
-  o.in = Stdio::Null();
+  o.in = with_stdin ? Stdio::Pipe() : Stdio::Null();
   o.out = Stdio::Pipe();
   o.err = Stdio::Pipe();
   if (::getenv("PATH") == nullptr) o.set_env.emplace_back("PATH", kGuestPath);
@@ -90,13 +214,9 @@ Result<void> RunCommand(FramedChannel& ch, const json& req) {
     if (auto status = ShellStatusForSpawnError(child.error())) failure["status"] = *status;
     return ch.Send(FrameType::kFailure, Json(failure));
   }
-  // A send that fails (the host went away) ends the stream: Stream() kills and reaps the
-  // command before returning the error.
-  auto forward = [&ch](FrameType type) {
-    return [&ch, type](std::string_view chunk) { return ch.Send(type, std::string(chunk)); };
-  };
-  ExitStatus status =
-      SILK_TRY(child->Stream(forward(FrameType::kStdout), forward(FrameType::kStderr)));
+  // A send that fails (the host went away) ends the relay: the command is killed and
+  // reaped before the error returns.
+  ExitStatus status = SILK_TRY(Relay(ch, *child));
   // As PID 1 the agent also inherits orphans: reap whatever else has exited.
   while (::waitpid(-1, nullptr, WNOHANG) > 0) {
   }
@@ -162,15 +282,19 @@ Result<void> RunAgent(const std::string& port_path) {
 }
 
 Result<void> ServeAgent(FramedChannel& ch) {
-  SILK_TRY(ch.Send(FrameType::kHello, Json({{"version", SILK_VERSION}, {"pid", ::getpid()}})));
+  // A command that closes its stdin early makes the relay's write fail with EPIPE, not
+  // kill the agent (commands start with default dispositions, ChildProcess resets them).
+  ::signal(SIGPIPE, SIG_IGN);
+  SILK_TRY(ch.Send(FrameType::kHello,
+                   Json({{"version", SILK_VERSION}, {"pid", ::getpid()}, {"stdin", true}})));
   for (;;) {
     Frame f = SILK_TRY(ch.Receive());
     switch (f.type) {
       case FrameType::kPing: {
         struct sysinfo si;
         long uptime = ::sysinfo(&si) == 0 ? si.uptime : -1;
-        SILK_TRY(
-            ch.Send(FrameType::kPong, Json({{"version", SILK_VERSION}, {"uptime_s", uptime}})));
+        SILK_TRY(ch.Send(FrameType::kPong,
+                         Json({{"version", SILK_VERSION}, {"uptime_s", uptime}, {"stdin", true}})));
         break;
       }
       case FrameType::kRun: {

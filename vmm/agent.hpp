@@ -2,8 +2,9 @@
 //
 // Runs inside a thinix guest (often as PID 1, exec'd by /init). Serves the protocol of
 // channel.hpp on the virtio-serial device: answers pings, runs one command at a time with
-// stdin from /dev/null and its stdout/stderr streamed back as frames, reports the exit
-// status, and powers the guest off on request.
+// its stdout/stderr streamed back as frames and its stdin fed from the host's stdin frames
+// (or /dev/null when the run request does not ask for stdin), reports the exit status,
+// and powers the guest off on request.
 #pragma once
 
 #include <string>

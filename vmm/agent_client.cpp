@@ -1,5 +1,7 @@
 #include "vmm/agent_client.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -34,9 +36,13 @@ Result<void> AgentClient::Ping(Clock::time_point deadline) {
   }
 }
 
+// How far the caller's stdin is read ahead of what the channel took.
+constexpr size_t kStdinWindow = 256 * 1024;
+
 Result<int> AgentClient::Run(const AgentCommand& cmd, const OutputSink& out, const OutputSink& err,
                              Clock::time_point deadline) {
   if (cmd.argv.empty()) return Fail(ErrorCode::kInvalidInput, "no command to run in the guest");
+  const bool forward = cmd.stdin_fd >= 0 && forwards_stdin_;
   json req = {{"argv", cmd.argv}};
   if (!cmd.env.empty()) {
     json env = json::object();
@@ -44,42 +50,77 @@ Result<int> AgentClient::Run(const AgentCommand& cmd, const OutputSink& out, con
     req["env"] = env;
   }
   if (!cmd.cwd.empty()) req["cwd"] = cmd.cwd;
+  if (forward) req["stdin"] = true;
   SILK_TRY(
       channel_.Send(FrameType::kRun, req.dump(-1, ' ', false, json::error_handler_t::replace)));
+  // The channel is this client's own socket: non-blocking, so that sending stdin never
+  // stops the output from being read (Send and Receive wait in poll on EAGAIN).
+  int flags = ::fcntl(channel_.fd(), F_GETFL);
+  if (flags < 0 || ::fcntl(channel_.fd(), F_SETFL, flags | O_NONBLOCK) != 0)
+    return FailErrno("control channel: cannot make the socket non-blocking");
+  bool stdin_open = forward;
+  std::string chunk(64 * 1024, '\0');
   for (;;) {
-    auto f = channel_.Receive(deadline);
-    if (!f) {
-      if (f.error().code() == ErrorCode::kTimeout)
+    Frame f;
+    while (SILK_TRY(channel_.NextBuffered(&f))) {
+      switch (f.type) {
+        case FrameType::kStdout:
+          if (out) out(f.payload);
+          break;
+        case FrameType::kStderr:
+          if (err) err(f.payload);
+          break;
+        case FrameType::kExit: {
+          json j = json::parse(f.payload, nullptr, false);
+          if (!j.is_object() || !j.contains("status") || !j["status"].is_number_integer())
+            return Fail(ErrorCode::kInvalidInput,
+                        "control channel: malformed exit frame: " + f.payload);
+          return j["status"].get<int>();
+        }
+        case FrameType::kFailure: {
+          // The agent gives the shell's status when the command was not found (127) or
+          // not executable (126); anything else is the agent's own failure.
+          json j = json::parse(f.payload, nullptr, false);
+          int status = j.is_object() ? j.value("status", 0) : 0;
+          ErrorCode code = status == kShellNotFound        ? ErrorCode::kNotFound
+                           : status == kShellCannotExecute ? ErrorCode::kDenied
+                                                           : ErrorCode::kSystem;
+          return Fail(code, "in the guest: " + ErrorOf(f.payload));
+        }
+        default:
+          break;  // late hello/pong
+      }
+    }
+    int timeout_ms = -1;
+    if (deadline != Clock::time_point::max()) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0)
         return Fail(ErrorCode::kTimeout, "the command in the guest did not finish in time");
-      return Fail(std::move(f.error()));
+      timeout_ms = static_cast<int>(std::min<long>(left.count(), 1 << 30));
     }
-    switch (f->type) {
-      case FrameType::kStdout:
-        if (out) out(f->payload);
-        break;
-      case FrameType::kStderr:
-        if (err) err(f->payload);
-        break;
-      case FrameType::kExit: {
-        json j = json::parse(f->payload, nullptr, false);
-        if (!j.is_object() || !j.contains("status") || !j["status"].is_number_integer())
-          return Fail(ErrorCode::kInvalidInput,
-                      "control channel: malformed exit frame: " + f->payload);
-        return j["status"].get<int>();
-      }
-      case FrameType::kFailure: {
-        // The agent gives the shell's status when the command was not found (127) or
-        // not executable (126); anything else is the agent's own failure.
-        json j = json::parse(f->payload, nullptr, false);
-        int status = j.is_object() ? j.value("status", 0) : 0;
-        ErrorCode code = status == kShellNotFound        ? ErrorCode::kNotFound
-                         : status == kShellCannotExecute ? ErrorCode::kDenied
-                                                         : ErrorCode::kSystem;
-        return Fail(code, "in the guest: " + ErrorOf(f->payload));
-      }
-      default:
-        break;  // late hello/pong
+    pollfd fds[2];
+    fds[0] = {channel_.fd(), static_cast<short>(POLLIN | (channel_.pending() ? POLLOUT : 0)), 0};
+    nfds_t n = 1;
+    if (stdin_open && channel_.pending() < kStdinWindow) fds[n++] = {cmd.stdin_fd, POLLIN, 0};
+    int r = ::poll(fds, n, timeout_ms);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return FailErrno("control channel: poll failed");
     }
+    if (r == 0) continue;  // the deadline check above ends the loop
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) SILK_TRY(channel_.ReadSome());
+    if (n == 2 && fds[1].revents != 0) {
+      ssize_t got = ::read(cmd.stdin_fd, chunk.data(), chunk.size());
+      if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (got > 0) {
+        SILK_TRY(channel_.Queue(FrameType::kStdin, chunk.substr(0, static_cast<size_t>(got))));
+      } else {
+        // End of file, or stdin cannot be read (a directory, EIO): the command sees the end.
+        SILK_TRY(channel_.Queue(FrameType::kStdinEnd, "{}"));
+        stdin_open = false;
+      }
+    }
+    if (channel_.pending()) SILK_TRY(channel_.Flush());
   }
 }
 
@@ -115,8 +156,12 @@ Result<AgentClient> ConnectAgent(const std::string& socket_path, Clock::time_poi
       auto slice = std::min(deadline, Clock::now() + std::chrono::milliseconds(250));
       auto f = ch.Receive(slice);
       if (f) {
-        if (f->type == FrameType::kHello || f->type == FrameType::kPong)
-          return AgentClient(std::move(ch));
+        if (f->type == FrameType::kHello || f->type == FrameType::kPong) {
+          json j = json::parse(f->payload, nullptr, false);
+          bool forwards_stdin = j.is_object() && j.contains("stdin") && j["stdin"].is_boolean() &&
+                                j["stdin"].get<bool>();
+          return AgentClient(std::move(ch), forwards_stdin);
+        }
         continue;
       }
       if (f.error().code() != ErrorCode::kTimeout) return Fail(std::move(f.error()));

@@ -15,6 +15,8 @@ bool KnownType(uint8_t t) {
     case FrameType::kPing:
     case FrameType::kRun:
     case FrameType::kPowerOff:
+    case FrameType::kStdin:
+    case FrameType::kStdinEnd:
     case FrameType::kHello:
     case FrameType::kPong:
     case FrameType::kStdout:
@@ -63,10 +65,9 @@ Result<bool> FrameDecoder::Next(Frame* out) {
 }
 
 Result<void> FramedChannel::Send(FrameType type, const std::string& payload) {
-  std::string bytes = SILK_TRY(EncodeFrame(type, payload));
-  size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t n = ::write(fd_.get(), bytes.data() + off, bytes.size() - off);
+  SILK_TRY(Queue(type, payload));
+  while (!out_.empty()) {
+    ssize_t n = ::write(fd_.get(), out_.data(), out_.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
@@ -76,8 +77,41 @@ Result<void> FramedChannel::Send(FrameType type, const std::string& payload) {
       }
       return FailErrno("control channel: write failed");
     }
-    off += static_cast<size_t>(n);
+    out_.erase(0, static_cast<size_t>(n));
   }
+  return {};
+}
+
+Result<void> FramedChannel::Queue(FrameType type, const std::string& payload) {
+  out_ += SILK_TRY(EncodeFrame(type, payload));
+  return {};
+}
+
+Result<void> FramedChannel::Flush() {
+  while (!out_.empty()) {
+    ssize_t n = ::write(fd_.get(), out_.data(), out_.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return {};
+      return FailErrno("control channel: write failed");
+    }
+    out_.erase(0, static_cast<size_t>(n));
+  }
+  return {};
+}
+
+Result<void> FramedChannel::ReadSome() {
+  char buf[65536];
+  ssize_t n = ::read(fd_.get(), buf, sizeof buf);
+  if (n < 0) {
+    if (errno == EINTR || errno == EAGAIN) return {};
+    return FailErrno("control channel: read failed");
+  }
+  if (n == 0) {
+    if (hangup_is_transient_) return {};  // no host side connected (yet)
+    return Fail(Error(ErrorCode::kSystem, "control channel: the guest side went away", ECONNRESET));
+  }
+  decoder_.Feed(buf, static_cast<size_t>(n));
   return {};
 }
 

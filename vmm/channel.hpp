@@ -10,19 +10,30 @@
 //     payload    (length - 1 bytes)
 // Control payloads are JSON objects; output payloads are raw bytes.
 //   host -> guest   'P' ping      {}
-//                   'R' run       {"argv": [...], "env": {"K": "V"}, "cwd": "/"}   (env, cwd
-//                   optional) 'Q' poweroff  {}     (the agent syncs and powers the guest off)
-//   guest -> host   'H' hello     {"version": "...", "pid": N}  (sent when the agent opens the
-//   port)
-//                   'p' pong      {"version": "...", "uptime_s": N}
+//                   'R' run       {"argv": [...], "env": {"K": "V"}, "cwd": "/", "stdin": true}
+//                                 (env, cwd, stdin optional; without "stdin" the command's
+//                                 stdin is /dev/null)
+//                   'I' stdin     raw bytes for the running command's stdin ("stdin": true)
+//                   'C' stdin end {}  end of file: the command's stdin is closed once the
+//                                 bytes before it are written
+//                   'Q' poweroff  {}     (the agent syncs and powers the guest off)
+//   guest -> host   'H' hello     {"version": "...", "pid": N, "stdin": true}  (sent when the
+//                                 agent opens the port; "stdin": it takes 'I'/'C')
+//                   'p' pong      {"version": "...", "uptime_s": N, "stdin": true}
 //                   'O' stdout    raw bytes of the command's stdout
 //                   'E' stderr    raw bytes of the command's stderr
 //                   'X' exit      {"status": N, "signal": S}  (status is 128+S if signalled)
 //                   'F' failure   {"error": "...", "status": 126|127}  (the command could
 //                                 not start; status only when it was not found (127) or not
 //                                 executable (126), absent when the agent itself failed)
-// One command runs at a time; the host sends 'R' and reads until 'X' or 'F'. Frames the
-// receiver does not expect (a late 'H' or 'p') are ignored.
+// One command runs at a time; the host sends 'R' and reads until 'X' or 'F', sending 'I'
+// and 'C' meanwhile. Frames the receiver does not expect (a late 'H' or 'p', stdin for a
+// command that has ended) are ignored. Flow control: the host reads the guest's frames
+// whenever they come and sends stdin without blocking, a bounded window ahead; the agent
+// stops reading the channel while the command has a window of unread stdin, so neither
+// side's memory grows with the input and a command that writes while it reads never
+// deadlocks against its own output. A command that exits without reading stdin ends the
+// run; the rest of its input is dropped.
 //
 // Virtio-serial quirks handled here: in the guest, read() returns 0 while no host side
 // is connected (it is not end-of-file for good), and write() blocks until one is.
@@ -41,6 +52,8 @@ enum class FrameType : uint8_t {
   kPing = 'P',
   kRun = 'R',
   kPowerOff = 'Q',
+  kStdin = 'I',
+  kStdinEnd = 'C',
   kHello = 'H',
   kPong = 'p',
   kStdout = 'O',
@@ -81,7 +94,19 @@ class FramedChannel {
       : fd_(std::move(fd)), hangup_is_transient_(hangup_is_transient) {}
 
   int fd() const { return fd_.get(); }
+  // Writes the frame (after any queued bytes, so frames never interleave), waiting while
+  // the fd is full.
   Result<void> Send(FrameType type, const std::string& payload);
+
+  // For a caller that polls fd() itself. Queue() appends a frame to the outgoing bytes;
+  // Flush() writes what the fd takes now (an O_NONBLOCK fd: it never waits); pending() is
+  // what is still queued. ReadSome() reads once what is available (after POLLIN) into the
+  // decoder, and NextBuffered() returns the frames read so far. Errors as Receive().
+  Result<void> Queue(FrameType type, const std::string& payload);
+  Result<void> Flush();
+  size_t pending() const { return out_.size(); }
+  Result<void> ReadSome();
+  Result<bool> NextBuffered(Frame* out) { return decoder_.Next(out); }
   // Waits for the next frame until `deadline`. Errors: kTimeout; kSystem with ECONNRESET
   // when the peer went away; kInvalidInput for a corrupt stream.
   Result<Frame> Receive(std::chrono::steady_clock::time_point deadline);
@@ -92,6 +117,7 @@ class FramedChannel {
   UniqueFd fd_;
   bool hangup_is_transient_;
   FrameDecoder decoder_;
+  std::string out_;  // queued bytes not yet written
 };
 
 }  // namespace silk::vmm

@@ -3,6 +3,7 @@
 // every failure of silk itself (usage, a missing image, more memory than the host has),
 // 0 for --help.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "tests/common/silk_cli.hpp"
 #include "tests/vmm/thinix_image.hpp"
@@ -53,6 +54,46 @@ class VmRunCliBoot : public ::testing::Test {
     args.insert(args.end(), command.begin(), command.end());
     return SilkVmRun(args);
   }
+  // Run() with silk's stdin a pipe holding `input`, closed after it unless `keep_open`.
+  CliRun RunWithStdin(const std::string& input, bool keep_open,
+                      const std::vector<std::string>& extra,
+                      const std::vector<std::string>& command) {
+    SpawnOptions o;
+    o.argv = {std::string(SILK_BINARY_DIR) + "/cli/silk",
+              "vm",
+              "run",
+              "--image",
+              image_,
+              "--accel",
+              "tcg",
+              "--boot-timeout",
+              "120"};
+    o.argv.insert(o.argv.end(), extra.begin(), extra.end());
+    o.argv.push_back("--");
+    o.argv.insert(o.argv.end(), command.begin(), command.end());
+    o.in = Stdio::Pipe();
+    o.out = Stdio::Pipe();
+    o.err = Stdio::Pipe();
+    CliRun r;
+    auto child = ChildProcess::Spawn(o);
+    if (!child) {
+      r.err = child.error().ToString();
+      return r;
+    }
+    if (!input.empty() && ::write(child->stdin_pipe().get(), input.data(), input.size()) !=
+                              static_cast<ssize_t>(input.size()))
+      r.err = "short write to silk's stdin; ";
+    if (!keep_open) child->stdin_pipe().Reset();
+    auto c = child->Capture(std::chrono::steady_clock::now() + std::chrono::minutes(5));
+    if (!c) {
+      r.err += c.error().ToString();
+      return r;
+    }
+    r.status = c->status.ShellStatus();
+    r.out = c->out;
+    r.err += c->err;
+    return r;
+  }
   std::string image_;
 };
 
@@ -70,6 +111,28 @@ TEST_F(VmRunCliBoot, TheCommandsStatusPassesThroughAnd127WhenNotFound) {
   auto missing = Run({}, {"/no/such/tool"});
   EXPECT_EQ(missing.status, 127) << missing.err;
   EXPECT_NE(missing.err.find("/no/such/tool"), std::string::npos) << missing.err;
+}
+
+// `printf 'x\ny\n' | silk vm run -- cat`: stdin reaches the command in the guest, directly
+// and through the box in the guest, and its end closes the command's stdin.
+TEST_F(VmRunCliBoot, StdinIsForwardedToTheCommand) {
+  auto direct = RunWithStdin("x\ny\n", false, {"--no-box"}, {"cat"});
+  EXPECT_EQ(direct.status, 0) << direct.err;
+  EXPECT_EQ(direct.out, "x\ny\n") << direct.err;
+  auto boxed = RunWithStdin("x\ny\n", false, {}, {"cat"});
+  EXPECT_EQ(boxed.status, 0) << boxed.err;
+  EXPECT_EQ(boxed.out, "x\ny\n") << boxed.err;
+}
+
+// A command that does not read stdin ends the run although silk's stdin never ends (the
+// pipe stays open): --timeout 60 would kill a run that waits for it (125).
+TEST_F(VmRunCliBoot, ACommandIgnoringStdinIsNotHeldByAStdinThatNeverEnds) {
+  auto start = std::chrono::steady_clock::now();
+  auto r = RunWithStdin("never read\n", true, {"--no-box", "--timeout", "60"}, {"/bin/true"});
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_LT(took, std::chrono::seconds(60)) << r.err;
 }
 
 }  // namespace
