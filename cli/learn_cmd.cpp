@@ -100,7 +100,8 @@ ordered_json MinimizeJson(const tighten::MinimizeResult& r, size_t before) {
                       {"cache_hits", r.cache_hits},
                       {"flaky_candidates", r.flaky_candidates},
                       {"seconds", r.seconds},
-                      {"one_minimal", r.one_minimal}};
+                      {"one_minimal", r.one_minimal},
+                      {"removed_by_proof", r.removed_by_proof}};
 }
 
 // The oracle workloads: --suite DIR, or --oracle 'CMD' (run with /bin/sh -c).

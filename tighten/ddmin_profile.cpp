@@ -150,16 +150,20 @@ Result<MinimizeResult> MinimizeProfile(const policy::Profile& profile, const Pro
   }
 
   // Phase 1 proved each kept syscall necessary with every removal denied as ENOSYS;
-  // when phase 2 changed modes, prove it again for the profile actually written.
-  if (result.one_minimal && !result.removed_eperm.empty()) {
+  // when phase 2 changed modes, prove it again for the profile actually written. A
+  // removal that passes there (confirmed) is taken, and the proof runs again: the
+  // workload may need less with EPERM answers, and a phase-1 verdict may have been a
+  // spurious failure (a timeout on a loaded machine). So the result is 1-minimal for
+  // the profile as written, not merely checked.
+  while (result.one_minimal && !result.removed_eperm.empty()) {
     std::vector<std::string> items;  // kept minus pinned
     for (const auto& k : result.kept)
       if (std::find(pinned.begin(), pinned.end(), k) == pinned.end()) items.push_back(k);
     std::vector<size_t> runs(items.size(), 0), flaky(items.size(), 0);
-    std::atomic<bool> disproved{false};
+    std::atomic<size_t> first_pass{items.size()};  // the lowest item whose removal passed
     auto proof = ParallelFor(
         static_cast<int>(options.ddmin.jobs), items.size(), [&](size_t i) -> Result<void> {
-          if (disproved) return {};  // one passing removal is enough
+          if (first_pass.load() < i) return {};  // a lower one already passed
           std::vector<std::string> kept = result.kept;
           std::erase(kept, items[i]);
           std::vector<std::string> enosys = result.removed_enosys;
@@ -167,8 +171,8 @@ Result<MinimizeResult> MinimizeProfile(const policy::Profile& profile, const Pro
           const policy::Profile candidate = RestrictProfile(profile, kept, enosys);
           ++runs[i];
           bool pass = SILK_TRY(oracle(candidate));
-          // A pass here disproves 1-minimality: as in ddmin, it is believed only when
-          // confirm_runs re-runs agree; a disagreement is flaky and counts as failing.
+          // As in ddmin, a pass is believed only when confirm_runs re-runs agree; a
+          // disagreement is flaky and counts as failing.
           for (unsigned c = 0; pass && c < options.ddmin.confirm_runs; ++c) {
             ++runs[i];
             if (!SILK_TRY(oracle(candidate))) {
@@ -176,7 +180,11 @@ Result<MinimizeResult> MinimizeProfile(const policy::Profile& profile, const Pro
               pass = false;
             }
           }
-          if (pass) disproved = true;
+          if (pass) {
+            size_t cur = first_pass.load();
+            while (i < cur && !first_pass.compare_exchange_weak(cur, i)) {
+            }
+          }
           return {};
         });
     for (size_t i = 0; i < items.size(); ++i) {
@@ -184,7 +192,12 @@ Result<MinimizeResult> MinimizeProfile(const policy::Profile& profile, const Pro
       result.flaky_candidates += flaky[i];
     }
     SILK_TRY(std::move(proof));
-    if (disproved) result.one_minimal = false;
+    if (first_pass.load() >= items.size()) break;  // every removal fails: 1-minimal
+    const std::string taken = items[first_pass.load()];
+    std::erase(result.kept, taken);
+    result.removed_enosys.push_back(taken);
+    std::sort(result.removed_enosys.begin(), result.removed_enosys.end());
+    result.removed_by_proof.push_back(taken);
   }
 
   result.profile = RestrictProfile(profile, result.kept, result.removed_enosys);

@@ -45,6 +45,10 @@ struct MinimizeResult {
   double seconds = 0;
   // Every kept syscall's removal (pinned ones aside) was shown to fail the oracle.
   bool one_minimal = false;
+  // Syscalls the final proof under the profile as written found removable (also in
+  // removed_enosys): it takes them and proves again, so one_minimal holds for the
+  // written profile.
+  std::vector<std::string> removed_by_proof;
 };
 
 // The syscall names `profile` allows (in some rule with action allow or log), sorted.

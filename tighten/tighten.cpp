@@ -105,8 +105,11 @@ std::string MinimizeSummary(const MinimizeResult& r, size_t before) {
      << (r.removed_enosys.empty() ? "" : ": " + Join(r.removed_enosys, ", ")) << ")\n"
      << "oracle runs " << r.oracle_runs << " (cache hits " << r.cache_hits << ", flaky "
      << r.flaky_candidates << "), " << static_cast<int>(r.seconds * 10) / 10.0 << " s, "
-     << (r.one_minimal ? "proven 1-minimal" : "NOT proven 1-minimal (flaky oracle?)") << "\n"
-     << "kept: " << Join(r.kept, " ") << "\n";
+     << (r.one_minimal ? "proven 1-minimal" : "NOT proven 1-minimal (flaky oracle?)") << "\n";
+  if (!r.removed_by_proof.empty())
+    os << "the proof under the written profile also removed: " << Join(r.removed_by_proof, ", ")
+       << "\n";
+  os << "kept: " << Join(r.kept, " ") << "\n";
   return os.str();
 }
 

@@ -74,6 +74,32 @@ TEST(MinimizeProfile, KeepsTheNeededSetAndPicksEnosysOnlyWhereNeeded) {
   }
 }
 
+// The final proof under the profile as written takes what it finds removable: here
+// getpid seems needed while every removal answers ENOSYS (phase 1's candidates; as if a
+// run had failed spuriously) but is not once the others answer EPERM. The proof used to
+// report "not 1-minimal" and keep getpid; it now removes it and proves again.
+TEST(MinimizeProfile, TheFinalProofTakesWhatItFindsRemovable) {
+  auto oracle = [](const policy::Profile& candidate) -> Result<bool> {
+    if (!SILK_TRY(Workload(candidate))) return false;
+    auto e = SILK_TRY(policy::MakeEffective(candidate, kArch));
+    bool some_eperm = false;  // phase 1 denies every removal with ENOSYS
+    const policy::Profile input = Input();
+    for (const auto& n : input.syscalls[0].names)
+      some_eperm = some_eperm || Of(e, n.c_str()) == policy::Verdict{policy::Action::kErrno, EPERM};
+    return policy::Allows(Of(e, "getpid")) || some_eperm;
+  };
+  MinimizeOptions opt;
+  opt.ddmin.jobs = 2;
+  auto r = MinimizeProfile(Input(), oracle, opt);
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_TRUE(r->one_minimal);
+  EXPECT_EQ(r->removed_by_proof, (std::vector<std::string>{"getpid"}));
+  EXPECT_EQ(r->kept, (std::vector<std::string>{"clone", "openat", "read", "write"}));
+  auto pass = oracle(r->profile);
+  ASSERT_TRUE(pass);
+  EXPECT_TRUE(*pass);
+}
+
 TEST(MinimizeProfile, RefusesWhenTheOracleFailsUnderTheInput) {
   auto r = MinimizeProfile(Input(), [](const policy::Profile&) -> Result<bool> { return false; });
   ASSERT_FALSE(r);
