@@ -56,3 +56,19 @@ expect 0 "$SILK" box sweep >"$work/sweep.txt"
 cat "$work/sweep.txt"
 grep -qw demo-killed "$work/sweep.txt" ||
   { echo "$chapter: the sweep did not reclaim demo-killed" >&2; exit 1; }
+
+step "named boxes live on their own: create, start, list, signal, stop, delete"
+# A private state root, so that the demo's boxes never meet anybody else's; the box's
+# unprivileged host uid must get through to it (silk says so otherwise).
+chmod 0711 "$work"
+boxes="$work/boxes"
+expect 0 "$SILK" box create --state-dir "$boxes" demo-web -- /bin/sh -c \
+  'echo serving; trap "echo stopping; exit 0" TERM; while :; do sleep 0.1; done'
+expect 0 "$SILK" box start --state-dir "$boxes" demo-web
+expect 0 "$SILK" box list --state-dir "$boxes"
+expect 0 "$SILK" box stop --state-dir "$boxes" --timeout 5 demo-web
+cat "$boxes/demo-web/output.log"
+grep -q stopping "$boxes/demo-web/output.log" ||
+  { echo "$chapter: the box's TERM trap did not run" >&2; exit 1; }
+expect 0 "$SILK" box delete --state-dir "$boxes" demo-web
+expect 1 "$SILK" box state --state-dir "$boxes" demo-web
