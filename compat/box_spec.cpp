@@ -288,15 +288,21 @@ int RlimitNumber(const std::string& name) {
 
 uint32_t DefaultBoxGid(uint32_t uid, const std::string& rootfs) {
   if (uid == 0) return 0;
-  // The rootfs is the box's, maybe a stranger's: its links resolve inside it.
+  // The rootfs is the box's, maybe a stranger's: its links resolve inside it, and its
+  // etc/passwd is opened for reading only once it is known to be a regular file (an
+  // O_PATH handle first): opening a device node can act (a watchdog arms on open).
   open_how how = {};
-  how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  how.flags = O_PATH | O_CLOEXEC;
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
   UniqueFd root(open(rootfs.empty() ? "/" : rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return uid;
-  UniqueFd fd(static_cast<int>(syscall(SYS_openat2, root.get(), "etc/passwd", &how, sizeof how)));
+  UniqueFd path(static_cast<int>(syscall(SYS_openat2, root.get(), "etc/passwd", &how, sizeof how)));
   struct stat st;
-  if (!fd || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return uid;
+  if (!path || fstat(path.get(), &st) != 0 || !S_ISREG(st.st_mode)) return uid;
+  // The same inode the handle holds, now for reading.
+  UniqueFd fd(open(("/proc/self/fd/" + std::to_string(path.get())).c_str(),
+                   O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd) return uid;
   std::string text;
   char buf[8192];
   ssize_t n;

@@ -4,8 +4,10 @@
 // audit login uid the box cannot change. Each attempt here worked before the fix.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -83,6 +85,36 @@ TEST_F(BoxEscapeFs, UidMinusOneIsRefusedBeforeTheBoxStarts) {
     EXPECT_NE(c.outcome.error().message().find(gid ? "gid" : "uid"), std::string::npos)
         << c.outcome.error().ToString();
   }
+}
+
+// A stranger's rootfs chooses what its etc/passwd is, and `--uid` alone reads it for the
+// box's group (DefaultBoxGid). A FIFO or device node there must never be opened (opening
+// a device can act: a watchdog arms on open); a link must not lead to the host's file.
+// inotify's IN_OPEN sees every real open (an O_PATH handle is not one).
+TEST_F(BoxEscapeFs, AHostileRootfsPasswdIsNeverOpenedUnlessRegular) {
+  const std::string etc = root_.path() + "/etc";
+  ASSERT_TRUE(std::filesystem::create_directories(etc) || std::filesystem::exists(etc));
+  const std::string passwd = etc + "/passwd";
+  std::filesystem::remove(passwd);
+  ASSERT_EQ(mkfifo(passwd.c_str(), 0644), 0);
+  UniqueFd in(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  ASSERT_TRUE(in);
+  ASSERT_GE(inotify_add_watch(in.get(), passwd.c_str(), IN_OPEN), 0);
+  EXPECT_EQ(DefaultBoxGid(1000, root_.path()), 1000u);
+  char buf[4096];
+  EXPECT_LT(read(in.get(), buf, sizeof buf), 0) << "the FIFO was opened";
+  std::filesystem::remove(passwd);
+  // A device node (as /dev/null's) in the rootfs: not opened either.
+  ASSERT_EQ(mknod(passwd.c_str(), S_IFCHR | 0644, makedev(1, 3)), 0);
+  UniqueFd in2(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  ASSERT_GE(inotify_add_watch(in2.get(), passwd.c_str(), IN_OPEN), 0);
+  EXPECT_EQ(DefaultBoxGid(1000, root_.path()), 1000u);
+  EXPECT_LT(read(in2.get(), buf, sizeof buf), 0) << "the device node was opened";
+  std::filesystem::remove(passwd);
+  // An absolute link to the host's passwd resolves inside the rootfs (nothing there).
+  ASSERT_EQ(symlink("/etc/passwd", passwd.c_str()), 0);
+  EXPECT_EQ(DefaultBoxGid(65534, root_.path()), 65534u);
+  std::filesystem::remove(passwd);
 }
 
 // `--box-id ../../x` created a cgroup outside silk/ before failing.
