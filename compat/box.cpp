@@ -3,7 +3,6 @@
 // supervises it until it exits and tears everything down.
 #include "compat/box.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
 #include <poll.h>
@@ -797,16 +796,7 @@ Result<BoxOutcome> RunBox(const BoxSpec& spec, const RunOptions& options) {
 Result<SweepReport> SweepStaleBoxes(const std::string& state_root_in) {
   std::string state_root = state_root_in.empty() ? DefaultStateRoot() : state_root_in;
   SweepReport rep;
-  DIR* d = opendir(state_root.c_str());
-  if (!d) {
-    if (errno == ENOENT) return rep;
-    return FailErrno("opening " + state_root);
-  }
-  std::vector<std::string> names;
-  while (dirent* e = readdir(d))
-    if (e->d_name[0] != '.') names.push_back(e->d_name);
-  closedir(d);
-  for (const auto& n : names) {
+  for (const auto& n : SILK_TRY(StateDirNames(state_root))) {
     bool swept = SILK_TRY(WithContext(SweepBoxDir(state_root + "/" + n), "sweeping box " + n));
     if (swept) rep.reclaimed.push_back(n);
   }

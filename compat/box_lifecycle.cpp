@@ -1,6 +1,5 @@
 #include "compat/box_lifecycle.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -128,17 +127,8 @@ Result<BoxRecord> WaitForBox(const std::string& state_root, const std::string& n
 Result<std::vector<BoxRecord>> ListBoxes(const std::string& state_root) {
   const std::string root = Root(state_root);
   std::vector<BoxRecord> boxes;
-  DIR* d = opendir(root.c_str());
-  if (!d) {
-    if (errno == ENOENT) return boxes;
-    return FailErrno("opening " + root);
-  }
-  std::vector<std::string> names;
-  while (dirent* e = readdir(d))
-    if (e->d_name[0] != '.' && e->d_name[0] != '_') names.push_back(e->d_name);
-  closedir(d);
-  std::sort(names.begin(), names.end());
-  for (const auto& n : names) {
+  for (const auto& n : SILK_TRY(internal::StateDirNames(root))) {
+    if (n[0] == '_') continue;  // being made or removed
     auto r = ReadBox(root, n);
     if (r)
       boxes.push_back(std::move(*r));

@@ -7,20 +7,17 @@
 #include "base/json_object.hpp"
 
 namespace silk::compat {
-namespace {
-
-constexpr std::pair<const char*, BoxStatus> kStatuses[] = {
-    {"created", BoxStatus::kCreated},
-    {"running", BoxStatus::kRunning},
-    {"exited", BoxStatus::kExited},
-    {"lost", BoxStatus::kLost},
-};
-
-}  // namespace
-
 const char* BoxStatusName(BoxStatus status) {
-  for (const auto& [name, s] : kStatuses)
-    if (s == status) return name;
+  switch (status) {
+    case BoxStatus::kCreated:
+      return "created";
+    case BoxStatus::kRunning:
+      return "running";
+    case BoxStatus::kExited:
+      return "exited";
+    case BoxStatus::kLost:
+      break;
+  }
   return "lost";
 }
 

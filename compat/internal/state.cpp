@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "base/file.hpp"
@@ -129,6 +130,20 @@ void RemoveStateDir(const std::string& dir_in) {
 }
 
 }  // namespace
+
+Result<std::vector<std::string>> StateDirNames(const std::string& state_root) {
+  std::vector<std::string> names;
+  DIR* d = opendir(state_root.c_str());
+  if (!d) {
+    if (errno == ENOENT) return names;
+    return FailErrno("opening " + state_root);
+  }
+  while (dirent* e = readdir(d))
+    if (e->d_name[0] != '.') names.push_back(e->d_name);
+  closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 bool SupervisorAlive(const std::string& dir) {
   bool held = false;

@@ -68,6 +68,10 @@ class BoxState {
   bool keep_ = false;
 };
 
+// The names of the entries of the state root (box ids and transient names), sorted;
+// none when it does not exist. Errors: kSystem naming the root.
+Result<std::vector<std::string>> StateDirNames(const std::string& state_root);
+
 // Whether a live supervisor holds the lock of the state directory `dir` (probed with a
 // non-blocking flock, released at once).
 bool SupervisorAlive(const std::string& dir);
