@@ -89,6 +89,7 @@ int BoxRun(const Args& all) {
   ro.box_id = box_id;
   ro.state_root = state_dir;
   ro.profile_dir = profile_dir;
+  ro.volume_root = spec_flags.volume_dir();
   ro.stop_fd = sfd.get();
   if (vm.count("timeout")) {
     auto t = ParseUint(timeout, 1u << 30);

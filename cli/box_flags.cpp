@@ -26,6 +26,12 @@ void BoxSpecFlags::Add(po::options_description& opts) {
       "scratch", po::value(&scratch_),
       "bytes /scratch, /tmp and /dev/shm hold together, one budget (default 64M; at most the "
       "host's RAM + swap, and --memory when given)")(
+      "disk", po::value(&disk_),
+      "a persistent volume of SIZE at /data (ext4 on a sparse image; writes past it get "
+      "ENOSPC), e.g. 1G: at least 16M, at most the free space of --volume-dir; kept by a "
+      "named box until `silk box delete`; root only")(
+      "volume-dir", po::value(&volume_dir_),
+      "where --disk images go (default /var/lib/silk/volumes)")(
       "net", po::value(&net_),
       "none (lo only, default) or bridge=BR,address=CIDR[,gateway=IP][,egress=RATE]")(
       "hostname", po::value(&hostname_), "hostname in the box (default box)")(
@@ -68,6 +74,7 @@ Result<compat::BoxSpec> BoxSpecFlags::Build(const po::variables_map& vm,
     spec.io_weight = static_cast<uint32_t>(SILK_TRY(NumberFlag("--io-weight", io_weight_, 10000)));
   if (vm.count("scratch"))
     spec.scratch_size = SILK_TRY(WithContext(ParseSize(scratch_), "--scratch"));
+  if (vm.count("disk")) spec.disk_max = SILK_TRY(WithContext(ParseSize(disk_), "--disk"));
   if (vm.count("net"))
     spec.network = SILK_TRY(WithContext(compat::ParseNetworkFlag(net_), "--net"));
   if (vm.count("hostname")) spec.hostname = hostname_;

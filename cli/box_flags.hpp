@@ -12,7 +12,7 @@ namespace silk::cli {
 
 class BoxSpecFlags {
  public:
-  // Adds --spec, --profile, --rootfs, the limits, --net, ids, env, cwd, tty, init and
+  // Adds --spec, --profile, --rootfs, the limits, --disk, --net, ids, env, cwd, tty, init and
   // --report-denials to `opts`.
   void Add(po::options_description& opts);
   // The spec: --spec's file (if given), each flag given over it, `command` (after --)
@@ -23,10 +23,12 @@ class BoxSpecFlags {
   const std::string& report() const { return report_; }
   // --profile-dir: where profile names are also looked up (not a spec field).
   const std::string& profile_dir() const { return profile_dir_; }
+  // --volume-dir: where --disk images go (not a spec field; empty: the default).
+  const std::string& volume_dir() const { return volume_dir_; }
 
  private:
   std::string spec_file_, profile_, rootfs_, memory_, pids_, cpu_weight_, io_weight_, net_,
-      hostname_, report_, scratch_, userns_, uid_, gid_, cwd_, profile_dir_;
+      hostname_, report_, scratch_, userns_, uid_, gid_, cwd_, profile_dir_, disk_, volume_dir_;
   std::vector<std::string> caps_, env_;
   bool raw_ = false, tty_ = false, no_init_ = false;
 };

@@ -206,6 +206,8 @@ int BoxCreate(const Args& all) {
   if (!c.state_dir.empty()) argv.insert(argv.end(), {"--state-dir", c.state_dir});
   if (!spec_flags.profile_dir().empty())
     argv.insert(argv.end(), {"--profile-dir", spec_flags.profile_dir()});
+  if (!spec_flags.volume_dir().empty())
+    argv.insert(argv.end(), {"--volume-dir", spec_flags.volume_dir()});
   if (start) argv.push_back("--start");
   if (auto r = SpawnSupervisor(argv, spec_fd.get(), ready_w.get()); !r)
     return c.out.Fail(r.error());
@@ -235,11 +237,11 @@ int BoxCreate(const Args& all) {
 // The detached supervisor of one named box (internal: started by `box create`).
 int BoxSupervise(const Args& args) {
   NamedCommand c("silk box supervise");
-  std::string profile_dir;
+  std::string profile_dir, volume_dir;
   bool start = false;
   c.AddCommon();
-  c.opts.add_options()("profile-dir", po::value(&profile_dir), "")("start", po::bool_switch(&start),
-                                                                   "");
+  c.opts.add_options()("profile-dir", po::value(&profile_dir), "")(
+      "volume-dir", po::value(&volume_dir), "")("start", po::bool_switch(&start), "");
   po::variables_map vm;
   if (auto rc = ParseArgs("silk box supervise --name NAME", "", c.opts, c.pos, args, vm))
     return *rc;
@@ -278,6 +280,7 @@ int BoxSupervise(const Args& args) {
   ro.state_root = root;
   ro.box_id = c.name;
   ro.profile_dir = profile_dir;
+  ro.volume_root = volume_dir;
   ro.persistent = true;
   ro.log_output = true;
   ro.stop_fd = sfd.get();

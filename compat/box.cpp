@@ -38,6 +38,7 @@
 #include "compat/internal/state.hpp"
 #include "compat/internal/stdio_relay.hpp"
 #include "compat/internal/userns.hpp"
+#include "compat/internal/volume.hpp"
 
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
 #define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
@@ -258,6 +259,8 @@ std::string StageDescription(uint32_t stage, const MountPlanBuilder& mounts,
       case MountOpKind::kMount:
         return "mounting " + (op.fstype ? std::string(op.fstype) : "bind of " + src) + " on " +
                target;
+      case MountOpKind::kMoveMount:
+        return "mounting the box's volume on " + target;
     }
   }
   return ChildStageName(stage);
@@ -347,6 +350,7 @@ class BoxRun {
   Result<void> RecordCreated();
   Result<void> RecordEnd();
   Result<void> PrepareCgroup();
+  Result<void> PrepareVolume();
   void PlanChild();
   Result<void> TakeTheListener(int listener_at, pid_t holder);
   BoxOutcome ExecFailed(int err);
@@ -367,6 +371,8 @@ class BoxRun {
   BoxOutcome out_;
   std::shared_ptr<const BoxFilter> filter_;
   std::optional<BoxState> state_;
+  // The box's volume at /data (BoxSpec::disk_max): its image outlives the box when named.
+  std::optional<BoxVolume> volume_;
   std::optional<MountPlanBuilder> mounts_;
   // As root, box root is an unprivileged host uid of a range only this box holds (the
   // lease outlives the box: it is destroyed after the box is reaped), and that uid owns
@@ -405,6 +411,7 @@ Result<void> BoxRun::Prepare() {
   if (!relay_) SILK_TRY(PrepareLog());
   mounts_.emplace(SILK_TRY(MountPlanBuilder::Build(spec_, state_->root_dir())));
   SILK_TRY(PrepareIds());
+  SILK_TRY(PrepareVolume());
   SILK_TRY(PrepareCgroup());
   BuildExecData(spec_, data_);
   int sv[2];
@@ -463,6 +470,23 @@ Result<void> BoxRun::PrepareIds() {
     if (!spec_.rootfs.empty())
       SILK_TRY(CheckSearchable(spec_.rootfs, owner_.uid, owner_.gid, true, "rootfs"));
   }
+  return {};
+}
+
+// The volume (BoxSpec::disk_max), which the mount plan moves onto /data; its root
+// belongs to the command's user (the host ids the box's maps give it).
+Result<void> BoxRun::PrepareVolume() {
+  if (spec_.disk_max == 0) return {};
+  VolumeRequest req;
+  req.root = options_.volume_root.empty() ? kDefaultVolumeRoot : options_.volume_root;
+  req.box_id = out_.box_id;
+  req.size = spec_.disk_max;
+  req.owner_uid = user_ns_ ? HostIdOf(maps_.uid, spec_.uid) : spec_.uid;
+  req.owner_gid = user_ns_ ? HostIdOf(maps_.gid, spec_.gid) : spec_.gid;
+  BoxState& state = *state_;
+  volume_.emplace(SILK_TRY(BoxVolume::Create(
+      req, [&state](const std::string& image) { return state.RecordVolume(image); })));
+  mounts_->SetVolumeFd(volume_->mount_fd());
   return {};
 }
 
@@ -577,6 +601,7 @@ Result<void> BoxRun::RecordCreated() {
   SILK_TRY(state_->RecordStatus(BoxRecordToJson(record_)));
   // From here on the box has a name until `silk box delete`.
   state_->Keep();
+  if (volume_) volume_->Keep();  // until `silk box delete`
   return {};
 }
 
@@ -753,6 +778,9 @@ Result<BoxOutcome> BoxRun::TearDown() {
   // Init is gone and every box process with it: what their pipes hold comes at once.
   relay_->Drain(std::chrono::steady_clock::now() + std::chrono::seconds(2));
   out_.exit_status = SILK_TRY(box_->Reap(&out_.term_signal));
+  // The box's mount namespace is gone: our fd was the volume's last mount, and its loop
+  // device detaches itself (AUTOCLEAR). The image stays for a named box.
+  if (volume_) volume_->CloseMount();
   if (run_init_ && out_.term_signal == 0) {
     // silk's init exits 128+N for a command killed by signal N and says N here.
     const int sig = handoff_->get()->command_signal.load(std::memory_order_acquire);

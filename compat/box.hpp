@@ -141,6 +141,10 @@ struct RunOptions {
   // startup sweep. Empty: /run/silk/boxes as root, $XDG_RUNTIME_DIR/silk/boxes (or
   // /tmp/silk-<uid>/boxes) otherwise.
   std::string state_root;
+  // Where a box with a volume (BoxSpec::disk_max) keeps its image: on disk, not in the
+  // state root (RAM). Empty: /var/lib/silk/volumes. A transient box's image goes with the
+  // box; a named box's with `silk box delete` (its state records the path).
+  std::string volume_root;
   std::string box_id;  // empty: generated ("b<pid>-<n>")
   // Sweep stale boxes of dead supervisors before starting (SweepStaleBoxes).
   bool sweep_first = true;

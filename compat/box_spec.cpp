@@ -174,6 +174,7 @@ void ReadBoxSpec(const json& root, JsonProblems& problems, BoxSpec& s) {
   r.String("cwd", s.cwd);
   r.String("rootfs", s.rootfs);
   ReadSize(r, "scratch_size", s.scratch_size);
+  ReadSize(r, "disk_max", s.disk_max);
   r.String("hostname", s.hostname);
   r.String("profile", s.profile);
   ReadSize(r, "memory_max", s.memory_max);
@@ -349,6 +350,7 @@ std::string BoxSpecToJson(const BoxSpec& s) {
   j["cwd"] = s.cwd;
   j["rootfs"] = s.rootfs;
   j["scratch_size"] = s.scratch_size;
+  j["disk_max"] = s.disk_max;
   j["hostname"] = s.hostname;
   j["profile"] = s.profile;
   j["memory_max"] = s.memory_max;
@@ -417,6 +419,11 @@ Result<void> Validate(const BoxSpec& s) {
                                    " bytes is more than this host's RAM + swap (" +
                                    std::to_string(host) +
                                    " bytes); /scratch, /tmp and /dev/shm share it, give less");
+  if (s.disk_max != 0 && s.disk_max < kMinDiskSize)
+    return bad("disk_max (--disk)", std::to_string(s.disk_max) +
+                                        " bytes is below the minimum volume of 16M (ext4's "
+                                        "journal and metadata would leave the box little); give "
+                                        "at least 16M, or 0 for no volume");
   if (!IsHostname(s.hostname))
     return bad("hostname", "'" + Shown(s.hostname) +
                                "' is not a host name: 1..64 characters, dot-separated labels "

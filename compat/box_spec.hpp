@@ -58,6 +58,9 @@ struct NetworkSpec {
 inline constexpr const char* kDefaultProfile = "gen0-sliver";
 // The one budget of /scratch, /tmp and /dev/shm together (one tmpfs).
 inline constexpr uint64_t kDefaultScratchSize = 64ull << 20;
+// The smallest volume a box may get (BoxSpec::disk_max): mkfs.ext4 makes smaller file
+// systems, but their journal and metadata leave little of them.
+inline constexpr uint64_t kMinDiskSize = 16ull << 20;
 // Tasks a box may have unless its spec says otherwise (0 = no limit, only when asked).
 inline constexpr uint64_t kDefaultPidsMax = 1024;
 // Box uids/gids without an explicit uid_map/gid_map must lie below this: the size of the
@@ -78,6 +81,10 @@ struct BoxSpec {
   // RAM + swap, and at most memory_max when that is set (unless left at the default,
   // which is then capped at memory_max).
   uint64_t scratch_size = kDefaultScratchSize;
+  // Bytes of the box's persistent volume at /data (PlanetLab's disk_max; ext4 on a sparse
+  // image, compat/internal/volume.hpp): 0 = none; else at least kMinDiskSize, and at most
+  // the free space where images go (checked when the box is made). Root only.
+  uint64_t disk_max = 0;
   std::string hostname = "box";
   std::string profile = kDefaultProfile;  // a profile file path or a built-in name
   uint64_t memory_max = 0;                // bytes; 0 = no limit. Swap is off when set.
@@ -143,7 +150,8 @@ std::string BoxSpecToJson(const BoxSpec& spec);
 // weights in range, CIDR address, known rlimits and capabilities, ...) and refuses
 // values that mean something special to the kernel: uid/gid (uid_t)-1 or outside the
 // box's id range, a rootfs that resolves to the host's `/`, a hostname that is not RFC
-// 1123, a scratch size larger than the host's RAM + swap (or than memory_max).
+// 1123, a scratch size larger than the host's RAM + swap (or than memory_max), a disk_max
+// below kMinDiskSize.
 // Reads /proc/meminfo and resolves `rootfs`; changes nothing.
 // Errors (kInvalidInput) name the field and what is accepted.
 Result<void> Validate(const BoxSpec& spec);

@@ -46,6 +46,7 @@ void MountPlanBuilder::Add(MountOpKind kind, const std::string& source, const st
 
 Result<MountPlanBuilder> MountPlanBuilder::Build(const BoxSpec& spec, const std::string& staging) {
   MountPlanBuilder b;
+  const bool volume = spec.disk_max != 0;
   const std::string& r = staging;
   // The default scratch size follows a smaller memory limit (tmpfs pages are charged to
   // the box's memory cgroup); Validate() refuses an explicit size above it.
@@ -88,10 +89,19 @@ Result<MountPlanBuilder> MountPlanBuilder::Build(const BoxSpec& spec, const std:
     if (std::string(resolved) == "/")
       return Fail(ErrorCode::kInvalidInput,
                   "rootfs '" + spec.rootfs + "' is the host's root directory");
+    // The box cannot make a mount point in a directory it does not own.
+    if (volume &&
+        (lstat((std::string(resolved) + "/data").c_str(), &st) != 0 || !S_ISDIR(st.st_mode)))
+      return Fail(ErrorCode::kInvalidInput,
+                  "rootfs '" + spec.rootfs +
+                      "' has no directory /data for the box's volume (disk_max, --disk): a root "
+                      "fs brings its mount points; create " +
+                      resolved + "/data");
     b.Add(MountOpKind::kMount, resolved, r, nullptr, MS_BIND | MS_REC);
   }
   for (const char* d : {"tmp", "scratch", "dev", "proc", "sys"})
     b.Add(MountOpKind::kMkdir, "", r + "/" + d);
+  if (volume) b.Add(MountOpKind::kMkdir, "", r + "/data");
   // The rootfs and every mount the host has inside it: ro, nosuid, nodev, before silk
   // mounts its own writable /tmp, /scratch and /dev on top.
   if (!spec.rootfs.empty()) b.Add(MountOpKind::kRemountRo, "", r, nullptr, MS_REC | kNoSuidDev);
@@ -121,6 +131,9 @@ Result<MountPlanBuilder> MountPlanBuilder::Build(const BoxSpec& spec, const std:
     b.Add(MountOpKind::kMount, pool + "/" + sub, target, nullptr, MS_BIND);
   }
   b.Add(MountOpKind::kUmount, "", pool);
+  // The volume, after the rootfs went read-only: it stays writable. Its fd comes later
+  // (SetVolumeFd); none fails the move (EBADF).
+  if (volume) b.Add(MountOpKind::kMoveMount, "", r + "/data", nullptr, ~0ul);
   if (spec.tty) {
     b.Add(MountOpKind::kMkdir, "", dev + "/pts");
     b.Add(MountOpKind::kMount, "devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC,
@@ -154,6 +167,11 @@ Result<MountPlanBuilder> MountPlanBuilder::Build(const BoxSpec& spec, const std:
         true);
   b.Add(MountOpKind::kPivot, "", r);
   return b;
+}
+
+void MountPlanBuilder::SetVolumeFd(int fd) {
+  for (auto& op : ops_)
+    if (op.kind == MountOpKind::kMoveMount) op.flags = static_cast<unsigned long>(fd);
 }
 
 namespace {
@@ -251,6 +269,15 @@ int ExecuteMountPlan(const MountPlan& plan, size_t* failed_op) {
       }
       case MountOpKind::kPivot:
         rc = Pivot(op.target);
+        break;
+      case MountOpKind::kMoveMount:
+        if (!TargetIsSafe(op.target)) {
+          errno = ELOOP;
+          rc = -1;
+          break;
+        }
+        rc = move_mount(static_cast<int>(op.flags), "", AT_FDCWD, op.target,
+                        MOVE_MOUNT_F_EMPTY_PATH);
         break;
     }
     if (rc != 0 && !op.optional) {

@@ -8,6 +8,8 @@
 // the kernel knobs masked or read-only (/proc/sys, /proc/sysrq-trigger, /proc/kcore
 // ...), and /sys read-only (absent when the kernel refuses sysfs in a user namespace).
 // With a rootfs: the directory bound with the same /tmp /scratch /dev /proc /sys.
+// A box with a volume (BoxSpec::disk_max, volume.hpp) gets it at /data, read-write, moved
+// there from the supervisor's detached mount (a rootfs must bring the /data directory).
 // Host binds are read-only, nosuid and nodev all the way down: mount_setattr(2) with
 // AT_RECURSIVE covers mounts the host has inside them (Linux 5.12+).
 // Every mount target is checked not to be a symlink before it is mounted on.
@@ -46,6 +48,7 @@ enum class MountOpKind : uint8_t {
   kPivot,         // pivot_root into target and detach the old root
   kUmount,        // detach the mount at target (umount2 MNT_DETACH)
   kWriteFile,     // write `data` to the existing file at target (a /proc knob of the child)
+  kMoveMount,     // move the detached mount of fd `flags` (fsmount, inherited) onto target
 };
 
 struct MountOp {
@@ -67,9 +70,13 @@ struct MountPlan {
 class MountPlanBuilder {
  public:
   // Plans the view for `spec` with the new root assembled at `staging` (an empty
-  // directory on the host, mounted on only inside the box's mount namespace).
-  // Errors: kNotFound when spec.rootfs does not exist or is not a directory.
+  // directory on the host, mounted on only inside the box's mount namespace); with
+  // spec.disk_max, /data for the box's volume, whose mount SetVolumeFd() names.
+  // Errors: kNotFound when spec.rootfs does not exist or is not a directory;
+  // kInvalidInput when a volume is asked for and the rootfs has no /data directory.
   static Result<MountPlanBuilder> Build(const BoxSpec& spec, const std::string& staging);
+  // The box's volume for /data: a detached mount (volume.hpp) the child inherits as `fd`.
+  void SetVolumeFd(int fd);
 
   MountPlan plan() const { return {ops_.data(), ops_.size()}; }
   const std::vector<MountOp>& ops() const { return ops_; }

@@ -15,6 +15,7 @@
 #include "compat/box.hpp"
 #include "compat/internal/cgroup.hpp"
 #include "compat/internal/netlink.hpp"
+#include "compat/internal/volume.hpp"
 
 namespace silk::compat::internal {
 
@@ -164,6 +165,10 @@ Result<bool> SweepBoxDir(const std::string& dir, bool named_too) {
   bool live = false;
   UniqueFd lock = TryLockDir(dir, &live);
   if (!lock) return false;
+  // The volume's image first: its record may be all a SIGKILL left (write-ahead), and a
+  // directory being removed may still hold it.
+  if (std::string image = RecordedVolumeImage(dir); !image.empty())
+    SILK_TRY(RemoveVolumeImage(image));
   if (IsTransient(name)) {
     RemoveStateDir(dir);
     return true;
@@ -257,6 +262,15 @@ Result<void> BoxState::RecordIdRange(uint32_t first_id, uint32_t count) {
 
 Result<void> BoxState::RecordVeth(const std::string& name) {
   return WriteStateFile(dir_ + "/veth", name + "\n");
+}
+
+Result<void> BoxState::RecordVolume(const std::string& image) {
+  return WriteStateFile(dir_ + "/volume", image + "\n");
+}
+
+std::string RecordedVolumeImage(const std::string& dir) {
+  auto text = ReadFile(dir + "/volume");
+  return text ? Trim(*text) : std::string();
 }
 
 }  // namespace silk::compat::internal

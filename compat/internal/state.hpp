@@ -4,6 +4,8 @@
 //   <state_root>/<box id>/cgroups     one cgroup directory per line
 //   <state_root>/<box id>/veth        the host end of the box's veth pair, if any
 //   <state_root>/<box id>/idrange     "<first host id> <count>" of its user namespace
+//   <state_root>/<box id>/volume      the image of its volume (volume.hpp), if any: the
+//                                     sweep and `box delete` remove it
 //   <state_root>/<box id>/root/       mount point of the box's new root (mounted only
 //                                     inside the box's own mount namespace)
 // and for a named box (`silk box create`, RunOptions::persistent), which outlives its
@@ -51,6 +53,8 @@ class BoxState {
   // Create's `record`); replaces the previous record.
   Result<void> RecordCgroups(const std::vector<std::string>& paths);
   Result<void> RecordVeth(const std::string& host_ifname);
+  // The box's volume image (volume.hpp), before it is created.
+  Result<void> RecordVolume(const std::string& image);
   // The host id range the box's user namespace maps (informational: the lease itself is
   // an flock that dies with the supervisor, idrange.hpp).
   Result<void> RecordIdRange(uint32_t first_id, uint32_t count);
@@ -78,6 +82,10 @@ bool SupervisorAlive(const std::string& dir);
 
 // The start time of `pid` (field 22 of /proc/<pid>/stat), or 0 if there is no such pid.
 unsigned long long ProcessStartTime(pid_t pid);
+
+// The volume image recorded in the state directory `dir`, or "" when it has none (for
+// `silk box stats`: ReadVolumeUsage in volume.hpp).
+std::string RecordedVolumeImage(const std::string& dir);
 
 // Reclaims one box directory if no live supervisor holds its lock. Returns true if it did.
 // A named box's directory (the persistent marker) is reclaimed only with

@@ -23,10 +23,11 @@ TEST(BoxSpec, ParsesEveryFieldAndRoundTrips) {
     "gid_map": [{"inside": 0, "outside": 100000, "count": 65536}], "uid": 1, "gid": 2,
     "network": {"mode": "veth", "bridge": "br0", "address": "10.1.0.2/24",
                 "gateway": "10.1.0.1", "egress_rate": "1M"},
-    "raw_sockets": true, "report_denials": true, "tty": true})",
+    "raw_sockets": true, "report_denials": true, "tty": true, "disk_max": "1G"})",
                         "box.json");
   ASSERT_TRUE(s) << s.error().ToString();
   EXPECT_EQ(s->memory_max, 256u << 20);
+  EXPECT_EQ(s->disk_max, 1u << 30);
   EXPECT_EQ(s->scratch_size, 32u << 20);
   EXPECT_EQ(s->network.egress_rate, 1u << 20);
   EXPECT_EQ(s->rlimits.size(), 2u);
@@ -45,6 +46,7 @@ TEST(BoxSpec, DefaultsAreNamed) {
   EXPECT_EQ(s->scratch_size, kDefaultScratchSize);
   EXPECT_EQ(s->pids_max, kDefaultPidsMax);
   EXPECT_EQ(BoxSpec().pids_max, 1024u);
+  EXPECT_EQ(s->disk_max, 0u) << "no volume unless asked for";
   // 0 stays "no limit" when asked for.
   auto none = ParseBoxSpec(R"({"command": "true", "pids_max": 0})", "b.json");
   ASSERT_TRUE(none) << none.error().ToString();
@@ -99,6 +101,8 @@ TEST(BoxSpec, RejectsBadInputNamingTheField) {
       {R"({"command": "x", "hostname": "a_b"})", "hostname"},
       {R"({"command": "x", "scratch_size": "100T"})", "scratch_size"},
       {R"({"command": "x", "scratch_size": "128M", "memory_max": "32M"})", "memory_max"},
+      {R"({"command": "x", "disk_max": "15M"})", "disk_max (--disk): 15728640 bytes is below"},
+      {R"({"command": "x", "disk_max": "lots"})", "disk_max"},
       // Duplicate keys: parsers disagree on which wins (last here; first elsewhere).
       {R"({"command": "x", "uid": 0, "uid": 5})", "uid: duplicate key"},
       {R"({"command": "x", "rlimits": {"nofile": 1, "nofile": 2}})", "rlimits.nofile"},
