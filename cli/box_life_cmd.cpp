@@ -24,6 +24,7 @@
 
 #include "base/strings.hpp"
 #include "base/unique_fd.hpp"
+#include "cli/box_exec_cmd.hpp"
 #include "cli/box_flags.hpp"
 #include "cli/commands.hpp"
 #include "compat/box.hpp"
@@ -451,6 +452,7 @@ const std::vector<Command>& BoxLifecycleCommands() {
       {"kill", "send a signal to a box's command", BoxKill},
       {"stop", "stop a box: TERM, then KILL after a timeout", BoxStop},
       {"delete", "remove a box that ended or was lost (--force: a live one)", BoxDelete},
+      {"exec", "run a command in a running box", BoxExec},
       {"list", "list the named boxes and their status", BoxList},
       {"state", "show a box's record (--json)", BoxState},
       {"supervise", "", BoxSupervise},

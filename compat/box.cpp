@@ -28,9 +28,11 @@
 #include "compat/internal/child.hpp"
 #include "compat/internal/counted_learning.hpp"
 #include "compat/internal/fault_gate.hpp"
+#include "compat/internal/exec_service.hpp"
 #include "compat/internal/filter.hpp"
 #include "compat/internal/idrange.hpp"
 #include "compat/internal/mounts.hpp"
+#include "compat/internal/launch.hpp"
 #include "compat/internal/namespaces.hpp"
 #include "compat/internal/netlink.hpp"
 #include "compat/internal/network.hpp"
@@ -105,132 +107,6 @@ class VethGuard {
   std::string name_;
 };
 
-// Everything the child reads, kept alive until it has exec'd.
-struct ChildData {
-  std::vector<std::string> argv_s, env_s;
-  std::vector<char*> argv, envp;
-  std::vector<RlimitOp> rlimits;
-  std::vector<char> exec_buf;
-  std::string path;
-  ChildPlan plan;
-};
-
-void BuildExecData(const BoxSpec& spec, ChildData& d) {
-  d.argv_s.push_back(spec.command);
-  d.argv_s.insert(d.argv_s.end(), spec.args.begin(), spec.args.end());
-  d.env_s = spec.env;
-  bool has_path = false;
-  for (const auto& e : d.env_s)
-    if (e.rfind("PATH=", 0) == 0) {
-      has_path = true;
-      d.path = e.substr(5);
-    }
-  if (!has_path) {
-    d.env_s.push_back(std::string("PATH=") + kDefaultPath);
-    d.path = kDefaultPath;
-  }
-  for (auto& s : d.argv_s) d.argv.push_back(s.data());
-  d.argv.push_back(nullptr);
-  for (auto& s : d.env_s) d.envp.push_back(s.data());
-  d.envp.push_back(nullptr);
-  d.exec_buf.resize(PATH_MAX + NAME_MAX + 2);
-  for (const auto& r : spec.rlimits)
-    d.rlimits.push_back({RlimitNumber(r.resource), r.soft, r.hard});
-}
-
-// Receives one message from the child: where its listener will be, an error report, or
-// EOF (it exec'd or exited).
-struct ChildMessage {
-  enum Kind { kEof, kListenerAt, kError } kind = kEof;
-  int listener_fd = -1;
-  UniqueFd gate;     // kListenerAt: the child's fault gate, when it has one
-  pid_t sender = 0;  // the sending process, as the kernel says (SO_PASSCRED), host pid
-  ChildReport report;
-};
-
-Result<ChildMessage> ReadChild(int sock) {
-  ChildMessage m;
-  char buf[std::max(sizeof(ChildReport), sizeof(ListenerAt))];
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred)) + CMSG_SPACE(sizeof(int))];
-  iovec iov = {buf, sizeof buf};
-  msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
-      ucred cred;
-      memcpy(&cred, CMSG_DATA(c), sizeof cred);
-      m.sender = cred.pid;
-    } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-               c->cmsg_len == CMSG_LEN(sizeof(int))) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(c), sizeof fd);
-      m.gate.Reset(fd);
-    }
-  }
-  if (n < 0) return FailErrno("reading from the box during setup");
-  if (n == 0) return m;
-  if (buf[0] == kMsgListenerAt && static_cast<size_t>(n) == sizeof(ListenerAt)) {
-    ListenerAt at;
-    memcpy(&at, buf, sizeof at);
-    m.kind = ChildMessage::kListenerAt;
-    m.listener_fd = at.fd;
-    if (at.gated && !m.gate)
-      return Fail(ErrorCode::kInternal, "the box announced its gate without passing it");
-    if (!at.gated) m.gate.Reset();
-    return m;
-  }
-  if (buf[0] != kMsgError || static_cast<size_t>(n) != sizeof(ChildReport))
-    return Fail(ErrorCode::kInternal, "malformed message from the box during setup");
-  m.kind = ChildMessage::kError;
-  memcpy(&m.report, buf, sizeof m.report);
-  return m;
-}
-
-// Takes the child's seccomp listener (fd `fd` in the child) with pidfd_getfd. Empty
-// while the child has not installed its filter yet (EBADF).
-Result<UniqueFd> TakeListener(int pidfd, int fd) {
-  int got = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0));
-  if (got < 0) {
-    if (errno == EBADF || errno == ESRCH) return UniqueFd();
-    return FailErrno("taking the box's seccomp listener (pidfd_getfd; Linux 5.6+)");
-  }
-  UniqueFd listener(got);
-  char link[64] = {};
-  std::string self = "/proc/self/fd/" + std::to_string(got);
-  if (readlink(self.c_str(), link, sizeof link - 1) < 0 ||
-      std::string_view(link) != "anon_inode:seccomp notify")
-    return Fail(ErrorCode::kInternal, "fd " + std::to_string(fd) +
-                                          " of the box is not its seccomp listener (" + link + ")");
-  return listener;
-}
-
-// A MAP_SHARED page for ChildHandoff, unmapped with the object.
-class HandoffPage {
- public:
-  static Result<HandoffPage> Create() {
-    void* p = mmap(nullptr, sizeof(ChildHandoff), PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return FailErrno("mapping the box's handoff page");
-    return HandoffPage(new (p) ChildHandoff());
-  }
-  HandoffPage(HandoffPage&& o) noexcept : page_(std::exchange(o.page_, nullptr)) {}
-  HandoffPage& operator=(HandoffPage&&) = delete;
-  ~HandoffPage() {
-    if (page_) munmap(page_, sizeof(ChildHandoff));
-  }
-  ChildHandoff* get() const { return page_; }
-
- private:
-  explicit HandoffPage(ChildHandoff* p) : page_(p) {}
-  ChildHandoff* page_;
-};
-
 std::string StageDescription(uint32_t stage, const MountPlanBuilder& mounts,
                              const std::string& staging) {
   if (stage >= kMountBase && stage - kMountBase < mounts.ops().size()) {
@@ -269,8 +145,8 @@ std::string StageDescription(uint32_t stage, const MountPlanBuilder& mounts,
 // Supervises the running box: answers notifications, honours stop_fd and the deadline,
 // until init exits. Sets *timed_out when it killed the box for the deadline.
 Result<void> SuperviseBox(BoxProcess& box, int listener, NotifyHandler* handler, StdioRelay& relay,
-                          int stop_fd, std::chrono::steady_clock::time_point deadline,
-                          bool* timed_out) {
+                          ExecService* execs, int stop_fd,
+                          std::chrono::steady_clock::time_point deadline, bool* timed_out) {
   bool killed = false;
   std::vector<pollfd> fds;
   for (;;) {
@@ -286,6 +162,8 @@ Result<void> SuperviseBox(BoxProcess& box, int listener, NotifyHandler* handler,
     if (rc < 0) {
       if (errno == EINTR) continue;
       return FailErrno("poll in the box supervisor");
+    const size_t execs_at = fds.size();
+    if (execs) execs->AddPollFds(fds);
     }
     if (rc == 0) {  // deadline
       box.Kill();
@@ -308,6 +186,7 @@ Result<void> SuperviseBox(BoxProcess& box, int listener, NotifyHandler* handler,
 }
 
 }  // namespace
+    if (execs) execs->Handle(fds, execs_at);
 
 std::string DefaultStateRoot() {
   if (geteuid() == 0) return "/run/silk/boxes";
@@ -352,7 +231,6 @@ class BoxRun {
   Result<void> PrepareCgroup();
   Result<void> PrepareVolume();
   void PlanChild();
-  Result<void> TakeTheListener(int listener_at, pid_t holder);
   BoxOutcome ExecFailed(int err);
 
   const BoxSpec& spec_;
@@ -394,7 +272,6 @@ class BoxRun {
   std::chrono::steady_clock::time_point t0_;
   std::optional<BoxProcess> box_;
   std::optional<VethGuard> veth_;
-  UniqueFd command_pidfd_;  // the process that installs the filter and execs, under init
   UniqueFd listener_;
   std::unique_ptr<NotifyHandler> handler_;
 };
@@ -520,9 +397,6 @@ Result<void> BoxRun::PrepareCgroup() {
 
 // The child's whole plan: it reads only this (and data_) between clone and execve.
 void BoxRun::PlanChild() {
-  uint64_t keep = 0;
-  for (const auto& c : spec_.capabilities) keep |= 1ull << CapabilityNumber(c);
-  if (spec_.raw_sockets) keep |= 1ull << CapabilityNumber("CAP_NET_RAW");
   ChildPlan& p = data_.plan;
   p.sync_fd = child_end_.get();
   p.handoff = handoff_->get();
@@ -540,7 +414,7 @@ void BoxRun::PlanChild() {
   p.rlimit_count = prlimit_outside_ ? 0 : data_.rlimits.size();
   p.become_ns_root = switch_owner_;
   p.run_init = run_init_;
-  p.keep_caps = keep;
+  p.keep_caps = KeptCapabilities(spec_);
   p.last_cap = LastCapability();
   p.filter = &fprog_;
   p.install = policy::InstallOptionsFor(filter_->compiled);
@@ -650,128 +524,77 @@ Result<BoxOutcome> BoxRun::Run() {
   return out_;
 }
 
-// Takes the listener that process `holder` (the box's init, or the command under silk's
-// init) announced at fd `listener_at`; leaves listener_ empty while the filter is not
-// installed yet.
-Result<void> BoxRun::TakeTheListener(int listener_at, pid_t holder) {
-  int pidfd = box_->pidfd();
-  if (holder != box_->pid()) {
-    if (!command_pidfd_) {
-      command_pidfd_ = UniqueFd(static_cast<int>(syscall(SYS_pidfd_open, holder, 0)));
-      if (!command_pidfd_) return FailErrno("pidfd_open of the box's command");
-    }
-    pidfd = command_pidfd_.get();
-  }
-  listener_ = SILK_TRY(TakeListener(pidfd, listener_at));
-  if (!listener_) return {};
-  // The box makes no syscall but execve from here on: count from now.
-  if (counting_) SILK_TRY(counting_->Enable());
-  handoff_->get()->listener_taken.store(1, std::memory_order_release);
-  handler_ = SILK_TRY(NotifyHandler::Create(&filter_->effective, spec_.raw_sockets,
-                                            spec_.report_denials, options_.observer, holder));
-  if (learning_) {
-    // Linux 6.6+: wake the supervisor on the caller's CPU, which roughly halves a
-    // notification round trip (commit 48a1084a8b74). Older kernels refuse; harmless.
-    (void)ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
-  }
-  return {};
-}
-
 BoxOutcome BoxRun::ExecFailed(int err) {
   int term = 0;
   (void)box_->Reap(&term);
   if (handler_) out_.denials = handler_->TakeReport();
   out_.exit_status = err == ENOENT ? 127 : 126;
-  out_.exec_failure =
-      "'" + spec_.command + "': " +
-      (err == ENOENT ? std::string("command not found in the box (PATH=") + data_.path + ")"
-                     : std::string(strerror(err)));
+  out_.exec_failure = ExecFailureMessage(spec_.command, err, data_.path);
   return out_;
 }
 
 Result<bool> BoxRun::AwaitExec() {
-  int listener_at = -1;           // announced by the child, not taken yet
-  pid_t holder = 0;               // who announced it
-  std::optional<FaultGate> gate;  // where it waits for us after its seccomp() call
-  unsigned tries = 0;
-  for (;;) {
-    if (listener_at >= 0 && gate) {
-      // The child announced the fd before its seccomp() call and, filtered, can make no
-      // other syscall than execve: it says "installed" by faulting at its gate, where
-      // it sleeps until we hold the listener.
-      pollfd fds[2] = {{parent_end_.get(), POLLIN, 0}, {gate->fd(), POLLIN, 0}};
-      if (poll(fds, 2, -1) < 0) {
-        if (errno == EINTR) continue;
-        return FailErrno("poll on the box during setup");
-      }
-      if (!fds[0].revents) {
-        if (!SILK_TRY(gate->Reached())) continue;
-        SILK_TRY(TakeTheListener(listener_at, holder));
-        if (!listener_)
-          return Fail(ErrorCode::kInternal, "the box reached its gate without a seccomp listener");
-        SILK_TRY(gate->Open());
-        gate.reset();
-        listener_at = -1;
-        continue;
-      }
-    } else if (listener_at >= 0) {
-      // No gate (no userfaultfd here): the child spins on the handoff page until we
-      // hold the listener; we retry for the one seccomp() call's duration (yield
-      // first, then 1 ms polls that also catch its error report).
-      SILK_TRY(TakeTheListener(listener_at, holder));
-      if (listener_) {
-        listener_at = -1;
-        continue;
-      }
-      pollfd pf = {parent_end_.get(), POLLIN, 0};
-      if (++tries < 64) sched_yield();
-      if (poll(&pf, 1, tries < 64 ? 0 : 1) <= 0) continue;
-    } else if (listener_) {
-      // Once the filter is in, execve may be notified (always in learning mode): answer
-      // while waiting for the exec (EOF on the socket, which is CLOEXEC).
-      pollfd fds[2] = {{parent_end_.get(), POLLIN, 0}, {listener_.get(), POLLIN, 0}};
-      if (poll(fds, 2, -1) < 0) {
-        if (errno == EINTR) continue;
-        return FailErrno("poll on the box during setup");
-      }
-      if (!fds[0].revents && (fds[1].revents & POLLIN)) {
-        SILK_TRY(handler_->HandleOne(listener_.get()));
-        continue;
-      }
+  ExecHandshake handshake(parent_end_.get(), handoff_->get(), box_->pid(), box_->pidfd());
+  auto taken = [this](int listener, pid_t holder) -> Result<NotifyHandler*> {
+    // The box makes no syscall but execve from here on: count from now.
+    if (counting_) SILK_TRY(counting_->Enable());
+    handler_ = SILK_TRY(NotifyHandler::Create(&filter_->effective, spec_.raw_sockets,
+                                              spec_.report_denials, options_.observer, holder));
+    if (learning_) {
+      // Linux 6.6+: wake the supervisor on the caller's CPU, which roughly halves a
+      // notification round trip (commit 48a1084a8b74). Older kernels refuse; harmless.
+      (void)ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
     }
-    ChildMessage m = SILK_TRY(ReadChild(parent_end_.get()));
-    if (m.kind == ChildMessage::kListenerAt) {
-      if (m.sender <= 0)
-        return Fail(ErrorCode::kInternal, "the box announced its listener without credentials");
-      listener_at = m.listener_fd;
-      holder = m.sender;
-      if (m.gate) gate = SILK_TRY(FaultGate::Adopt(std::move(m.gate)));
-      continue;
-    }
-    if (m.kind == ChildMessage::kEof) {
-      const int err = handoff_->get()->exec_errno.load(std::memory_order_acquire);
-      if (err == 0) break;  // exec'd (or killed: the reap tells)
-      out_ = ExecFailed(err);
+    return handler_.get();
+  };
+  auto end = handshake.Run(taken, std::chrono::steady_clock::time_point::max());
+  listener_ = handshake.TakeListener();
+  if (!end) return Fail(std::move(end.error()));
+  switch (end->kind) {
+    case ChildSetupEnd::kExeced:
+      parent_end_.Reset();
+      return true;  // exec'd (or killed: the reap tells)
+    case ChildSetupEnd::kExecFailed:
+      out_ = ExecFailed(end->exec_errno);
       return false;
-    }
-    // An error report before the filter: the child _exit()s after it.
-    if (listener_) box_->Kill();
-    int term = 0;
-    (void)box_->Reap(&term);
-    const ChildReport& r = m.report;
-    return Fail(Error(ErrorCode::kSystem,
-                      "box setup failed " + StageDescription(r.stage, *mounts_, state_->root_dir()),
-                      r.err));
+    case ChildSetupEnd::kSetupFailed:
+      break;
   }
-  parent_end_.Reset();
-  return true;
+  // An error report before the filter: the child _exit()s after it.
+  if (listener_) box_->Kill();
+  int term = 0;
+  (void)box_->Reap(&term);
+  const ChildReport& r = end->report;
+  return Fail(Error(ErrorCode::kSystem,
+                    "box setup failed " + StageDescription(r.stage, *mounts_, state_->root_dir()),
+                    r.err));
 }
 
 Result<void> BoxRun::Supervise() {
   auto deadline = options_.timeout_ms ? t0_ + std::chrono::milliseconds(options_.timeout_ms)
                                       : std::chrono::steady_clock::time_point::max();
-  return SuperviseBox(*box_, listener_ ? listener_.get() : -1, handler_.get(), *relay_,
-                      options_.stop_fd, deadline, &out_.timed_out);
+  std::unique_ptr<ExecService> execs;
+  if (recording() && root_) {
+    // `silk box exec` enters through the supervisor (exec_service.hpp). Not for a
+    // rootless box: entering it, a process would have to stay dumpable for an
+    // unprivileged supervisor to take its listener, and so open to the box's ptrace.
+    ExecContext ctx;
+    ctx.spec = &spec_;
+    ctx.filter = &fprog_;
+    ctx.install = data_.plan.install;
+    ctx.init_pidfd = box_->pidfd();
+    ctx.cgroup = cgroup_.get();
+    ctx.cgroup_v2_dir = v2_dir_.get();
+    ctx.user_ns = user_ns_;
+    ctx.set_groups = data_.plan.set_groups;
+    ctx.prlimit_outside = prlimit_outside_;
+    ctx.handler = handler_.get();
+    execs = SILK_TRY(ExecService::Create(state_->dir() + "/control", ctx));
+  }
+  auto done = SuperviseBox(*box_, listener_ ? listener_.get() : -1, handler_.get(), *relay_,
+                           execs.get(), options_.stop_fd, deadline, &out_.timed_out);
+  if (execs) execs->Finish();
+  return done;
 }
 
 Result<BoxOutcome> BoxRun::TearDown() {

@@ -98,9 +98,9 @@ int Exec(const ChildPlan& p) {
 // ids change: set them again (dumpable: /proc/self/ files, loginuid among them, belong
 // to root otherwise, not to the box), then make sure the supervisor did not die before
 // the signal was armed (its end of the sync socket would be closed).
-void RearmAfterIdChange(int fd) {
+void RearmAfterIdChange(int fd, bool dumpable) {
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) Die(fd, kStageSetIds, errno);
-  if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) Die(fd, kStageSetIds, errno);
+  if (dumpable && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) Die(fd, kStageSetIds, errno);
   pollfd pf = {fd, POLLRDHUP, 0};
   if (poll(&pf, 1, 0) > 0 && (pf.revents & (POLLRDHUP | POLLHUP))) _exit(127);
 }
@@ -176,11 +176,15 @@ void RunChild(const ChildPlan& p) {
   do n = recv(fd, &go, 1, 0);
   while (n < 0 && errno == EINTR);
   if (n != 1 || go != 'G') Die(fd, kStageWaitGo, n < 0 ? errno : EPIPE);
+  if (p.enter_pidfd >= 0) {
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) Die(fd, kStageEnter, errno);
+    if (setns(p.enter_pidfd, p.enter_flags) != 0) Die(fd, kStageEnter, errno);
+  }
   if (p.become_ns_root) {
     if (syscall(SYS_setresgid, 0, 0, 0) != 0 || syscall(SYS_setgroups, 0, nullptr) != 0 ||
         syscall(SYS_setresuid, 0, 0, 0) != 0)
       Die(fd, kStageNsRoot, errno);
-    RearmAfterIdChange(fd);
+    RearmAfterIdChange(fd, p.enter_pidfd < 0);
   }
   // A new session: no controlling terminal, so TIOCSTI into the caller's tty fails.
   if (setsid() < 0) Die(fd, kStageSetsid, errno);
@@ -205,7 +209,7 @@ void RunChild(const ChildPlan& p) {
     if (p.set_groups && syscall(SYS_setgroups, 0, nullptr) != 0) Die(fd, kStageSetIds, errno);
     if (syscall(SYS_setresgid, p.gid, p.gid, p.gid) != 0) Die(fd, kStageSetIds, errno);
     if (syscall(SYS_setresuid, p.uid, p.uid, p.uid) != 0) Die(fd, kStageSetIds, errno);
-    RearmAfterIdChange(fd);
+    RearmAfterIdChange(fd, p.enter_pidfd < 0);
   }
   if (SetCapabilities(p.keep_caps, p.last_cap) != 0) Die(fd, kStageCaps, errno);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Die(fd, kStageNoNewPrivs, errno);
@@ -292,6 +296,8 @@ const char* ChildStageName(uint32_t stage) {
       return "becoming root of the box's user namespace";
     case kStageInit:
       return "starting the command under silk's init";
+    case kStageEnter:
+      return "entering the box's namespaces (setns)";
     default:
       return "setting up the box";
   }

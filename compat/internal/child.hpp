@@ -37,6 +37,7 @@ enum ChildStage : uint32_t {
   kStageExec,    // errno ENOENT: command not found
   kStageNsRoot,  // becoming root of the box's user namespace
   kStageInit,    // starting the command under silk's init
+  kStageEnter,   // entering the namespaces of a running box (`silk box exec`)
   kMountBase = 1000,
 };
 
@@ -77,6 +78,14 @@ struct RlimitOp {
 
 struct ChildPlan {
   int sync_fd = -1;  // SOCK_SEQPACKET, CLOEXEC: waits for 'G', reports errors
+  // `silk box exec` (born in the box's pid namespace and cgroups): right after 'G',
+  // become undumpable for good -- until execve nothing in the box may ptrace this
+  // process or read its /proc files while it holds the supervisor's descriptors and has
+  // no filter yet (execve makes the command dumpable as any) -- and setns() through the
+  // box init's pidfd into `enter_flags` (user first: the kernel orders them). The root
+  // and working directory are then the box's root.
+  int enter_pidfd = -1;
+  int enter_flags = 0;
   // Cloned with another owner's euid (NamespaceOwner): right after 'G' (the maps are
   // written), become root of the user namespace -- real, effective, saved and fs ids,
   // no supplementary groups -- so that no id of the child is host root any more.

@@ -52,6 +52,7 @@ class NotifyHandler {
   void Finish();
 
   DenialReport TakeReport() { return std::move(report_); }
+  const DenialReport& report() const { return report_; }
 
   // i386 calls let continue, per number: counted learning subtracts them from the
   // kernel's per-number counts, which include them (syscall_counters.hpp).

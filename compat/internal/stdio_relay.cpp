@@ -171,9 +171,18 @@ void StdioRelay::Finish(Stream& s) {
   s.ours.Reset();  // stdin: the box reads EOF; output: nothing more comes
 }
 
+bool StdioRelay::Done() const {
+  for (const auto& s : streams_) {
+    if (!s.ours) continue;
+    if (!s.src_done && s.buf.size() < kBufferBytes) return false;
+    if (!s.buf.empty() && !s.dst_dead) return false;
+  }
+  return true;
+}
+
 void StdioRelay::Drain(std::chrono::steady_clock::time_point deadline) {
   // The box is gone: its stdin needs nothing more.
-  Finish(streams_[0]);
+  EndInput();
   for (;;) {
     std::vector<pollfd> fds;
     AddPollFds(fds);

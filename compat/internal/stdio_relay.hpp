@@ -55,6 +55,11 @@ class StdioRelay {
   // After the box's init exited: relays what its pipes still hold until they reach EOF
   // (every box process is gone, so that comes at once) or `deadline` passes.
   void Drain(std::chrono::steady_clock::time_point deadline);
+  // The box's end of stdin closes (it reads EOF) and nothing more is read from the
+  // caller's: its reader is gone.
+  void EndInput() { Finish(streams_[0]); }
+  // Whether every stream is finished (AddPollFds would add nothing).
+  bool Done() const;
 
  private:
   struct Stream {
