@@ -12,6 +12,10 @@ int ImageMain(const Args& args);
 // silk vm: run/list thinix VMs; silk vmm: doctor (cli/vm_cmd.cpp).
 int VmMain(const Args& args);
 int VmmMain(const Args& args);
+// silk vm create/exec/stop/delete/state/stats: named VMs, and the named VMs' list
+// (cli/vm_life_cmd.cpp).
+const std::vector<Command>& VmLifecycleCommands();
+int PrintNamedVms(const std::string& state_dir, const Output& out);
 // silk agent: the guest side of the VM control channel (cli/agent_cmd.cpp).
 int AgentMain(const Args& args);
 

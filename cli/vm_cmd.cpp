@@ -1,4 +1,5 @@
-// `silk vm run|list` and `silk vmm doctor`: thinix VMs through libvirt (vmm/).
+// `silk vm run|list` and `silk vmm doctor`: thinix VMs through libvirt (vmm/); the named
+// VMs' verbs are in cli/vm_life_cmd.cpp.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -137,14 +138,21 @@ int Run(const Args& all_args) {
 
 int List(const Args& args) {
   po::options_description opts("Options");
-  std::string uri = vmm::kDefaultUri;
+  std::string uri = vmm::kDefaultUri, state_dir;
+  Output out("silk vm list");
   opts.add_options()("uri", po::value<std::string>(&uri)->default_value(uri),
-                     "libvirt connection URI")(
-      "all", "every domain, not only silk's (named silk-*)")("json", "print JSON");
+                     "libvirt connection URI (with --domains)")(
+      "domains", "list libvirt's domains of silk (named silk-*) instead of the named VMs")(
+      "all", "list every libvirt domain, not only silk's (implies --domains)")(
+      "state-dir", po::value(&state_dir), "state root of the named VMs (default /run/silk/vms)");
+  out.AddJsonFlag(opts, "print JSON");
   po::variables_map vm;
-  if (auto rc = ParseArgs("silk vm list [options]", "Lists VMs: state, vCPUs, memory, CPU time.",
-                          opts, {}, args, vm))
+  if (auto rc = ParseArgs("silk vm list [options]",
+                          "Lists the named VMs (`silk vm create`): status, size, accelerator;\n"
+                          "with --domains, libvirt's domains: state, vCPUs, memory, CPU time.",
+                          opts, {}, args, vm, out))
     return *rc;
+  if (!vm.count("domains") && !vm.count("all")) return PrintNamedVms(state_dir, out);
   auto conn = vmm::Connection::Open(uri);
   if (!conn) return ReportError(conn.error());
   auto doms = vmm::ListDomains(**conn);
@@ -154,7 +162,7 @@ int List(const Args& args) {
   std::vector<vmm::DomainInfo> shown;
   for (const auto& d : *doms)
     if (all || d.name.rfind("silk-", 0) == 0) shown.push_back(d);
-  if (vm.count("json")) {
+  if (out.json()) {
     for (const auto& d : shown)
       arr.push_back({{"name", d.name},
                      {"state", d.state},
@@ -227,10 +235,14 @@ int Doctor(const Args& args) {
 }  // namespace
 
 int VmMain(const Args& args) {
-  static const std::vector<Command> commands = {
-      {"run", "boot a thinix VM, run a command in it, shut it down", Run},
-      {"list", "list VMs with state, memory and CPU time", List},
-  };
+  static const std::vector<Command> commands = [] {
+    std::vector<Command> all = {
+        {"run", "boot a thinix VM, run a command in it, shut it down", Run},
+        {"list", "list the named VMs (--domains: libvirt's domains)", List},
+    };
+    for (const Command& c : VmLifecycleCommands()) all.push_back(c);
+    return all;
+  }();
   return Dispatch("silk vm", "thinix VMs through libvirt.", commands, args);
 }
 

@@ -65,9 +65,9 @@ constexpr size_t kStdinWindow = 256 * 1024;
 // the host reads whenever frames come), the host's stdin frames to its stdin (when
 // `stdin` is the pipe's end; a non-blocking write, buffered up to kStdinWindow), until
 // the command has exited and both outputs reached end of file. Stdin that is still
-// coming then is dropped. A failed send (the host went away) kills and reaps the command.
-Result<ExitStatus> Relay(FramedChannel& ch, ChildProcess& child) {
-  using Clock = std::chrono::steady_clock;
+// coming then is dropped. A failed send or the channel's hangup (the host went away)
+// kills and reaps the command.
+Result<ExitStatus> Relay(FramedChannel& ch, ChildProcess& child, std::string* new_session_ping) {
   auto fail = [&child](Error e) -> Result<ExitStatus> {
     (void)child.Kill();
     return Fail(std::move(e));
@@ -82,7 +82,6 @@ Result<ExitStatus> Relay(FramedChannel& ch, ChildProcess& child) {
   }
   std::string in_buf;
   bool in_eof = false, exited = false;
-  Clock::time_point channel_idle_until{};
   UniqueFd* outputs[2] = {&child.stdout_pipe(), &child.stderr_pipe()};
   const FrameType types[2] = {FrameType::kStdout, FrameType::kStderr};
   char buf[65536];
@@ -92,6 +91,15 @@ Result<ExitStatus> Relay(FramedChannel& ch, ChildProcess& child) {
       auto next = ch.NextBuffered(&f);
       if (!next) return fail(next.error());
       if (!*next) break;
+      if (f.type == FrameType::kPing && ch.hangup_is_transient()) {
+        // A host pings only to open a session: this is a new host, so the one that ran
+        // the command went away (its hangup may never have been seen here). Its ping is
+        // answered once the command is gone.
+        *new_session_ping = f.payload;
+        return fail(Error(ErrorCode::kSystem,
+                          "control channel: a new host session began during the command",
+                          ECONNRESET));
+      }
       if (f.type == FrameType::kStdin) {
         if (in) in_buf += f.payload;
       } else if (f.type == FrameType::kStdinEnd) {
@@ -117,16 +125,12 @@ Result<ExitStatus> Relay(FramedChannel& ch, ChildProcess& child) {
       fds[n] = {in.get(), POLLOUT, 0};
       what[n++] = 3;
     }
-    int timeout_ms = -1;
-    if (relay_stdin && in_buf.size() < kStdinWindow) {
-      if (Clock::now() >= channel_idle_until) {
-        fds[n] = {ch.fd(), POLLIN, 0};
-        what[n++] = 4;
-      } else {
-        timeout_ms = 20;
-      }
-    }
-    int r = ::poll(fds, n, timeout_ms);
+    // The channel is always watched: its hangup (the host went away: Ctrl-C of `silk vm
+    // exec`) ends the session and the command; its frames are read only for stdin.
+    fds[n] = {ch.fd(),
+              static_cast<short>(!relay_stdin || in_buf.size() < kStdinWindow ? POLLIN : 0), 0};
+    what[n++] = 4;
+    int r = ::poll(fds, n, -1);
     if (r < 0) {
       if (errno == EINTR) continue;
       return fail(Error(ErrorCode::kSystem, "agent: poll", errno));
@@ -163,9 +167,14 @@ Result<ExitStatus> Relay(FramedChannel& ch, ChildProcess& child) {
         case 4:
           if (fds[k].revents & POLLIN) {
             if (auto got = ch.ReadSome(); !got) return fail(got.error());
+          } else if (ch.hangup_is_transient()) {
+            // Virtio-serial: POLLHUP once no host side is connected any more.
+            return fail(Error(ErrorCode::kSystem,
+                              "control channel: the host side went away during the command",
+                              ECONNRESET));
           } else {
-            // Virtio-serial: POLLHUP while no host side is connected; look again shortly.
-            channel_idle_until = Clock::now() + std::chrono::milliseconds(20);
+            // A socket: reading gives its end of file, or its error.
+            if (auto got = ch.ReadSome(); !got) return fail(got.error());
           }
           break;
       }
@@ -177,7 +186,7 @@ Result<ExitStatus> Relay(FramedChannel& ch, ChildProcess& child) {
 }
 
 // Runs one command; streams its output over `ch`; returns after sending 'X' or 'F'.
-Result<void> RunCommand(FramedChannel& ch, const json& req) {
+Result<void> RunCommand(FramedChannel& ch, const json& req, std::string* new_session_ping) {
   std::vector<std::string> argv;
   std::vector<std::pair<std::string, std::string>> env_add;
   std::string cwd = "/";
@@ -216,7 +225,7 @@ Result<void> RunCommand(FramedChannel& ch, const json& req) {
   }
   // A send that fails (the host went away) ends the relay: the command is killed and
   // reaped before the error returns.
-  ExitStatus status = SILK_TRY(Relay(ch, *child));
+  ExitStatus status = SILK_TRY(Relay(ch, *child, new_session_ping));
   // As PID 1 the agent also inherits orphans: reap whatever else has exited.
   while (::waitpid(-1, nullptr, WNOHANG) > 0) {
   }
@@ -281,42 +290,84 @@ Result<void> RunAgent(const std::string& port_path) {
   return ServeAgent(ch);
 }
 
+namespace {
+
+// Serves one frame; false after a power-off request. A ping of a new host that ended the
+// running command's session is left in `new_session_ping`. Errors: the channel's (and
+// RunCommand's).
+Result<bool> ServeFrame(FramedChannel& ch, const Frame& f, std::string* new_session_ping) {
+  switch (f.type) {
+    case FrameType::kPing: {
+      struct sysinfo si;
+      long uptime = ::sysinfo(&si) == 0 ? si.uptime : -1;
+      json pong = {{"version", SILK_VERSION}, {"uptime_s", uptime}, {"stdin", true}};
+      // The host's nonce comes back first in the payload (json's keys are sorted), so that
+      // a host can find this pong in a stream with stale bytes before it (channel.hpp).
+      json ping = json::parse(f.payload, nullptr, false);
+      if (ping.is_object() && ping.contains("nonce") && ping["nonce"].is_string())
+        pong["nonce"] = ping["nonce"];
+      SILK_TRY(ch.Send(FrameType::kPong, Json(pong)));
+      return true;
+    }
+    case FrameType::kRun: {
+      json req = json::parse(f.payload, nullptr, /*allow_exceptions=*/false);
+      if (req.is_discarded() || !req.is_object()) {
+        SILK_TRY(
+            ch.Send(FrameType::kFailure, Json({{"error", "run request is not a JSON object"}})));
+        return true;
+      }
+      SILK_TRY(RunCommand(ch, req, new_session_ping));
+      return true;
+    }
+    case FrameType::kPowerOff:
+      ::sync();
+      if (::getpid() == 1) {
+        ::reboot(RB_POWER_OFF);
+        return FailErrno("agent: power-off failed");
+      }
+      return false;
+    default:
+      return true;  // not for the agent
+  }
+}
+
+}  // namespace
+
 Result<void> ServeAgent(FramedChannel& ch) {
   // A command that closes its stdin early makes the relay's write fail with EPIPE, not
   // kill the agent (commands start with default dispositions, ChildProcess resets them).
   ::signal(SIGPIPE, SIG_IGN);
+  // The hello waits for the first host side (the blocking port's write).
   SILK_TRY(ch.Send(FrameType::kHello,
                    Json({{"version", SILK_VERSION}, {"pid", ::getpid()}, {"stdin", true}})));
+  if (ch.hangup_is_transient()) {
+    // A VM that lives serves one host session after another: from now on a send to a
+    // host side that went away fails (and ends its session) instead of blocking until
+    // the next host connects.
+    int flags = ::fcntl(ch.fd(), F_GETFL);
+    if (flags < 0 || ::fcntl(ch.fd(), F_SETFL, flags | O_NONBLOCK) != 0)
+      return FailErrno("agent: making the control port non-blocking");
+  }
+  std::string new_session_ping;
   for (;;) {
-    Frame f = SILK_TRY(ch.Receive());
-    switch (f.type) {
-      case FrameType::kPing: {
-        struct sysinfo si;
-        long uptime = ::sysinfo(&si) == 0 ? si.uptime : -1;
-        SILK_TRY(ch.Send(FrameType::kPong,
-                         Json({{"version", SILK_VERSION}, {"uptime_s", uptime}, {"stdin", true}})));
-        break;
-      }
-      case FrameType::kRun: {
-        json req = json::parse(f.payload, nullptr, /*allow_exceptions=*/false);
-        if (req.is_discarded() || !req.is_object()) {
-          SILK_TRY(
-              ch.Send(FrameType::kFailure, Json({{"error", "run request is not a JSON object"}})));
-          break;
-        }
-        SILK_TRY(RunCommand(ch, req));
-        break;
-      }
-      case FrameType::kPowerOff:
-        ::sync();
-        if (::getpid() == 1) {
-          ::reboot(RB_POWER_OFF);
-          return FailErrno("agent: power-off failed");
-        }
-        return {};
-      default:
-        break;  // not for the agent
+    auto served = ch.Receive().and_then(
+        [&ch, &new_session_ping](Frame f) { return ServeFrame(ch, f, &new_session_ping); });
+    if (served) {
+      if (!*served) return {};
+      continue;
     }
+    // In a guest the host side comes and goes: its leaving (or a stream it left corrupt)
+    // ends only its session. Over a socket it ends the agent.
+    if (!ch.hangup_is_transient() || served.error().code() == ErrorCode::kInternal)
+      return Fail(std::move(served.error()));
+    ch.ResetSession();
+    if (!new_session_ping.empty()) {
+      Frame ping{FrameType::kPing, std::move(new_session_ping)};
+      new_session_ping.clear();
+      (void)ServeFrame(ch, ping, &new_session_ping);  // its failure is its session's end
+      continue;
+    }
+    SleepFor(std::chrono::milliseconds(20));  // never a hot loop on a lasting failure
   }
 }
 

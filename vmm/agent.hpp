@@ -31,7 +31,9 @@ Result<void> MakeRootPivotable();
 
 // Serves the protocol on an open channel (greets with 'H' first). Returns after a
 // power-off request when not PID 1 (as PID 1 it powers the guest off), or with the
-// channel's error.
+// channel's error. On a virtio port (hangup_is_transient) host sessions come and go: a
+// host side that leaves (during a command too: the command is killed) or leaves the
+// stream corrupt ends its session only, and the next connection is served afresh.
 Result<void> ServeAgent(FramedChannel& channel);
 
 // Opens `port_path` (ResolveVirtioPort) and serves the channel on it until a power-off request (as

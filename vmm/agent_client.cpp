@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -24,6 +25,18 @@ std::string ErrorOf(const std::string& payload) {
   if (j.is_object() && j.contains("error") && j["error"].is_string())
     return j["error"].get<std::string>();
   return payload;
+}
+
+// 16 random hex digits (a session's nonce); the time when getrandom fails.
+std::string SessionNonce() {
+  unsigned char bytes[8];
+  if (::getrandom(bytes, sizeof bytes, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof bytes)) {
+    auto t = static_cast<unsigned long long>(Clock::now().time_since_epoch().count());
+    std::memcpy(bytes, &t, sizeof bytes);
+  }
+  char hex[17];
+  for (size_t i = 0; i < sizeof bytes; ++i) std::snprintf(hex + 2 * i, 3, "%02x", bytes[i]);
+  return hex;
 }
 
 }  // namespace
@@ -150,18 +163,42 @@ Result<AgentClient> ConnectAgent(const std::string& socket_path, Clock::time_poi
       return FailErrno("cannot connect to the control socket " + socket_path);
     }
     FramedChannel ch(std::move(fd));
-    SILK_TRY(ch.Send(FrameType::kPing, "{}"));
+    // The nonce marks this session's pong (channel.hpp: a VM that lives may hand a new
+    // connection stale bytes of the one before).
+    const std::string nonce = SessionNonce();
+    SILK_TRY(ch.Send(FrameType::kPing, json{{"nonce", nonce}}.dump()));
+    const std::string marker = "p{\"nonce\":\"" + nonce + "\"";
+    bool synced = true;
     // Wait in slices so that a guest that died is noticed between them.
     for (;;) {
       auto slice = std::min(deadline, Clock::now() + std::chrono::milliseconds(250));
+      if (!synced && !ch.SkipTo(marker)) {
+        // Stale bytes that began mid-frame: read on until this session's pong is in.
+        pollfd p{ch.fd(), POLLIN, 0};
+        auto left = std::chrono::ceil<std::chrono::milliseconds>(slice - Clock::now());
+        if (::poll(&p, 1, static_cast<int>(std::max<long>(0, left.count()))) > 0)
+          SILK_TRY(ch.ReadSome());
+        if (Clock::now() >= deadline)
+          return Fail(ErrorCode::kTimeout,
+                      "the guest's agent did not answer on " + socket_path + " in time");
+        continue;
+      }
       auto f = ch.Receive(slice);
       if (f) {
-        if (f->type == FrameType::kHello || f->type == FrameType::kPong) {
-          json j = json::parse(f->payload, nullptr, false);
+        synced = true;
+        json j = json::parse(f->payload, nullptr, false);
+        bool ours = f->type == FrameType::kHello ||
+                    (f->type == FrameType::kPong &&
+                     (!j.is_object() || !j.contains("nonce") || j["nonce"] == nonce));
+        if (ours) {
           bool forwards_stdin = j.is_object() && j.contains("stdin") && j["stdin"].is_boolean() &&
                                 j["stdin"].get<bool>();
           return AgentClient(std::move(ch), forwards_stdin);
         }
+        continue;  // a stale frame of an earlier session
+      }
+      if (f.error().code() == ErrorCode::kInvalidInput) {
+        synced = false;  // stale bytes that begin mid-frame: look for this session's pong
         continue;
       }
       if (f.error().code() != ErrorCode::kTimeout) return Fail(std::move(f.error()));

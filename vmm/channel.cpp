@@ -64,6 +64,23 @@ Result<bool> FrameDecoder::Next(Frame* out) {
   return true;
 }
 
+bool FrameDecoder::SkipTo(std::string_view marker) {
+  for (size_t from = 0;;) {
+    size_t at = buf_.find(marker, from);
+    if (at == std::string::npos) {
+      // Keep what may be the start of a marked frame split across reads.
+      size_t keep = marker.size() + 4;
+      if (buf_.size() > keep) buf_.erase(0, buf_.size() - keep);
+      return false;
+    }
+    if (at >= 4) {
+      buf_.erase(0, at - 4);
+      return true;
+    }
+    from = at + 1;
+  }
+}
+
 Result<void> FramedChannel::Send(FrameType type, const std::string& payload) {
   SILK_TRY(Queue(type, payload));
   while (!out_.empty()) {
@@ -73,6 +90,9 @@ Result<void> FramedChannel::Send(FrameType type, const std::string& payload) {
       if (errno == EAGAIN) {
         pollfd p{fd_.get(), POLLOUT, 0};
         ::poll(&p, 1, 100);
+        if (hangup_is_transient_ && (p.revents & POLLHUP) && !(p.revents & POLLOUT))
+          return Fail(
+              Error(ErrorCode::kSystem, "control channel: the host side went away", ECONNRESET));
         continue;
       }
       return FailErrno("control channel: write failed");
@@ -135,7 +155,10 @@ Result<Frame> FramedChannel::Receive(std::chrono::steady_clock::time_point deadl
     }
     if (r == 0) continue;  // the deadline check above ends the loop
     if (hangup_is_transient_ && (p.revents & POLLHUP) && !(p.revents & POLLIN)) {
-      SleepFor(std::chrono::milliseconds(20));  // no host side connected yet
+      // No host side connected (yet, or any more): a frame its predecessor left half
+      // sent is never completed.
+      decoder_.Clear();
+      SleepFor(std::chrono::milliseconds(20));
       continue;
     }
     ssize_t n = ::read(fd_.get(), buf, sizeof buf);
@@ -145,6 +168,7 @@ Result<Frame> FramedChannel::Receive(std::chrono::steady_clock::time_point deadl
     }
     if (n == 0) {
       if (hangup_is_transient_) {
+        decoder_.Clear();
         SleepFor(std::chrono::milliseconds(20));
         continue;
       }

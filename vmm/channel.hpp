@@ -36,12 +36,23 @@
 // run; the rest of its input is dropped.
 //
 // Virtio-serial quirks handled here: in the guest, read() returns 0 while no host side
-// is connected (it is not end-of-file for good), and write() blocks until one is.
+// is connected (it is not end-of-file for good), poll() reports POLLHUP, and write()
+// blocks until one is (EAGAIN on an O_NONBLOCK port).
+//
+// Sessions: QEMU's socket (libvirt's unix channel, mode='bind') serves one host
+// connection at a time and accepts the next once it closes, so a VM that lives (`silk vm
+// create`) is reached by one `silk vm exec` after another. A host side that goes away
+// ends its session: the agent kills the command it ran and forgets partial frames. Bytes
+// the guest wrote that QEMU had not yet passed on reach the next connection, so the host
+// opens a session with a ping carrying a nonce ({"nonce": "..."}), which the pong echoes
+// first in its payload ({"nonce": ...}), and skips everything before that pong
+// (FrameDecoder::SkipTo).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "base/result.hpp"
 #include "base/unique_fd.hpp"
@@ -79,6 +90,13 @@ class FrameDecoder {
   // The next whole frame, if buffered. Errors: kInvalidInput for a length of 0 or above
   // kMaxFrame, or an unknown type (the stream is then unusable).
   Result<bool> Next(Frame* out);
+  // Drops what is buffered (a partial frame of a peer that went away).
+  void Clear() { buf_.clear(); }
+  // Resynchronises a stream that lost its frame boundaries (stale bytes of an earlier
+  // session): drops the buffered bytes before the first frame whose type byte and payload
+  // start with `marker`, and returns true once one is buffered. Without one, keeps only
+  // the last bytes that may begin it.
+  bool SkipTo(std::string_view marker);
 
  private:
   std::string buf_;
@@ -94,8 +112,19 @@ class FramedChannel {
       : fd_(std::move(fd)), hangup_is_transient_(hangup_is_transient) {}
 
   int fd() const { return fd_.get(); }
+  bool hangup_is_transient() const { return hangup_is_transient_; }
+  // Forgets the session's bytes both ways (what is queued, a partial frame read): the
+  // host side went away and the next one starts afresh.
+  void ResetSession() {
+    decoder_.Clear();
+    out_.clear();
+  }
+  // FrameDecoder::SkipTo on what was read.
+  bool SkipTo(std::string_view marker) { return decoder_.SkipTo(marker); }
   // Writes the frame (after any queued bytes, so frames never interleave), waiting while
-  // the fd is full.
+  // the fd is full. On the guest side with an O_NONBLOCK port (hangup_is_transient), a
+  // host side that is not connected fails it (kSystem, ECONNRESET) instead of blocking
+  // until the next host connects and gets this session's bytes.
   Result<void> Send(FrameType type, const std::string& payload);
 
   // For a caller that polls fd() itself. Queue() appends a frame to the outgoing bytes;

@@ -142,6 +142,13 @@ Result<void> TransientDomain::Destroy() {
 
 Result<DomainInfo> TransientDomain::Info() const { return InfoOf(dom_.get()); }
 
+Result<std::string> TransientDomain::Uuid() const {
+  char uuid[VIR_UUID_STRING_BUFLEN];
+  if (Libvirt().virDomainGetUUIDString(dom_.get(), uuid) != 0)
+    return Fail(LibvirtError("domain " + name_ + ": cannot get its UUID"));
+  return std::string(uuid);
+}
+
 Result<std::vector<DomainInfo>> ListDomains(Connection& conn) {
   virDomainPtr* doms = nullptr;
   int n = Libvirt().virConnectListAllDomains(conn.get(), &doms, 0);

@@ -63,6 +63,11 @@ class TransientDomain {
   Result<void> Destroy();
   // libvirt's view of the domain (state, CPU time, memory, QEMU's RSS).
   Result<DomainInfo> Info() const;
+  // The domain's UUID as libvirt reports it. Errors: libvirt's.
+  Result<std::string> Uuid() const;
+  // From now on the domain outlives this guard (a named VM: `silk vm create` returns and
+  // the domain runs until `silk vm stop`). Create it without `autodestroy` for that.
+  void Release() { dom_.reset(); }
   // True once a lifecycle event said the guest ended.
   bool ended();
 

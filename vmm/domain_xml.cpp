@@ -11,8 +11,9 @@ Result<std::string> DomainXml(const VmSpec& spec) {
   auto e = [](std::string_view s) { return XmlEscape(s); };
   std::ostringstream x;
   x << "<domain type='" << (spec.accel == Accel::kKvm ? "kvm" : "qemu") << "'>\n"
-    << "  <name>" << e(spec.name) << "</name>\n"
-    << "  <memory unit='MiB'>" << spec.memory_mib << "</memory>\n"
+    << "  <name>" << e(spec.name) << "</name>\n";
+  if (!spec.uuid.empty()) x << "  <uuid>" << e(spec.uuid) << "</uuid>\n";
+  x << "  <memory unit='MiB'>" << spec.memory_mib << "</memory>\n"
     << "  <vcpu>" << spec.vcpus << "</vcpu>\n"
     << "  <os>\n"
     << "    <type arch='x86_64' machine='" << e(spec.machine) << "'>hvm</type>\n"

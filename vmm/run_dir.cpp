@@ -240,6 +240,18 @@ VmRunDir::~VmRunDir() {
   ::rmdir(path_.c_str());
 }
 
+Result<void> RemoveRunDir(const std::string& path) {
+  UniqueFd dir(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir) {
+    if (errno == ENOENT) return {};
+    return FailErrno("cannot open the VM run directory " + path);
+  }
+  RemoveEntries(dir.get());
+  if (::rmdir(path.c_str()) != 0 && errno != ENOENT)
+    return FailErrno("cannot remove the VM run directory " + path);
+  return {};
+}
+
 Result<ImageSource> OpenImageSource(const std::string& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd) return ImageSource{dir, std::move(fd)};

@@ -43,12 +43,19 @@ class VmRunDir {
   std::string staged_image_dir() const { return path_ + "/image"; }
   // Leave the directory in place with its console log (the staged image still goes).
   void Keep() { keep_ = true; }
+  // Leave the directory in place whole (a named VM's: it lives until `silk vm delete`,
+  // which removes it with RemoveRunDir).
+  void Release() { path_.clear(); }
 
  private:
   explicit VmRunDir(std::string path) : path_(std::move(path)) {}
   std::string path_;
   bool keep_ = false;
 };
+
+// Removes the run directory `path` with everything in it (links are removed, never
+// followed). A missing directory is not an error. Errors: kSystem naming what stayed.
+Result<void> RemoveRunDir(const std::string& path);
 
 // An image directory opened for staging (kept open, so the copy comes from the
 // directory that was named even if the name is moved meanwhile).

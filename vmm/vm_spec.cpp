@@ -38,12 +38,26 @@ bool IsMac(const std::string& mac) {
 
 }  // namespace
 
+bool IsUuid(const std::string& s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (s[i] != '-') return false;
+    } else if (!std::isxdigit(static_cast<unsigned char>(s[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 Result<void> VmSpec::Validate() const {
   if (name.empty() || name.size() > 64)
     return Bad("name", "'" + name + "' must be 1 to 64 characters");
   for (char c : name)
     if (!IsNameChar(c))
       return Bad("name", "'" + name + "' may only hold letters, digits, '-', '_' and '.'");
+  if (!uuid.empty() && !IsUuid(uuid))
+    return Bad("uuid", "'" + uuid + "' is not a UUID like 6695eb01-f6a4-8304-79aa-97f2502e193f");
   if (!IsAbsolute(kernel_path))
     return Bad("kernel_path", "'" + kernel_path + "' must be an absolute path");
   if (!initramfs_path.empty() && !IsAbsolute(initramfs_path))

@@ -22,6 +22,9 @@ enum class Accel { kKvm, kTcg };
 const char* AccelName(Accel accel);
 Result<Accel> ParseAccel(const std::string& name);
 
+// Whether `s` is a UUID in its textual form (8-4-4-4-12 hex digits).
+bool IsUuid(const std::string& s);
+
 // One NIC: a tap device libvirt creates and attaches to an existing host bridge.
 struct NicSpec {
   std::string bridge;  // host bridge name, must exist when the domain starts
@@ -38,6 +41,9 @@ struct DiskSpec {
 
 struct VmSpec {
   std::string name;  // unique per host: [A-Za-z0-9_.-], 1..64 chars
+  // The domain's UUID ("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", lower-case hex); "" lets
+  // libvirt pick one. A caller that records the domain before it exists names it here.
+  std::string uuid;
   std::string kernel_path;
   std::string initramfs_path;
   std::string cmdline;

@@ -54,11 +54,11 @@ echo "== silk vm list (nothing left behind)"
 # removes the domain on its own (~2 s here, where PID 1 reaps slowly).
 left=
 for _ in $(seq 1 100); do
-  left=$("$SILK" vm list --json)
+  left=$("$SILK" vm list --domains --json)
   [ "$left" = "[]" ] && break
   sleep 0.1
 done
-"$SILK" vm list
+"$SILK" vm list --domains
 if [ "$left" != "[]" ]; then
   echo "$chapter: domains left behind after 10 s: $left" >&2
   exit 1

@@ -39,12 +39,16 @@ namespace silk::vmm::internal {
   X(virDomainGetID)                     \
   X(virDomainGetInfo)                   \
   X(virDomainGetName)                   \
+  X(virDomainGetUUIDString)             \
   X(virDomainIsActive)                  \
   X(virDomainIsPersistent)              \
+  X(virDomainListGetStats)              \
   X(virDomainLookupByName)              \
+  X(virDomainLookupByUUIDString)        \
   X(virDomainMemoryStats)               \
   X(virDomainShutdown)                  \
   X(virDomainShutdownFlags)             \
+  X(virDomainStatsRecordListFree)       \
   X(virEventAddTimeout)                 \
   X(virEventRegisterDefaultImpl)        \
   X(virEventRemoveTimeout)              \
