@@ -5,6 +5,8 @@
 #   lifecycle: `silk box create --start NAME -- sleep` (returns once the command runs)
 #              vs `crun run --detach` of an OCI bundle (create + start), each followed by
 #              its delete, timed as one command pair
+#   exec:      `silk box exec NAME -- /bin/true` into a running box  vs  `crun exec` into a
+#              running container of the same bundle
 # Root only. crun refuses this hybrid-cgroup host, so everything runs in a private mount
 # namespace with /sys/fs/cgroup/unified unmounted (silk then uses the v1 controllers).
 # Usage: bench/box_cli_bench.sh [BUILD_DIR] [RUNS]
@@ -21,7 +23,9 @@ work=$(mktemp -d /tmp/silk-box-cli-bench-XXXXXX)
 chmod 0711 "$work"
 cleanup() {
   "$silk" box delete --state-dir "$work/state" --force bench >/dev/null 2>&1 || true
+  "$silk" box delete --state-dir "$work/state" --force bench-exec >/dev/null 2>&1 || true
   crun delete -f silk-bench >/dev/null 2>&1 || true
+  crun delete -f silk-bench-exec >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -60,9 +64,16 @@ hyperfine --style basic --warmup 3 --runs $runs --export-json $work/lifecycle.js
   "$silk box create --state-dir $state --start bench -- /bin/sleep 1000 >/dev/null && $silk box delete --state-dir $state --force bench" \
   -n "crun run --detach + delete" \
   "crun run --detach --bundle $bundle silk-bench && crun delete -f silk-bench"
+$silk box create --state-dir $state --start bench-exec -- /bin/sleep 1000 >/dev/null
+crun run --detach --bundle $bundle silk-bench-exec
+hyperfine --style basic --warmup 3 --runs $runs --export-json $work/exec.json \
+  -n "silk box exec" "$silk box exec --state-dir $state bench-exec -- /bin/true" \
+  -n "crun exec" "crun exec silk-bench-exec /bin/true"
+$silk box delete --state-dir $state --force bench-exec
+crun delete -f silk-bench-exec
 SH
 
-python3 - "$work/oneshot.json" "$work/lifecycle.json" <<'PY'
+python3 - "$work/oneshot.json" "$work/lifecycle.json" "$work/exec.json" <<'PY'
 import json, sys
 for path in sys.argv[1:]:
     rs = json.load(open(path))["results"]

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <thread>
 
 #include "base/file.hpp"
@@ -202,6 +203,59 @@ TEST_F(BoxExecTest, SignalsPassOnAndAKilledClientLeavesNothing) {
   }
   EXPECT_EQ(left.find("sleep\nsleep"), std::string::npos) << left;
   EXPECT_EQ(std::count(left.begin(), left.end(), '\n'), 3) << left;
+}
+
+// Whether `pid` is a process that has not exited (a zombie has).
+bool Alive(pid_t pid) {
+  auto stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return false;
+  const size_t paren = stat->rfind(')');
+  return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] != 'Z';
+}
+
+// SIGKILL of the supervisor at random points of an exec, 20 times: the exec's client
+// ends with an error, `list` says lost, and `delete` leaves no process and no cgroup.
+TEST_F(BoxExecTest, SupervisorKilledDuringExecLeavesALostBoxThatDeleteReclaims) {
+  std::mt19937 rng(20261206);
+  for (int i = 0; i < 20; ++i) {
+    const std::string name = "fault" + std::to_string(i);
+    names_ = {name};
+    StartBox(name);
+    auto state = nlohmann::json::parse(Silk({"box", "state", name, "--json"}).out);
+    const pid_t supervisor = state.value("supervisor_pid", 0);
+    ASSERT_GT(supervisor, 0);
+    std::vector<std::string> cgroups;
+    for (const auto& c : state.value("cgroups", nlohmann::json::array())) cgroups.push_back(c);
+    SpawnOptions o;
+    o.argv = Argv({"box", "exec", name, "--", "/bin/sh", "-c", "exec sleep 1000"});
+    auto client = ChildProcess::Spawn(o);
+    ASSERT_TRUE(client) << client.error().ToString();
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 40000));
+    // Every process of the box now (the exec's, if it has started).
+    std::vector<pid_t> pids;
+    for (const auto& c : cgroups)
+      for (const auto& p : Split(ReadFile(c + "/cgroup.procs").value_or(""), '\n'))
+        if (!p.empty()) pids.push_back(std::stoi(p));
+    ASSERT_EQ(kill(supervisor, SIGKILL), 0);
+    auto st = client->Wait(std::chrono::steady_clock::now() + std::chrono::seconds(30));
+    ASSERT_TRUE(st) << "the client must not hang on a dead supervisor";
+    EXPECT_NE(st->ShellStatus(), 0) << "iteration " << i;
+    auto lost = WaitForBox(
+        state_.path(), name, [](const BoxRecord& b) { return b.status == BoxStatus::kLost; },
+        std::chrono::seconds(10));
+    ASSERT_TRUE(lost) << lost.error().ToString();
+    auto deleted = Silk({"box", "delete", name});
+    ASSERT_EQ(deleted.status, 0) << deleted.err;
+    for (const auto& c : cgroups) EXPECT_NE(access(c.c_str(), F_OK), 0) << c << " left";
+    // Killed with the box: gone, or a zombie whose parent (the dead supervisor) left it
+    // to the host's init to reap, which holds nothing but its pid.
+    for (pid_t p : pids) {
+      for (int k = 0; k < 200 && Alive(p); ++k)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      EXPECT_FALSE(Alive(p)) << "process " << p << " of box " << name << " left";
+    }
+    names_.clear();
+  }
 }
 
 }  // namespace
