@@ -1,6 +1,8 @@
 #include "compat/box_exec.hpp"
 
 #include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -104,6 +106,11 @@ Result<ExecOutcome> ExecInBox(const std::string& state_root, const std::string& 
   req["argv"] = request.argv;
   req["env"] = request.env;
   if (!request.cwd.empty()) req["cwd"] = request.cwd;
+  if (request.tty) {
+    req["tty"] = true;
+    req["rows"] = request.rows;
+    req["cols"] = request.cols;
+  }
   const int fds[3] = {stdio[0] < 0 ? 0 : stdio[0], stdio[1] < 0 ? 1 : stdio[1],
                       stdio[2] < 0 ? 2 : stdio[2]};
   SILK_TRY(SendWithFds(conn.get(), req.dump(), fds));
@@ -117,6 +124,11 @@ Result<ExecOutcome> ExecInBox(const std::string& state_root, const std::string& 
       signalfd_siginfo si;
       if (read(signal_fd, &si, sizeof si) == sizeof si) {
         std::string msg = nlohmann::json{{"signal", si.ssi_signo}}.dump();
+        if (si.ssi_signo == SIGWINCH) {
+          winsize ws{};
+          if (!request.tty || ioctl(fds[1], TIOCGWINSZ, &ws) != 0) continue;
+          msg = nlohmann::json{{"winsize", {ws.ws_row, ws.ws_col}}}.dump();
+        }
         (void)!send(conn.get(), msg.data(), msg.size(), MSG_NOSIGNAL);
       }
     }

@@ -16,6 +16,10 @@ struct ExecRequest {
   std::vector<std::string> argv;  // argv[0] is searched on the box's PATH without a '/'
   std::vector<std::string> env;   // NAME=VALUE, replacing the box's entries of that name
   std::string cwd;                // absolute; empty: the box's working directory
+  // On a new pty (`-t`): the command's stdin, stdout and stderr are its slave, the
+  // caller's stdin and stdout are relayed to and from it (stderr is the terminal too).
+  bool tty = false;
+  unsigned rows = 0, cols = 0;  // its size (0: none); SIGWINCH on signal_fd resends it
 };
 
 struct ExecOutcome {
@@ -28,7 +32,8 @@ struct ExecOutcome {
 
 // Runs `request` in the running box `name` and waits for it to end. `stdio[i]`: the
 // caller's descriptor for the command's fd i. Each signal read from `signal_fd` (a
-// signalfd; -1: none) is passed on to the command. Errors: kNotFound (no such box),
+// signalfd; -1: none) is passed on to the command, but SIGWINCH with `tty`: then the
+// size of the caller's terminal (stdio[1]) is passed to the pty. Errors: kNotFound (no such box),
 // kInvalidInput (the box does not run: the message says what it is; a bad request),
 // kUnsupported (a rootless box: exec needs a root supervisor), kSystem.
 Result<ExecOutcome> ExecInBox(const std::string& state_root, const std::string& name,

@@ -5,6 +5,7 @@
 #include <linux/close_range.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -216,6 +217,7 @@ void RunChild(const ChildPlan& p) {
   if (chdir(p.cwd) != 0) Die(fd, kStageCwd, errno);
   for (int i = 0; i < 3; ++i)
     if (p.stdio[i] >= 0 && p.stdio[i] != i && dup2(p.stdio[i], i) < 0) Die(fd, kStageStdio, errno);
+  if (p.controlling_tty && ioctl(0, TIOCSCTTY, 0) != 0) Die(fd, kStageStdio, errno);
   // Every inherited fd but stdin/stdout/stderr closes at execve.
   syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
   // The supervisor may block signals it handles through a signalfd; the box starts clean.

@@ -96,7 +96,8 @@ struct ChildPlan {
   bool loopback_up = true;
   MountPlan mounts;
   const char* cwd = "/";
-  int stdio[3] = {-1, -1, -1};  // dup2'ed onto 0, 1, 2 when >= 0
+  int stdio[3] = {-1, -1, -1};   // dup2'ed onto 0, 1, 2 when >= 0
+  bool controlling_tty = false;  // stdin is a pty slave: make it the session's terminal
   bool set_ids = false;
   bool set_groups = false;  // setgroups(0) (not allowed with setgroups=deny)
   uid_t uid = 0;

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -89,6 +91,15 @@ Result<BoxSpec> ExecSpec(const BoxSpec& box, const nlohmann::json& req) {
   return s;
 }
 
+// The pty's size, when the client gave one (a terminal of 0 rows is none).
+void SetWindowSize(int master, unsigned rows, unsigned cols) {
+  if (master < 0 || rows == 0 || cols == 0 || rows > 0xffff || cols > 0xffff) return;
+  winsize ws{};
+  ws.ws_row = static_cast<unsigned short>(rows);
+  ws.ws_col = static_cast<unsigned short>(cols);
+  (void)ioctl(master, TIOCSWINSZ, &ws);
+}
+
 // Sets the calling thread's pid namespace for children to the box's for one clone, and
 // back (own: this process's own pid namespace).
 class InBoxPidNamespace {
@@ -116,6 +127,7 @@ struct ExecService::Session {
   pid_t pid = 0;
   UniqueFd pidfd, listener;
   std::string command;
+  UniqueFd terminal;  // the pty's master (-t), for window size changes
   int exit_status = 0, term_signal = 0;
   std::string exec_failure;
   // Where the last AddPollFds put this session's descriptors (-1: not polled).
@@ -274,6 +286,11 @@ void ExecService::Serve(Session& s) {
       int sig = j["signal"].get<int>();
       if (sig > 0 && sig < NSIG) syscall(SYS_pidfd_send_signal, s.pidfd.get(), sig, nullptr, 0);
     }
+    if (j.is_object() && j.contains("winsize") && j["winsize"].is_array() &&
+        j["winsize"].size() == 2 && j["winsize"][0].is_number_unsigned() &&
+        j["winsize"][1].is_number_unsigned())
+      SetWindowSize(s.terminal.get(), j["winsize"][0].get<unsigned>(),
+                    j["winsize"][1].get<unsigned>());
     return;
   }
   auto j = nlohmann::json::parse(text, nullptr, false);
@@ -307,9 +324,14 @@ void ExecService::Exec(Session& s, const std::string& request) {
     s.state = Session::kDone;
   };
   if (!listen_) return fail(Error(ErrorCode::kInvalidInput, "the box has ended"));
-  auto spec = ExecSpec(*ctx_.spec, nlohmann::json::parse(request, nullptr, false));
+  const auto req = nlohmann::json::parse(request, nullptr, false);
+  auto spec = ExecSpec(*ctx_.spec, req);
   if (!spec) return fail(spec.error());
-  if (auto r = Spawn(s, *spec); !r) {
+  const bool tty = req.contains("tty") && req["tty"].is_boolean() && req["tty"].get<bool>();
+  auto dim = [&](const char* k) {
+    return req.contains(k) && req[k].is_number_unsigned() ? req[k].get<unsigned>() : 0u;
+  };
+  if (auto r = Spawn(s, *spec, tty, dim("rows"), dim("cols")); !r) {
     if (s.pidfd) {
       syscall(SYS_pidfd_send_signal, s.pidfd.get(), SIGKILL, nullptr, 0);
       siginfo_t si{};
@@ -319,11 +341,27 @@ void ExecService::Exec(Session& s, const std::string& request) {
   }
 }
 
-Result<void> ExecService::Spawn(Session& s, const BoxSpec& spec) {
+Result<void> ExecService::Spawn(Session& s, const BoxSpec& spec, bool tty, unsigned rows,
+                                unsigned cols) {
   if (ctx_.install.new_listener && !ctx_.handler)
     return Fail(ErrorCode::kInternal, "the box's notifications have no handler");
-  const int caller[3] = {s.caller[0].get(), s.caller[1].get(), s.caller[2].get()};
-  s.relay.emplace(SILK_TRY(StdioRelay::Create(caller)));
+  UniqueFd slave;
+  if (tty) {
+    UniqueFd master(posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    char name[64];
+    if (!master || grantpt(master.get()) != 0 || unlockpt(master.get()) != 0 ||
+        ptsname_r(master.get(), name, sizeof name) != 0)
+      return FailErrno("opening a pty for the exec");
+    slave = UniqueFd(open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!slave) return FailErrno(std::string("opening ") + name);
+    s.terminal = UniqueFd(fcntl(master.get(), F_DUPFD_CLOEXEC, 3));
+    SetWindowSize(s.terminal.get(), rows, cols);
+    s.relay.emplace(SILK_TRY(
+        StdioRelay::CreateTerminal(s.caller[0].get(), s.caller[1].get(), std::move(master))));
+  } else {
+    const int caller[3] = {s.caller[0].get(), s.caller[1].get(), s.caller[2].get()};
+    s.relay.emplace(SILK_TRY(StdioRelay::Create(caller)));
+  }
   s.handoff.emplace(SILK_TRY(HandoffPage::Create()));
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
@@ -342,7 +380,8 @@ Result<void> ExecService::Spawn(Session& s, const BoxSpec& spec) {
                   (ctx_.user_ns ? CLONE_NEWUSER : 0);
   p.loopback_up = false;
   p.cwd = spec.cwd.c_str();
-  for (int i = 0; i < 3; ++i) p.stdio[i] = s.relay->box_end(i);
+  for (int i = 0; i < 3; ++i) p.stdio[i] = tty ? slave.get() : s.relay->box_end(i);
+  p.controlling_tty = tty;
   // Entering as host root: always take the box's ids.
   p.set_ids = true;
   p.set_groups = ctx_.set_groups;
@@ -372,6 +411,7 @@ Result<void> ExecService::Spawn(Session& s, const BoxSpec& spec) {
   s.pid = cloned->pid;
   s.pidfd = std::move(cloned->pidfd);
   theirs.Reset();
+  slave.Reset();
   s.relay->CloseBoxEnds();
   if (ctx_.cgroup) SILK_TRY(ctx_.cgroup->AddProcess(s.pid, ctx_.cgroup_v2_dir >= 0));
   if (ctx_.prlimit_outside) {

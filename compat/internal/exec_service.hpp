@@ -11,7 +11,8 @@
 //  - stats: the supervisor's counts (denied syscalls, execs running).
 //
 // Protocol: one JSON object per message. Client: {"op":"exec","argv":[..],"env":[..],
-// "cwd":".."} with its stdin, stdout and stderr (SCM_RIGHTS), then {"signal":N} at will;
+// "cwd":"..","tty":bool,"rows":N,"cols":N} with its stdin, stdout and stderr (SCM_RIGHTS),
+// then {"signal":N} or {"winsize":[rows,cols]} at will;
 // server: {"exit_status":N,"term_signal":N,"exec_failure":".."} or {"error":{"code",
 // "message"}}. Client: {"op":"stats"}; server: {"denied_syscalls":N,"execs":N}.
 // Only the supervisor's own uid (root) may connect (SO_PEERCRED). Bounded: at most
@@ -75,7 +76,8 @@ class ExecService {
   void Accept();
   void Serve(Session& s);
   void Exec(Session& s, const std::string& request);
-  Result<void> Spawn(Session& s, const BoxSpec& spec);
+  // `tty`: the command on a new pty (rows x cols when given), relayed as one stream.
+  Result<void> Spawn(Session& s, const BoxSpec& spec, bool tty, unsigned rows, unsigned cols);
   void Reap(Session& s);
   void Reply(Session& s, const std::string& json);
 

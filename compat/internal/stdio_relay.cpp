@@ -72,6 +72,29 @@ Result<StdioRelay> StdioRelay::Create(const int caller[3]) {
   return r;
 }
 
+Result<StdioRelay> StdioRelay::CreateTerminal(int caller_in, int caller_out, UniqueFd master) {
+  const int none[3] = {-1, -1, -1};
+  StdioRelay r = SILK_TRY(Create(none));
+  for (auto& s : r.streams_) {
+    s.box_end.Reset();
+    s.ours.Reset();
+  }
+  if (fcntl(master.get(), F_SETFL, O_NONBLOCK) != 0)
+    return FailErrno("making the terminal non-blocking");
+  Stream& in = r.streams_[0];
+  in.caller = caller_in;
+  in.src_done = caller_in < 0;
+  in.ours = SILK_TRY(High(fcntl(master.get(), F_DUPFD_CLOEXEC, 3)));
+  Stream& out = r.streams_[1];
+  out.caller = caller_out;
+  out.src_done = false;
+  out.dst_dead = caller_out < 0;
+  out.ours = SILK_TRY(High(master.Release()));
+  r.streams_[2].src_done = true;
+  r.streams_[2].dst_dead = true;
+  return r;
+}
+
 StdioRelay::~StdioRelay() {
   if (sigpipe_blocked_) {
     ConsumeSigpipe();

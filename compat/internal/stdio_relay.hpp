@@ -31,6 +31,10 @@ class StdioRelay {
   // EOF; its output is dropped). A directory or block device is refused: it is not a
   // stream (kInvalidInput naming the descriptor).
   static Result<StdioRelay> Create(const int caller[3]);
+  // For a command on a terminal (`silk box exec -t`): the caller's input goes to the
+  // pty's `master`, and what the master gives goes to `caller_out` (the command's stdout
+  // and stderr are the one terminal). No box ends: the command gets the pty's slave.
+  static Result<StdioRelay> CreateTerminal(int caller_in, int caller_out, UniqueFd master);
 
   StdioRelay(StdioRelay&&) noexcept = default;
   StdioRelay& operator=(StdioRelay&&) noexcept = default;

@@ -3,8 +3,10 @@
 // the box's seccomp filter (its denials counted by the box's supervisor), no descriptor
 // but its stdio; stdin, exit status and signals pass through; exec into a box that does
 // not run is a clear error; a killed CLI leaves no process behind.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -123,6 +125,52 @@ TEST_F(BoxExecTest, StdinExitStatusAndExecFailuresPassThrough) {
   EXPECT_EQ(env.out, "hi\n/tmp\n");
   auto killed = Silk({"box", "exec", "io", "--", "/bin/sh", "-c", "kill -TERM $$"});
   EXPECT_EQ(killed.status, 128 + SIGTERM) << killed.err;
+}
+
+TEST_F(BoxExecTest, DashTGivesTheCommandATerminal) {
+  names_ = {"tty"};
+  StartBox("tty");
+  auto on = Silk({"box", "exec", "-t", "tty", "--", "/bin/sh", "-c",
+                  "test -t 0 && test -t 1 && test -t 2 && echo on-a-tty"});
+  EXPECT_EQ(on.status, 0) << on.err;
+  EXPECT_EQ(on.out, "on-a-tty\r\n") << "one terminal for the three, with its line discipline";
+
+  // An interactive shell reads its commands from the terminal.
+  SpawnOptions o;
+  o.argv = Argv({"box", "exec", "-t", "tty", "--", "/bin/sh"});
+  o.in = Stdio::Pipe();
+  o.out = Stdio::Pipe();
+  auto sh = ChildProcess::Spawn(o);
+  ASSERT_TRUE(sh) << sh.error().ToString();
+  const std::string input = "echo hi from the box\nexit 3\n";
+  ASSERT_EQ(write(sh->stdin_pipe().get(), input.data(), input.size()),
+            static_cast<ssize_t>(input.size()));
+  std::string out;
+  char buf[256];
+  for (ssize_t n; (n = read(sh->stdout_pipe().get(), buf, sizeof buf)) > 0;)
+    out.append(buf, static_cast<size_t>(n));
+  auto st = sh->Wait(std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  ASSERT_TRUE(st) << st.error().ToString();
+  EXPECT_EQ(st->ShellStatus(), 3) << out;
+  EXPECT_NE(out.find("hi from the box\r\n"), std::string::npos) << out;
+
+  // The size the caller gives is the terminal's.
+  int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int mem = memfd_create("tty-out", MFD_CLOEXEC);
+  ExecRequest req;
+  req.argv = {"stty", "size"};
+  req.tty = true;
+  req.rows = 33;
+  req.cols = 101;
+  const int stdio[3] = {null, mem, mem};
+  auto size = ExecInBox(state_.path(), "tty", req, stdio);
+  ASSERT_TRUE(size) << size.error().ToString();
+  EXPECT_EQ(size->exit_status, 0);
+  std::string got(64, '\0');
+  got.resize(static_cast<size_t>(std::max<ssize_t>(0, pread(mem, got.data(), got.size(), 0))));
+  EXPECT_EQ(got, "33 101\r\n");
+  close(null);
+  close(mem);
 }
 
 TEST_F(BoxExecTest, TheBoxFilterHoldsAndItsSupervisorCountsTheDenials) {
