@@ -58,6 +58,15 @@ bool WaitSupervisor(const BoxRecord& r, std::chrono::milliseconds timeout) {
   return !sup || WaitExit(sup.get(), timeout);
 }
 
+// The box's limits file (box_update.hpp), when it has one that reads.
+std::optional<BoxLimits> LimitsOf(const std::string& dir) {
+  auto text = ReadFile(dir + "/limits");
+  if (!text) return std::nullopt;
+  auto limits = ParseBoxLimits(*text, dir + "/limits");
+  if (!limits) return std::nullopt;
+  return *limits;
+}
+
 Error NotLive(const BoxRecord& r, const std::string& what) {
   std::string why = std::string("box ") + r.name + " is " + BoxStatusName(r.status);
   if (r.status == BoxStatus::kLost)
@@ -78,6 +87,7 @@ Result<BoxRecord> ReadBox(const std::string& state_root, const std::string& name
   if (auto text = ReadFile(dir + "/status")) r = SILK_TRY(ParseBoxRecord(*text, dir + "/status"));
   r.state_dir = dir;
   r.log = dir + "/output.log";
+  r.limits = LimitsOf(dir);
   if (Live(r) && !SupervisorAlive(dir)) {
     // The supervisor may have recorded the end just now, between our reads.
     if (auto again = ReadFile(dir + "/status")) {
@@ -85,6 +95,7 @@ Result<BoxRecord> ReadBox(const std::string& state_root, const std::string& name
       if (fresh && !Live(*fresh)) {
         fresh->state_dir = r.state_dir;
         fresh->log = r.log;
+        fresh->limits = r.limits;
         return *fresh;
       }
     }

@@ -30,6 +30,43 @@ std::string UtcTimestamp() {
   return buf;
 }
 
+namespace {
+
+nlohmann::ordered_json LimitsJson(const BoxLimits& l) {
+  nlohmann::ordered_json j;
+  j["memory_max"] = l.memory_max;
+  j["pids_max"] = l.pids_max;
+  j["cpu_weight"] = l.cpu_weight;
+  j["io_weight"] = l.io_weight;
+  j["egress_rate"] = l.egress_rate;
+  return j;
+}
+
+void ReadLimits(JsonObjectReader& rd, BoxLimits& l) {
+  rd.Uint("memory_max", l.memory_max);
+  rd.Uint("pids_max", l.pids_max);
+  rd.Uint("cpu_weight", l.cpu_weight, 10000);
+  rd.Uint("io_weight", l.io_weight, 10000);
+  rd.Uint("egress_rate", l.egress_rate);
+  rd.Finish();
+}
+
+}  // namespace
+
+std::string BoxLimitsToJson(const BoxLimits& limits) { return LimitsJson(limits).dump(2) + "\n"; }
+
+Result<BoxLimits> ParseBoxLimits(const std::string& text, const std::string& source) {
+  auto root = nlohmann::json::parse(text, nullptr, false);
+  if (!root.is_object())
+    return Fail(ErrorCode::kInvalidInput, source + ": not a box's limits (JSON object)");
+  BoxLimits l;
+  JsonProblems problems;
+  JsonObjectReader rd(root, "", "box limits", problems);
+  ReadLimits(rd, l);
+  SILK_TRY(problems.Check(source));
+  return l;
+}
+
 std::string BoxRecordToJson(const BoxRecord& r) {
   nlohmann::ordered_json j;
   j["name"] = r.name;
@@ -49,6 +86,7 @@ std::string BoxRecordToJson(const BoxRecord& r) {
   j["cgroups"] = r.cgroups;
   if (!r.state_dir.empty()) j["state_dir"] = r.state_dir;
   if (!r.log.empty()) j["log"] = r.log;
+  if (r.limits) j["limits"] = LimitsJson(*r.limits);
   return j.dump(2) + "\n";
 }
 
@@ -81,6 +119,10 @@ Result<BoxRecord> ParseBoxRecord(const std::string& text, const std::string& sou
   rd.Strings("cgroups", r.cgroups);
   rd.String("state_dir", r.state_dir);
   rd.String("log", r.log);
+  if (auto limits = rd.Object("limits", "box limits")) {
+    r.limits.emplace();
+    ReadLimits(*limits, *r.limits);
+  }
   rd.Finish();
   SILK_TRY(problems.Check(source));
   return r;

@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,24 @@ enum class BoxStatus {
   kLost,     // its supervisor died without recording an end (`silk box delete` reclaims)
 };
 const char* BoxStatusName(BoxStatus status);
+
+// A named box's limits as they stand: set at create (`silk box create`'s flags) and
+// changed by `silk box update` (box_update.hpp), kept in <state dir>/limits (written
+// whole, by rename) beside the supervisor's status file, which never holds them: the
+// supervisor owns the status, update owns the limits. 0 = no limit.
+struct BoxLimits {
+  uint64_t memory_max = 0;   // bytes
+  uint64_t pids_max = 0;     // tasks
+  uint32_t cpu_weight = 0;   // 1..10000 (cgroup v2's scale)
+  uint32_t io_weight = 0;    // 1..10000 (cgroup v2's scale)
+  uint64_t egress_rate = 0;  // bytes per second the box may send (its HTB class)
+  friend bool operator==(const BoxLimits&, const BoxLimits&) = default;
+};
+
+// The limits file's JSON (and the record's "limits"): every field above.
+std::string BoxLimitsToJson(const BoxLimits& limits);
+// Reads a limits file back. Errors: kInvalidInput naming `source` and the field.
+Result<BoxLimits> ParseBoxLimits(const std::string& json, const std::string& source);
 
 struct BoxRecord {
   std::string name;
@@ -37,6 +57,9 @@ struct BoxRecord {
   // Where it lives (filled by the reader, not stored): the state directory and the log
   // of the command's stdout and stderr.
   std::string state_dir, log;
+  // Its current limits (filled by the reader from <state dir>/limits; not in the status
+  // file); nullopt for a box that has no limits file.
+  std::optional<BoxLimits> limits;
 };
 
 // The status file's JSON (also `silk box state --json`): every field above.

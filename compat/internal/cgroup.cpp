@@ -1,8 +1,10 @@
 #include "compat/internal/cgroup.hpp"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,6 +38,8 @@ std::vector<Controller> CgroupLimits::Needed() const {
   if (memory_max) out.push_back(Controller::kMemory);
   if (pids_max) out.push_back(Controller::kPids);
   if (io_weight) out.push_back(Controller::kIo);
+  for (Controller c : unlimited)
+    if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
   return out;
 }
 
@@ -115,6 +119,16 @@ uint64_t ReadCgroupKey(const std::string& dir, const std::string& file, const st
   return 0;
 }
 
+std::optional<uint64_t> ReadCgroupNumber(const std::string& dir, const std::string& file) {
+  auto text = ReadFile(dir + "/" + file);
+  if (!text) return std::nullopt;
+  const std::string word = Trim(*text);
+  if (word == "max") return 0;
+  auto n = ParseUint(word);
+  if (!n) return std::nullopt;
+  return *n;
+}
+
 Result<void> RemoveCgroupDir(const std::string& dir) {
   // rmdir fails with EBUSY while the kernel still counts exiting tasks; retry briefly.
   for (int i = 0; i < 200; ++i) {
@@ -180,6 +194,35 @@ class CleanupCgroup : public CgroupBackend {
 
 std::unique_ptr<CgroupBackend> OpenCgroupForCleanup(const std::string& path) {
   return std::make_unique<CleanupCgroup>(path);
+}
+
+Result<std::unique_ptr<CgroupBackend>> OpenBoxCgroup(const std::string& path) {
+  struct statfs fs;
+  if (statfs(path.c_str(), &fs) != 0) {
+    if (errno == ENOENT) return Fail(ErrorCode::kNotFound, "the box's cgroup " + path + " is gone");
+    return FailErrno("reading cgroup " + path);
+  }
+  if (fs.f_type == CGROUP2_SUPER_MAGIC) return OpenCgroupV2(path);
+  if (fs.f_type == CGROUP_SUPER_MAGIC) return OpenCgroupV1(path);
+  return Fail(ErrorCode::kInvalidInput, path + " is not a cgroup directory");
+}
+
+Result<std::vector<std::unique_ptr<CgroupBackend>>> OpenBoxCgroups(
+    const std::vector<std::string>& paths, bool skip_missing) {
+  std::vector<std::unique_ptr<CgroupBackend>> out;
+  for (const auto& p : paths) {
+    auto b = OpenBoxCgroup(p);
+    if (!b && skip_missing && b.error().code() == ErrorCode::kNotFound) continue;
+    out.push_back(SILK_TRY(std::move(b)));
+  }
+  std::stable_partition(out.begin(), out.end(), [](const auto& b) { return b->IsV2(); });
+  return out;
+}
+
+Result<CgroupUsage> ReadCgroupsUsage(const std::vector<std::string>& paths) {
+  CgroupUsage usage;
+  for (const auto& b : SILK_TRY(OpenBoxCgroups(paths, /*skip_missing=*/true))) b->ReadUsage(usage);
+  return usage;
 }
 
 Result<std::unique_ptr<BoxCgroup>> BoxCgroup::Create(const CgroupLayout& layout,

@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,20 @@ struct CgroupLimits {
   uint64_t pids_max = 0;    // 0 = none
   uint32_t cpu_weight = 0;  // 0 = none; 1..10000 (v2 scale)
   uint32_t io_weight = 0;   // 0 = none; 1..10000 (v2 scale)
+  // Controllers the box gets also when none of the limits above asks for them (a named
+  // box's memory, pids and cpu: `silk box stats` reads them, `silk box update` sets
+  // limits there later); Apply writes no limit for them.
+  std::vector<Controller> unlimited;
+  // The controllers of the limits that are set, and `unlimited`, each once.
   std::vector<Controller> Needed() const;
+};
+
+// What the cgroups of a box count, each field filled by the backend that serves it
+// (nullopt: no cgroup of the box serves it). Limits: 0 = none.
+struct CgroupUsage {
+  std::optional<uint64_t> cpu_usec;  // CPU time of every process of the box, ever
+  std::optional<uint64_t> memory_current, memory_peak, memory_max;
+  std::optional<uint64_t> pids_current, pids_max;
 };
 
 // One hierarchy's cgroup of one box.
@@ -48,6 +62,14 @@ class CgroupBackend {
   // Removes the (empty) cgroup directory. Missing is fine.
   virtual Result<void> Remove() = 0;
   virtual bool IsV2() const { return false; }
+  // Whether this cgroup hosts controller `c` for the box.
+  virtual bool Serves(Controller c) const {
+    (void)c;
+    return false;
+  }
+  // Adds what this cgroup counts to `usage` (the fields of the controllers it serves;
+  // cgroup v2 also the CPU time of its core cpu.stat). Unreadable files stay nullopt.
+  virtual void ReadUsage(CgroupUsage& usage) const { (void)usage; }
   // Processes of the box the kernel's OOM killer has killed (the memory controller's
   // oom_kill count: memory.events on v2, memory.oom_control on v1); 0 without memory.
   virtual uint64_t OomKills() const { return 0; }
@@ -78,6 +100,19 @@ Result<std::unique_ptr<CgroupBackend>> CreateCgroupV1(const std::string& parent,
                                                       const std::vector<Controller>& controllers);
 // A backend for an existing cgroup directory (the sweep of a dead supervisor's box).
 std::unique_ptr<CgroupBackend> OpenCgroupForCleanup(const std::string& path);
+// A backend for an existing cgroup of a live box (a path of its record), for its usage
+// and live updates: the hierarchy from statfs (cgroup2 or v1), the controllers it serves
+// from the directory itself (v2: its cgroup.controllers; v1: the controllers' files, as
+// each v1 hierarchy has only its own). Errors: kNotFound (gone: the box ended), kSystem.
+Result<std::unique_ptr<CgroupBackend>> OpenBoxCgroup(const std::string& path);
+Result<std::unique_ptr<CgroupBackend>> OpenCgroupV2(const std::string& path);
+Result<std::unique_ptr<CgroupBackend>> OpenCgroupV1(const std::string& path);
+// Every cgroup of a live box (its record's paths), the cgroup2 one first.
+// `skip_missing`: a directory that is gone is left out instead of failing (kNotFound).
+Result<std::vector<std::unique_ptr<CgroupBackend>>> OpenBoxCgroups(
+    const std::vector<std::string>& paths, bool skip_missing = false);
+// What the cgroups `paths` of a box count (v2 read first; missing ones skipped).
+Result<CgroupUsage> ReadCgroupsUsage(const std::vector<std::string>& paths);
 
 // All cgroups of one box. Destruction kills and removes them.
 class BoxCgroup {
@@ -117,5 +152,8 @@ Result<void> RemoveCgroupDir(const std::string& dir);
 // The value of `key` in a flat-keyed cgroup file ("key value" lines, e.g. memory.events),
 // 0 when the file or the key is missing.
 uint64_t ReadCgroupKey(const std::string& dir, const std::string& file, const std::string& key);
+// A one-number cgroup file (memory.current, pids.max, ...): "max" reads as 0 (none);
+// nullopt when the file is missing or not a number.
+std::optional<uint64_t> ReadCgroupNumber(const std::string& dir, const std::string& file);
 
 }  // namespace silk::compat::internal

@@ -25,8 +25,30 @@ class CgroupV1 : public CgroupBackend {
   }
   const std::string& path() const override { return path_; }
   uint64_t OomKills() const override {
-    if (std::find(ctrls_.begin(), ctrls_.end(), Controller::kMemory) == ctrls_.end()) return 0;
+    if (!Serves(Controller::kMemory)) return 0;
     return ReadCgroupKey(path_, "memory.oom_control", "oom_kill");
+  }
+  bool Serves(Controller c) const override {
+    return std::find(ctrls_.begin(), ctrls_.end(), c) != ctrls_.end();
+  }
+
+  void ReadUsage(CgroupUsage& u) const override {
+    if (Serves(Controller::kMemory)) {
+      // current before peak: the peak is a watermark, never below a current read earlier.
+      u.memory_current = ReadCgroupNumber(path_, "memory.usage_in_bytes");
+      u.memory_peak = ReadCgroupNumber(path_, "memory.max_usage_in_bytes");
+      u.memory_max = ReadCgroupNumber(path_, "memory.limit_in_bytes");
+      // No limit reads as PAGE_COUNTER_MAX pages (LONG_MAX rounded down to a page).
+      if (u.memory_max && *u.memory_max >= (uint64_t{1} << 62)) u.memory_max = 0;
+    }
+    if (Serves(Controller::kPids)) {
+      u.pids_current = ReadCgroupNumber(path_, "pids.current");
+      u.pids_max = ReadCgroupNumber(path_, "pids.max");
+    }
+    // cpuacct co-mounted with cpu (cpu,cpuacct): nanoseconds. A v2 cgroup of the box,
+    // read first, has already given it (its core cpu.stat).
+    if (!u.cpu_usec)
+      if (auto ns = ReadCgroupNumber(path_, "cpuacct.usage")) u.cpu_usec = *ns / 1000;
   }
 
   Result<void> Apply(const CgroupLimits& l) override {
@@ -41,12 +63,19 @@ class CgroupV1 : public CgroupBackend {
           break;
         case Controller::kMemory:
           if (l.memory_max) {
-            SILK_TRY(WriteCgroupFile(path_, "memory.limit_in_bytes", std::to_string(l.memory_max)));
             // Swap off: memory+swap capped at the memory limit where swap is accounted,
-            // and no swapping preference anyway.
-            if (Exists(path_ + "/memory.memsw.limit_in_bytes"))
-              SILK_TRY(WriteCgroupFile(path_, "memory.memsw.limit_in_bytes",
-                                       std::to_string(l.memory_max)));
+            // and no swapping preference anyway. The kernel refuses (EINVAL) a memsw
+            // limit below the memory limit at every step, so a raise (`silk box update`)
+            // moves memsw first and a cut moves memory first.
+            const std::string limit = std::to_string(l.memory_max);
+            const bool memsw = Exists(path_ + "/memory.memsw.limit_in_bytes");
+            const auto now = ReadCgroupNumber(path_, "memory.limit_in_bytes");
+            const bool raise = now && *now != 0 && l.memory_max > *now;
+            if (memsw && raise)
+              SILK_TRY(WriteCgroupFile(path_, "memory.memsw.limit_in_bytes", limit));
+            SILK_TRY(WriteCgroupFile(path_, "memory.limit_in_bytes", limit));
+            if (memsw && !raise)
+              SILK_TRY(WriteCgroupFile(path_, "memory.memsw.limit_in_bytes", limit));
             if (Exists(path_ + "/memory.swappiness"))
               SILK_TRY(WriteCgroupFile(path_, "memory.swappiness", "0"));
           }
@@ -99,6 +128,18 @@ class CgroupV1 : public CgroupBackend {
 };
 
 }  // namespace
+
+Result<std::unique_ptr<CgroupBackend>> OpenCgroupV1(const std::string& path) {
+  if (!Exists(path + "/cgroup.procs"))
+    return Fail(ErrorCode::kNotFound, "the box's cgroup " + path + " is gone");
+  // Each v1 hierarchy shows the files of its own controllers only.
+  std::vector<Controller> ctrls;
+  if (Exists(path + "/cpu.shares")) ctrls.push_back(Controller::kCpu);
+  if (Exists(path + "/memory.limit_in_bytes")) ctrls.push_back(Controller::kMemory);
+  if (Exists(path + "/pids.max")) ctrls.push_back(Controller::kPids);
+  if (Exists(path + "/blkio.throttle.io_service_bytes")) ctrls.push_back(Controller::kIo);
+  return std::unique_ptr<CgroupBackend>(new CgroupV1(path, std::move(ctrls)));
+}
 
 Result<std::unique_ptr<CgroupBackend>> CreateCgroupV1(const std::string& parent,
                                                       const std::string& name,

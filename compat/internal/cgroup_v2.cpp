@@ -38,8 +38,33 @@ class CgroupV2 : public CgroupBackend {
   std::string Describe() const override { return "cgroup2 " + path_; }
   const std::string& path() const override { return path_; }
   uint64_t OomKills() const override {
-    if (std::find(ctrls_.begin(), ctrls_.end(), Controller::kMemory) == ctrls_.end()) return 0;
+    if (!Serves(Controller::kMemory)) return 0;
     return ReadCgroupKey(path_, "memory.events", "oom_kill");
+  }
+  bool Serves(Controller c) const override {
+    return std::find(ctrls_.begin(), ctrls_.end(), c) != ctrls_.end();
+  }
+
+  void ReadUsage(CgroupUsage& u) const override {
+    // usage_usec is in the core cpu.stat of every cgroup2 directory, with or without the
+    // cpu controller (kernel/cgroup/rstat.c), so a box's tracking cgroup has it too.
+    if (auto text = ReadFile(path_ + "/cpu.stat"))
+      for (const auto& line : Split(*text, '\n')) {
+        auto kv = Split(line, ' ');
+        if (kv.size() == 2 && kv[0] == "usage_usec")
+          if (auto n = ParseUint(kv[1])) u.cpu_usec = *n;
+      }
+    if (Serves(Controller::kMemory)) {
+      // current before peak: the peak is a watermark, never below a current read earlier.
+      // memory.peak came with Linux 5.19; older kernels leave it nullopt.
+      u.memory_current = ReadCgroupNumber(path_, "memory.current");
+      u.memory_peak = ReadCgroupNumber(path_, "memory.peak");
+      u.memory_max = ReadCgroupNumber(path_, "memory.max");
+    }
+    if (Serves(Controller::kPids)) {
+      u.pids_current = ReadCgroupNumber(path_, "pids.current");
+      u.pids_max = ReadCgroupNumber(path_, "pids.max");
+    }
   }
 
   Result<void> Apply(const CgroupLimits& l) override {
@@ -106,6 +131,21 @@ class CgroupV2 : public CgroupBackend {
 };
 
 }  // namespace
+
+Result<std::unique_ptr<CgroupBackend>> OpenCgroupV2(const std::string& path) {
+  auto text = ReadFile(path + "/cgroup.controllers");
+  if (!text) {
+    if (text.error().sys_errno() == ENOENT || text.error().code() == ErrorCode::kNotFound)
+      return Fail(ErrorCode::kNotFound, "the box's cgroup " + path + " is gone");
+    return Fail(std::move(text.error()));
+  }
+  // The controllers its parent enables for it are the ones active in it.
+  std::vector<Controller> ctrls;
+  for (const auto& word : Split(Trim(*text), ' '))
+    for (Controller c : {Controller::kCpu, Controller::kMemory, Controller::kPids, Controller::kIo})
+      if (word == ControllerName(c)) ctrls.push_back(c);
+  return std::unique_ptr<CgroupBackend>(new CgroupV2(path, std::move(ctrls)));
+}
 
 Result<std::unique_ptr<CgroupBackend>> CreateCgroupV2(const std::string& mount,
                                                       const std::string& parent,

@@ -37,11 +37,17 @@ class Netlink {
   Result<void> AddDefaultRoute(const std::string& gateway);
   // Root HTB qdisc 1: with default class 1:1 capped at `bytes_per_sec` (rate = ceil).
   Result<void> SetEgressRate(int ifindex, uint64_t bytes_per_sec);
+  // Changes the rate (and ceil) of class 1:1 of that HTB qdisc in place (HTB has no
+  // qdisc change operation, so SetEgressRate cannot run twice); makes the qdisc and the
+  // class when the link has none.
+  Result<void> ChangeEgressRate(int ifindex, uint64_t bytes_per_sec);
   // Deletes a link by name; kNotFound if it does not exist.
   Result<void> DeleteLink(const std::string& name);
 
  private:
   explicit Netlink(UniqueFd fd) : fd_(std::move(fd)) {}
+  // Creates or replaces class 1:1 under the HTB qdisc 1: (ENOENT without it).
+  Result<void> SetEgressClass(int ifindex, uint64_t bytes_per_sec);
   // Sends one request (NLM_F_ACK added) and waits for its ack.
   Result<void> Transact(void* msg, const std::string& what);
   UniqueFd fd_;

@@ -62,4 +62,12 @@ Result<void> SetupVeth(pid_t pid, const NetworkSpec& net, const std::string& hos
   return r;
 }
 
+Result<void> ChangeEgressRate(int box_netns, uint64_t rate) {
+  return InNetns(box_netns, [&]() -> Result<void> {
+    auto box = SILK_TRY(Netlink::Open());
+    int eth0 = SILK_TRY(box.LinkIndex("eth0"));
+    return box.ChangeEgressRate(eth0, rate);
+  });
+}
+
 }  // namespace silk::compat::internal

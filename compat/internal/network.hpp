@@ -23,4 +23,10 @@ std::string HostVethName(const std::string& box_id);
 // (the host end is deleted). Errors: kNotFound for a missing bridge, kSystem (netlink).
 Result<void> SetupVeth(pid_t pid, const NetworkSpec& net, const std::string& host_name);
 
+// Changes the egress cap of a live box (`silk box update --egress`) to `bytes_per_sec`:
+// the HTB class on its eth0, in the network namespace of `box_netns` (a pidfd of the
+// box's pid 1 or an nsfs fd; setns takes both). A box made without a cap gets one.
+// Errors: kNotFound (no eth0: the box has no veth), kSystem (netlink, naming the errno).
+Result<void> ChangeEgressRate(int box_netns, uint64_t bytes_per_sec);
+
 }  // namespace silk::compat::internal
