@@ -26,6 +26,7 @@
 #include "base/unique_fd.hpp"
 #include "cli/box_exec_cmd.hpp"
 #include "cli/box_flags.hpp"
+#include "cli/box_usage_cmd.hpp"
 #include "cli/commands.hpp"
 #include "compat/box.hpp"
 #include "compat/box_lifecycle.hpp"
@@ -449,12 +450,14 @@ const std::vector<Command>& BoxLifecycleCommands() {
   static const std::vector<Command> commands = {
       {"create", "create a named box with its own supervisor (--start: and start it)", BoxCreate},
       {"start", "start a created box", BoxStart},
+      {"exec", "run a command in a running box", BoxExec},
       {"kill", "send a signal to a box's command", BoxKill},
       {"stop", "stop a box: TERM, then KILL after a timeout", BoxStop},
       {"delete", "remove a box that ended or was lost (--force: a live one)", BoxDelete},
-      {"exec", "run a command in a running box", BoxExec},
       {"list", "list the named boxes and their status", BoxList},
       {"state", "show a box's record (--json)", BoxState},
+      {"stats", "show a box's usage: cpu, memory, pids, network (--json)", BoxStats},
+      {"update", "change a live box's limits: memory, pids, cpu/io weight, egress", BoxUpdate},
       {"supervise", "", BoxSupervise},
   };
   return commands;

@@ -23,16 +23,17 @@
 
 #include "base/log.hpp"
 #include "base/strings.hpp"
+#include "compat/box_update.hpp"
 #include "compat/internal/caps.hpp"
 #include "compat/internal/cgroup.hpp"
 #include "compat/internal/child.hpp"
 #include "compat/internal/counted_learning.hpp"
-#include "compat/internal/fault_gate.hpp"
 #include "compat/internal/exec_service.hpp"
+#include "compat/internal/fault_gate.hpp"
 #include "compat/internal/filter.hpp"
 #include "compat/internal/idrange.hpp"
-#include "compat/internal/mounts.hpp"
 #include "compat/internal/launch.hpp"
+#include "compat/internal/mounts.hpp"
 #include "compat/internal/namespaces.hpp"
 #include "compat/internal/netlink.hpp"
 #include "compat/internal/network.hpp"
@@ -158,12 +159,12 @@ Result<void> SuperviseBox(BoxProcess& box, int listener, NotifyHandler* handler,
     }
     fds = {{box.pidfd(), POLLIN, 0}, {listener, POLLIN, 0}, {stop_fd, POLLIN, 0}};
     relay.AddPollFds(fds);
+    const size_t execs_at = fds.size();
+    if (execs) execs->AddPollFds(fds);
     int rc = poll(fds.data(), fds.size(), wait_ms);
     if (rc < 0) {
       if (errno == EINTR) continue;
       return FailErrno("poll in the box supervisor");
-    const size_t execs_at = fds.size();
-    if (execs) execs->AddPollFds(fds);
     }
     if (rc == 0) {  // deadline
       box.Kill();
@@ -182,11 +183,11 @@ Result<void> SuperviseBox(BoxProcess& box, int listener, NotifyHandler* handler,
       listener = -1;  // every filter user is gone; init's exit comes next
     }
     relay.Handle(fds, 3);
+    if (execs) execs->Handle(fds, execs_at);
   }
 }
 
 }  // namespace
-    if (execs) execs->Handle(fds, execs_at);
 
 std::string DefaultStateRoot() {
   if (geteuid() == 0) return "/run/silk/boxes";
@@ -376,6 +377,14 @@ Result<void> BoxRun::PrepareCgroup() {
   // 25%:75%. Unprivileged boxes need a cgroup only for a non-default weight.
   limits.cpu_weight = (root_ || spec_.cpu_weight != 100) ? spec_.cpu_weight : 0;
   limits.io_weight = spec_.io_weight;
+  if (options_.persistent) {
+    // A named box has memory, pids and cpu cgroups as root, also without limits: `silk
+    // box stats` reads them and `silk box update` sets limits there later.
+    if (root_) limits.unlimited = {Controller::kMemory, Controller::kPids, Controller::kCpu};
+    SILK_TRY(RecordBoxLimits(state_->dir(), {limits.memory_max, limits.pids_max,
+                                             limits.cpu_weight, limits.io_weight,
+                                             spec_.network.egress_rate}));
+  }
   if (!root_ && limits.Needed().empty()) return {};
   auto layout = SILK_TRY(CgroupLayout::Detect(options_.cgroup2_mount));
   BoxState& state = *state_;
