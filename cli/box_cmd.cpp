@@ -29,6 +29,7 @@ nlohmann::ordered_json OutcomeJson(const compat::BoxOutcome& o) {
   j["oom_killed"] = o.oom_killed;
   j["timed_out"] = o.timed_out;
   j["denials"] = nlohmann::ordered_json::parse(o.denials.ToJson());
+  if (!o.denials_unreported.empty()) j["denials_unreported"] = o.denials_unreported;
   return j;
 }
 
@@ -110,6 +111,10 @@ int BoxRun(const Args& all) {
   if (outcome->timed_out)
     std::cerr << "silk: box " << outcome->box_id << ": killed after --timeout " << timeout
               << " s\n";
+  if (spec.report_denials && !outcome->denials_unreported.empty())
+    std::cerr << "silk: box " << outcome->box_id
+              << ": denials not reported (denied all the same): " << outcome->denials_unreported
+              << "\n";
   if (spec.report_denials) {
     if (report.empty() || report == "-") {
       std::cerr << "silk: box " << outcome->box_id << ": " << outcome->denials.ToText();

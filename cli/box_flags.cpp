@@ -52,7 +52,11 @@ void BoxSpecFlags::Add(po::options_description& opts) {
       "tty", po::bool_switch(&tty_), "give the box a private /dev/pts")(
       "no-init", po::bool_switch(&no_init_),
       "run CMD as pid 1 itself (default: silk's init is pid 1, reaps orphans, forwards "
-      "signals to CMD)");
+      "signals to CMD)")(
+      "nest", po::bool_switch(&nest_),
+      "a nest-ready box, which can run silk and make boxes of its own: every capability of "
+      "its own user namespace, its cgroups delegated to it, /dev/net/tun, a writable /run, "
+      "silk at /run/silk/bin/silk, profile gen0-node unless --profile says otherwise");
 }
 
 Result<compat::BoxSpec> BoxSpecFlags::Build(const po::variables_map& vm,
@@ -62,6 +66,10 @@ Result<compat::BoxSpec> BoxSpecFlags::Build(const po::variables_map& vm,
   if (!command.empty()) {
     spec.command = command[0];
     spec.args.assign(command.begin() + 1, command.end());
+  }
+  if (nest_) {
+    spec.nest = true;
+    if (spec.profile == compat::kDefaultProfile) spec.profile = compat::kDefaultNestProfile;
   }
   if (vm.count("profile")) spec.profile = profile_;
   if (vm.count("rootfs")) spec.rootfs = rootfs_;

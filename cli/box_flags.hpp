@@ -12,8 +12,8 @@ namespace silk::cli {
 
 class BoxSpecFlags {
  public:
-  // Adds --spec, --profile, --rootfs, the limits, --disk, --net, ids, env, cwd, tty, init and
-  // --report-denials to `opts`.
+  // Adds --spec, --profile, --rootfs, the limits, --disk, --net, ids, env, cwd, tty, init,
+  // --nest and --report-denials to `opts`.
   void Add(po::options_description& opts);
   // The spec: --spec's file (if given), each flag given over it, `command` (after --)
   // over its command; validated (compat::Validate). Errors name the flag or the file's
@@ -30,7 +30,7 @@ class BoxSpecFlags {
   std::string spec_file_, profile_, rootfs_, memory_, pids_, cpu_weight_, io_weight_, net_,
       hostname_, report_, scratch_, userns_, uid_, gid_, cwd_, profile_dir_, disk_, volume_dir_;
   std::vector<std::string> caps_, env_;
-  bool raw_ = false, tty_ = false, no_init_ = false;
+  bool raw_ = false, tty_ = false, no_init_ = false, nest_ = false;
 };
 
 // A number option of at most `max`; the error names the option.

@@ -81,8 +81,12 @@ struct BoxOutcome {
   int term_signal = 0;       // N when killed by a signal, else 0
   std::string exec_failure;  // empty when the command was started
   DenialReport denials;      // filled when spec.report_denials (raw decisions always)
-  double elapsed_ms = 0;     // clone to reap
-  bool timed_out = false;    // killed because RunOptions::timeout_ms passed
+  // Why `denials` stays empty although spec.report_denials asked for them: the box's
+  // filter can have no seccomp listener (silk runs in a box whose filter has one; the
+  // kernel allows one per chain). The box's filter denies all the same. Empty otherwise.
+  std::string denials_unreported;
+  double elapsed_ms = 0;   // clone to reap
+  bool timed_out = false;  // killed because RunOptions::timeout_ms passed
   // Processes of the box the kernel's OOM killer killed for the memory limit (counted by
   // the box's memory cgroup; 0 without --memory), and whether the command was one.
   uint64_t oom_kills = 0;

@@ -188,6 +188,7 @@ void ReadBoxSpec(const json& root, JsonProblems& problems, BoxSpec& s) {
   r.Bool("report_denials", s.report_denials);
   r.Bool("tty", s.tty);
   r.Bool("init", s.init);
+  r.Bool("nest", s.nest);
   if (std::string word; r.String("user_namespace", word)) {
     if (auto mode = ParseUserNamespaceMode(word))
       s.user_namespace = *mode;
@@ -381,6 +382,7 @@ std::string BoxSpecToJson(const BoxSpec& s) {
   j["report_denials"] = s.report_denials;
   j["tty"] = s.tty;
   j["init"] = s.init;
+  j["nest"] = s.nest;
   return j.dump(2);
 }
 
@@ -429,6 +431,14 @@ Result<void> Validate(const BoxSpec& s) {
                                "' is not a host name: 1..64 characters, dot-separated labels "
                                "of letters, digits and '-' (not first or last in a label)");
   if (s.profile.empty()) return bad("profile", "empty: name a profile file or a built-in profile");
+  if (s.nest && s.user_namespace == UserNamespaceMode::kNever)
+    return bad("nest",
+               "a nest-ready box holds every capability of its own user namespace, so "
+               "it needs one: drop user_namespace \"never\" (--userns never)");
+  if (s.nest && !s.rootfs.empty())
+    return bad("nest",
+               "a nest-ready box uses the default root fs view (the host's /usr, /etc "
+               "read-only): drop rootfs (--rootfs)");
   if (s.memory_max != 0 && s.memory_max < (4u << 20))
     return bad("memory_max", std::to_string(s.memory_max) +
                                  " bytes is too small (at least 4M, or 0 for no limit)");

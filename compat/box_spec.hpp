@@ -69,6 +69,10 @@ inline constexpr uint32_t kDefaultIdRangeSize = 65536;
 // Spec files are read up to this size; JSON nested deeper is refused (a spec needs 3).
 inline constexpr size_t kMaxSpecBytes = 4u << 20;
 inline constexpr int kMaxSpecDepth = 64;
+// Where a nest-ready box (BoxSpec::nest) finds the silk binary that made it.
+inline constexpr const char* kNestSilkPath = "/run/silk/bin/silk";
+// The profile `silk box run --nest` uses unless --profile says otherwise.
+inline constexpr const char* kDefaultNestProfile = "gen0-node";
 inline constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin";
 
 struct BoxSpec {
@@ -109,6 +113,17 @@ struct BoxSpec {
   // (128+N when a signal N killed it). false: the command itself is pid 1 (no reaping).
   // Learning boxes never get one (its syscalls would count as the workload's).
   bool init = true;
+  // A nest-ready box (`--nest`): one that can host a node manager making boxes of its
+  // own (README, "Nest-ready boxes"). It keeps every capability, but only in its own user
+  // namespace (required: never "never"), and gets a delegated cgroup subtree (its own
+  // cgroups, in a cgroup namespace rooted at them, mounted under /sys/fs/cgroup: their
+  // directories writable, their limits and everything above out of reach), /dev/net/tun,
+  // a writable /run (tmpfs: the inner silk's state root), the running silk binary at
+  // kNestSilkPath, and an unmasked /proc (the kernel lets a user namespace mount a new
+  // proc only where a fully visible one exists). Its seccomp filter has no listener
+  // unless report_denials asks for one (compat/internal/filter.hpp: the kernel allows
+  // one listener per filter chain). Root callers and the default root fs view only.
+  bool nest = false;
 
   friend bool operator==(const BoxSpec&, const BoxSpec&) = default;
 };

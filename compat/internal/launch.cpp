@@ -136,6 +136,11 @@ std::string ExecFailureMessage(const std::string& command, int err, const std::s
 
 uint64_t KeptCapabilities(const BoxSpec& spec) {
   uint64_t keep = 0;
+  // A nest-ready box holds every capability of its own user namespace (BoxSpec::nest).
+  if (spec.nest) {
+    const int last = LastCapability();
+    return last >= 63 ? ~uint64_t{0} : (uint64_t{1} << (last + 1)) - 1;
+  }
   for (const auto& c : spec.capabilities) keep |= 1ull << CapabilityNumber(c);
   if (spec.raw_sockets) keep |= 1ull << CapabilityNumber("CAP_NET_RAW");
   return keep;

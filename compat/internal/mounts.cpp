@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -114,6 +115,12 @@ Result<MountPlanBuilder> MountPlanBuilder::Build(const BoxSpec& spec, const std:
     b.Add(MountOpKind::kTouch, "", dev + "/" + d);
     b.Add(MountOpKind::kMount, host, dev + "/" + d, nullptr, MS_BIND);
   }
+  // A nest-ready box's node manager makes tun devices (a box cannot mknod).
+  if (spec.nest && access("/dev/net/tun", F_OK) == 0) {
+    b.Add(MountOpKind::kMkdir, "", dev + "/net");
+    b.Add(MountOpKind::kTouch, "", dev + "/net/tun");
+    b.Add(MountOpKind::kMount, "/dev/net/tun", dev + "/net/tun", nullptr, MS_BIND);
+  }
   b.Add(MountOpKind::kSymlink, "/proc/self/fd", dev + "/fd");
   b.Add(MountOpKind::kSymlink, "/proc/self/fd/0", dev + "/stdin");
   b.Add(MountOpKind::kSymlink, "/proc/self/fd/1", dev + "/stdout");
@@ -144,16 +151,33 @@ Result<MountPlanBuilder> MountPlanBuilder::Build(const BoxSpec& spec, const std:
   // /proc, with the kernel's knobs out of reach.
   const std::string proc = r + "/proc";
   b.Add(MountOpKind::kMount, "proc", proc, "proc", kNoSuidDev | MS_NOEXEC);
-  for (const char* f : kProcMaskedFiles)
-    b.Add(MountOpKind::kMount, "/dev/null", proc + "/" + f, nullptr, MS_BIND, "", true);
-  for (const char* d : kProcMaskedDirs)
-    b.Add(MountOpKind::kMount, "tmpfs", proc + "/" + d, "tmpfs", MS_RDONLY | kNoSuidDev, "size=0",
-          true);
-  for (const char* d : kProcReadOnly)
-    b.Add(MountOpKind::kBindReadOnly, proc + "/" + d, proc + "/" + d, nullptr, 0, "", true);
+  // Not in a nest-ready box: the kernel lets its boxes mount their own proc only while a
+  // fully visible one is mounted here (mount_too_revealing(), fs/namespace.c). What the
+  // masks hide stays out of reach of its root all the same: that root is an unprivileged
+  // host uid, and its capabilities count in its own user namespace only.
+  if (!spec.nest) {
+    for (const char* f : kProcMaskedFiles)
+      b.Add(MountOpKind::kMount, "/dev/null", proc + "/" + f, nullptr, MS_BIND, "", true);
+    for (const char* d : kProcMaskedDirs)
+      b.Add(MountOpKind::kMount, "tmpfs", proc + "/" + d, "tmpfs", MS_RDONLY | kNoSuidDev, "size=0",
+            true);
+    for (const char* d : kProcReadOnly)
+      b.Add(MountOpKind::kBindReadOnly, proc + "/" + d, proc + "/" + d, nullptr, 0, "", true);
+  }
   // /sys read-only; a user namespace may be refused sysfs (then /sys stays empty).
   b.Add(MountOpKind::kMount, "sysfs", r + "/sys", "sysfs", MS_RDONLY | kNoSuidDev | MS_NOEXEC, "",
         true);
+  if (spec.nest) {
+    // The inner silk's state root, and the binary that made this box (DESIGN: the binary
+    // that deploys generation N+1 is the one that runs in it), read-only.
+    char self[PATH_MAX];
+    if (!realpath("/proc/self/exe", self)) return FailErrno("resolving silk's own binary");
+    b.Add(MountOpKind::kMkdir, "", r + "/run");
+    b.Add(MountOpKind::kMount, "run", r + "/run", "tmpfs", kNoSuidDev, "mode=0755,size=16m");
+    for (const char* d : {"/run/silk", "/run/silk/bin"}) b.Add(MountOpKind::kMkdir, "", r + d);
+    b.Add(MountOpKind::kTouch, "", r + kNestSilkPath);
+    b.Add(MountOpKind::kBindReadOnly, self, r + kNestSilkPath);
+  }
   if (spec.rootfs.empty())
     b.Add(MountOpKind::kRemountRo, "", r, nullptr, kNoSuidDev);
   else
@@ -167,6 +191,31 @@ Result<MountPlanBuilder> MountPlanBuilder::Build(const BoxSpec& spec, const std:
         true);
   b.Add(MountOpKind::kPivot, "", r);
   return b;
+}
+
+void MountPlanBuilder::AddCgroupMounts(const std::vector<CgroupMount>& cgroups) {
+  if (cgroups.empty()) return;
+  auto at = std::find_if(ops_.begin(), ops_.end(),
+                         [](const MountOp& op) { return op.kind == MountOpKind::kPivot; });
+  const std::string root = at->target;
+  std::vector<MountOp> more;
+  std::swap(more, ops_);
+  ops_.assign(more.begin(), more.begin() + (at - more.begin()));
+  const std::string base = root + "/sys/fs/cgroup";
+  const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  Add(MountOpKind::kMount, "cgroups", base, "tmpfs", flags, "mode=0755,size=64k");
+  for (const auto& c : cgroups) {
+    Add(MountOpKind::kMkdir, "", base + "/" + c.name);
+    Add(MountOpKind::kMount, c.fstype, base + "/" + c.name, S(c.fstype), flags, c.options);
+  }
+  Add(MountOpKind::kRemountRo, "", base, nullptr, flags);
+  ops_.insert(ops_.end(), more.begin() + (at - more.begin()), more.end());
+}
+
+void MountPlanBuilder::SetTunSource(const std::string& node) {
+  for (auto& op : ops_)
+    if (op.kind == MountOpKind::kMount && op.source && std::string(op.source) == "/dev/net/tun")
+      op.source = S(node);
 }
 
 void MountPlanBuilder::SetVolumeFd(int fd) {

@@ -75,6 +75,18 @@ class MountPlanBuilder {
   // Errors: kNotFound when spec.rootfs does not exist or is not a directory;
   // kInvalidInput when a volume is asked for and the rootfs has no /data directory.
   static Result<MountPlanBuilder> Build(const BoxSpec& spec, const std::string& staging);
+  // A nest-ready box's cgroups (BoxSpec::nest): a tmpfs on /sys/fs/cgroup holding a fresh
+  // mount of each hierarchy, made in the box's cgroup namespace (so rooted at the box's
+  // own cgroup: nothing above is reachable), then the tmpfs read-only. Needs the box's
+  // /sys (a sysfs refused in the user namespace fails the box, naming the step).
+  struct CgroupMount {
+    std::string name;     // directory under /sys/fs/cgroup ("cpu,cpuacct", "unified")
+    std::string fstype;   // "cgroup" (v1) or "cgroup2"
+    std::string options;  // v1: the hierarchy's controllers ("cpu,cpuacct")
+  };
+  void AddCgroupMounts(const std::vector<CgroupMount>& cgroups);
+  // A nest-ready box's /dev/net/tun is a bind of `node` instead of the host's node.
+  void SetTunSource(const std::string& node);
   // The box's volume for /data: a detached mount (volume.hpp) the child inherits as `fd`.
   void SetVolumeFd(int fd);
 

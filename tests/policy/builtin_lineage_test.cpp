@@ -32,7 +32,7 @@ std::string Meta(const std::string& name, const std::string& extends) {
 
 TEST(Builtin, EveryBuiltinParsesAndIsNamedAfterItsFile) {
   auto names = BuiltinProfileNames();
-  EXPECT_EQ(names, (std::vector<std::string>{"gen0-sliver", "podman-default"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"gen0-node", "gen0-sliver", "podman-default"}));
   for (const auto& name : names) {
     auto p = BuiltinProfile(name);
     ASSERT_TRUE(p) << p.error().ToString();
