@@ -7,8 +7,11 @@
 
 #include "base/file.hpp"
 #include "base/strings.hpp"
+#include "compat/box_exec.hpp"
 #include "compat/box_lifecycle.hpp"
 #include "compat/internal/cgroup.hpp"
+#include "compat/internal/state.hpp"
+#include "compat/internal/volume.hpp"
 
 namespace silk::compat {
 namespace {
@@ -70,6 +73,17 @@ Result<BoxUsage> ReadBoxUsage(const std::string& state_root, const std::string& 
   u.pids_current = c.pids_current;
   u.pids_max = c.pids_max;
   u.network = NetworkUsage(r.state_dir);
+  // The supervisor of a running box counts its denials (its execs' too); a created box
+  // has denied nothing yet.
+  if (r.status == BoxStatus::kRunning) {
+    if (auto q = QuerySupervisor(state_root, name)) u.denied_syscalls = q->denied_syscalls;
+  }
+  if (const std::string image = internal::RecordedVolumeImage(r.state_dir); !image.empty()) {
+    if (auto v = internal::ReadVolumeUsage(image)) {
+      u.disk_used = v->used;
+      u.disk_max = v->quota;
+    }
+  }
   // It may have ended while we read (its cgroups went): say so rather than show holes.
   BoxRecord after = SILK_TRY(ReadBox(state_root, name));
   if (after.status == BoxStatus::kExited) return Fail(Ended(after));

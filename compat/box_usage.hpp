@@ -34,9 +34,11 @@ struct BoxUsage {
   std::optional<uint64_t> pids_current;
   std::optional<uint64_t> pids_max;        // 0 = no limit
   std::optional<BoxNetworkUsage> network;  // nullopt: the box has no veth
-  // Filled by the supervisor query (the box's control socket): 0 here.
+  // Denied syscalls of the box and its execs, as its supervisor counts them (a running
+  // box; 0 otherwise).
   uint64_t denied_syscalls = 0;
-  // Filled by the box's --disk volume: 0 here.
+  // The --disk volume (0: none): its quota and what the host holds for it (file system
+  // metadata included).
   uint64_t disk_used = 0, disk_max = 0;
 };
 

@@ -253,6 +253,29 @@ TEST_F(BoxExecTest, SignalsPassOnAndAKilledClientLeavesNothing) {
   EXPECT_EQ(std::count(left.begin(), left.end(), '\n'), 3) << left;
 }
 
+// `silk box stats` counts what the box's supervisor denied, its execs included, and the
+// use of the box's --disk volume.
+TEST_F(BoxExecTest, StatsCountTheSupervisorsDenialsAndTheVolume) {
+  names_ = {"counted"};
+  testing::TempStateRoot volumes;
+  StartBox("counted", {"--report-denials", "--disk", "32M", "--volume-dir", volumes.path()});
+  auto exec = Silk({"box", "exec", "counted", "--", "/bin/sh", "-c",
+                    "dd if=/dev/zero of=/data/f bs=1M count=8 2>/dev/null; sync; "
+                    "python3 -c \"import ctypes, platform; ctypes.CDLL(None).syscall("
+                    "{'x86_64': 321, 'aarch64': 280}[platform.machine()], 0, 0, 0)\""});
+  ASSERT_EQ(exec.status, 0) << exec.err;
+  auto stats = Silk({"box", "stats", "counted", "--json"});
+  ASSERT_EQ(stats.status, 0) << stats.err;
+  auto j = nlohmann::json::parse(stats.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << stats.out;
+  EXPECT_GE(j.value("denied_syscalls", 0), 1) << stats.out;
+  EXPECT_EQ(j["disk"].value("max", uint64_t{0}), uint64_t{32} << 20) << stats.out;
+  EXPECT_GE(j["disk"].value("used", uint64_t{0}), uint64_t{8} << 20) << stats.out;
+  EXPECT_LE(j["disk"].value("used", uint64_t{0}), uint64_t{32} << 20) << stats.out;
+  ASSERT_EQ(Silk({"box", "delete", "--force", "counted"}).status, 0);
+  names_.clear();
+}
+
 // Whether `pid` is a process that has not exited (a zombie has).
 bool Alive(pid_t pid) {
   auto stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
