@@ -35,6 +35,7 @@
 #include "compat/internal/launch.hpp"
 #include "compat/internal/mounts.hpp"
 #include "compat/internal/namespaces.hpp"
+#include "compat/internal/nest.hpp"
 #include "compat/internal/netlink.hpp"
 #include "compat/internal/network.hpp"
 #include "compat/internal/notify.hpp"
@@ -231,6 +232,7 @@ class BoxRun {
   Result<void> RecordEnd();
   Result<void> PrepareCgroup();
   Result<void> PrepareVolume();
+  Result<void> PrepareNest();
   void PlanChild();
   BoxOutcome ExecFailed(int err);
 
@@ -291,6 +293,7 @@ Result<void> BoxRun::Prepare() {
   SILK_TRY(PrepareIds());
   SILK_TRY(PrepareVolume());
   SILK_TRY(PrepareCgroup());
+  SILK_TRY(PrepareNest());
   BuildExecData(spec_, data_);
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
@@ -304,7 +307,7 @@ Result<void> BoxRun::Prepare() {
   fprog_ = filter_->compiled.Fprog();
   v2_dir_ = cgroup_ ? cgroup_->OpenV2Dir() : UniqueFd();
   if (learning_) {
-    counting_.emplace(filter_->effective.front(), *options_.observer, v2_dir_.get(),
+    counting_.emplace(filter_->Effective()->front(), *options_.observer, v2_dir_.get(),
                       options_.count_in_kernel);
     out_.counted_syscalls = counting_->filter().counted().size();
     out_.counting_unavailable = counting_->unavailable();
@@ -385,6 +388,9 @@ Result<void> BoxRun::PrepareCgroup() {
                                              limits.cpu_weight, limits.io_weight,
                                              spec_.network.egress_rate}));
   }
+  // A nest-ready box delegates memory, pids and cpu cgroups to its node manager.
+  if (spec_.nest && root_)
+    limits.unlimited = {Controller::kMemory, Controller::kPids, Controller::kCpu};
   if (!root_ && limits.Needed().empty()) return {};
   auto layout = SILK_TRY(CgroupLayout::Detect(options_.cgroup2_mount));
   BoxState& state = *state_;
@@ -402,6 +408,25 @@ Result<void> BoxRun::PrepareCgroup() {
   }
   cgroup_ = std::move(*cg);
   return state_->RecordCgroups(cgroup_->Paths());
+}
+
+// A nest-ready box (BoxSpec::nest): its cgroups delegated to its root and mounted in it.
+Result<void> BoxRun::PrepareNest() {
+  if (!filter_->no_listener.empty() && spec_.report_denials)
+    out_.denials_unreported = filter_->no_listener;
+  if (!spec_.nest) return {};
+  if (!root_ || !user_ns_ || !cgroup_)
+    return Fail(ErrorCode::kUnsupported,
+                "a nest-ready box (--nest) needs root (in silk's own user namespace) and "
+                "cgroups to delegate");
+  auto cgroups =
+      SILK_TRY(DelegateCgroups(cgroup_->Paths(), HostIdOf(maps_.uid, 0), HostIdOf(maps_.gid, 0)));
+  mounts_->AddCgroupMounts(cgroups);
+  const std::string tun = state_->dir() + "/tun";
+  if (access("/dev/net/tun", F_OK) == 0 &&
+      SILK_TRY(MakeTunNode(tun, HostIdOf(maps_.uid, 0), HostIdOf(maps_.gid, 0))))
+    mounts_->SetTunSource(tun);
+  return {};
 }
 
 // The child's whole plan: it reads only this (and data_) between clone and execve.
@@ -547,7 +572,8 @@ Result<bool> BoxRun::AwaitExec() {
   auto taken = [this](int listener, pid_t holder) -> Result<NotifyHandler*> {
     // The box makes no syscall but execve from here on: count from now.
     if (counting_) SILK_TRY(counting_->Enable());
-    handler_ = SILK_TRY(NotifyHandler::Create(&filter_->effective, spec_.raw_sockets,
+    handler_ = SILK_TRY(NotifyHandler::Create([f = filter_] { return f->Effective(); },
+                                              spec_.raw_sockets,
                                               spec_.report_denials, options_.observer, holder));
     if (learning_) {
       // Linux 6.6+: wake the supervisor on the caller's CPU, which roughly halves a

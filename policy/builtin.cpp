@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/file.hpp"
 #include "base/strings.hpp"
 #include "policy/internal/json_builtin_data.hpp"
 #include "policy/profile_json.hpp"
@@ -37,24 +38,34 @@ Result<Profile> BuiltinProfile(std::string_view name) {
   return ParseProfile(*text, "<builtin:" + std::string(name) + ">");
 }
 
-Result<Profile> LoadProfile(const std::string& path_or_name) {
+Result<ProfileSource> ReadProfileSource(const std::string& path_or_name) {
   constexpr std::string_view kPrefix = "builtin:";
-  if (path_or_name.rfind(kPrefix, 0) == 0)
-    return BuiltinProfile(path_or_name.substr(kPrefix.size()));
+  auto builtin = [](std::string_view name) -> Result<ProfileSource> {
+    auto text = BuiltinProfileText(name);
+    if (!text) return Fail(BuiltinProfile(name).error());  // kNotFound with the nearest names
+    return ProfileSource{std::string(*text), "<builtin:" + std::string(name) + ">"};
+  };
+  if (path_or_name.rfind(kPrefix, 0) == 0) return builtin(path_or_name.substr(kPrefix.size()));
   struct stat st {};
   bool looks_like_path =
       path_or_name.find('/') != std::string::npos ||
       (path_or_name.size() > 5 && path_or_name.compare(path_or_name.size() - 5, 5, ".json") == 0);
   if (looks_like_path || ::stat(path_or_name.c_str(), &st) == 0 ||
       !BuiltinProfileText(path_or_name)) {
-    auto profile = ReadProfileFile(path_or_name);
-    if (!profile && profile.error().code() == ErrorCode::kNotFound && !looks_like_path)
+    auto text = ReadRegularFile(path_or_name, kMaxProfileBytes);
+    if (!text && text.error().code() == ErrorCode::kNotFound && !looks_like_path)
       return Fail(ErrorCode::kNotFound,
                   "no profile file '" + path_or_name + "' and no built-in profile by that name" +
                       " (built-in profiles: " + Join(BuiltinProfileNames(), ", ") + ")");
-    return profile;
+    if (!text) return Fail(std::move(text.error()));
+    return ProfileSource{std::move(*text), path_or_name};
   }
-  return BuiltinProfile(path_or_name);
+  return builtin(path_or_name);
+}
+
+Result<Profile> LoadProfile(const std::string& path_or_name) {
+  ProfileSource source = SILK_TRY(ReadProfileSource(path_or_name));
+  return ParseProfile(source.text, source.file);
 }
 
 }  // namespace silk::policy

@@ -27,6 +27,18 @@ std::optional<std::string_view> BuiltinProfileText(std::string_view name);
 // Parses a built-in profile. kNotFound (with the nearest names) if there is none.
 Result<Profile> BuiltinProfile(std::string_view name);
 
+// A profile's text, not yet parsed, and where it came from: the path of a file, or
+// "<builtin:NAME>" for a built-in profile (its embedded text). ParseProfile(text, file)
+// is the profile.
+struct ProfileSource {
+  std::string text;
+  std::string file;
+};
+
+// Finds a profile as LoadProfile does and reads its bytes without parsing them (a
+// file: a regular file of at most 16 MiB). Errors: LoadProfile's, except the parser's.
+Result<ProfileSource> ReadProfileSource(const std::string& path_or_name);
+
 // Loads a profile named on a command line or in a spec: a file path (contains '/', ends
 // in ".json" or names an existing file), "builtin:NAME", or a built-in NAME.
 // Errors: parse/validation errors with file:line:column; kNotFound naming both the

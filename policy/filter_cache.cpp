@@ -90,9 +90,7 @@ std::optional<CompiledFilter> Deserialize(std::string_view data, const std::stri
   return f;
 }
 
-}  // namespace
-
-std::string FilterCacheKeyText(const Profile& p, const CompileOptions& o) {
+std::string KeyHeader(const CompileOptions& o) {
   std::ostringstream s;
   const scmp_version* v = seccomp_version();
   s << "silk " SILK_VERSION " libseccomp " << v->major << "." << v->minor << "." << v->micro
@@ -100,6 +98,14 @@ std::string FilterCacheKeyText(const Profile& p, const CompileOptions& o) {
   s << "options optimize=" << o.optimize << " notify=" << o.notify_denials
     << " badarch=" << static_cast<int>(o.bad_arch.action) << "/" << o.bad_arch.errno_ret
     << " pfc=" << o.pfc << "\n";
+  return s.str();
+}
+
+}  // namespace
+
+std::string FilterCacheKeyText(const Profile& p, const CompileOptions& o) {
+  std::ostringstream s;
+  s << KeyHeader(o);
   s << "default " << ActionName(p.default_action) << " " << p.default_errno_ret.value_or(~0u)
     << "\n";
   for (const auto& a : p.architectures) s << "arch " << a << "\n";
@@ -130,17 +136,32 @@ std::string FilterCacheKeyText(const Profile& p, const CompileOptions& o) {
   return s.str();
 }
 
-std::string FilterCache::EntryPath(const Profile& resolved, const CompileOptions& options) const {
+std::string FilterCacheInputsKeyText(std::string_view inputs, const CompileOptions& options) {
+  std::string s = KeyHeader(options);
+  s += "inputs\n";
+  s += inputs;
+  return s;
+}
+
+std::string FilterCache::PathFor(const std::string& key_text) const {
   char name[32];
-  snprintf(name, sizeof(name), "%016llx.bpf",
-           static_cast<unsigned long long>(Fnv1a(FilterCacheKeyText(resolved, options))));
+  snprintf(name, sizeof(name), "%016llx.bpf", static_cast<unsigned long long>(Fnv1a(key_text)));
   return dir_ + "/" + name;
 }
 
-Result<CompiledFilter> FilterCache::Get(const Profile& resolved, const CompileOptions& options,
-                                        bool* hit) const {
-  std::string key = FilterCacheKeyText(resolved, options);
-  std::string path = EntryPath(resolved, options);
+std::string FilterCache::EntryPath(const Profile& resolved, const CompileOptions& options) const {
+  return PathFor(FilterCacheKeyText(resolved, options));
+}
+
+std::string FilterCache::InputsEntryPath(std::string_view inputs,
+                                         const CompileOptions& options) const {
+  return PathFor(FilterCacheInputsKeyText(inputs, options));
+}
+
+Result<CompiledFilter> FilterCache::Lookup(const std::string& key,
+                                           const std::function<Result<CompiledFilter>()>& make,
+                                           bool* hit) const {
+  std::string path = PathFor(key);
   if (auto data = ReadFile(path)) {
     if (auto f = Deserialize(*data, key)) {
       if (hit) *hit = true;
@@ -148,11 +169,30 @@ Result<CompiledFilter> FilterCache::Get(const Profile& resolved, const CompileOp
     }
   }
   if (hit) *hit = false;
-  CompiledFilter f = SILK_TRY(CompileProfile(resolved, options));
+  CompiledFilter f = SILK_TRY(make());
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   if (!ec) (void)WriteFileAtomic(path, Serialize(f, key), 0644);
   return f;
+}
+
+Result<CompiledFilter> FilterCache::Get(const Profile& resolved, const CompileOptions& options,
+                                        bool* hit) const {
+  return Lookup(
+      FilterCacheKeyText(resolved, options), [&]() { return CompileProfile(resolved, options); },
+      hit);
+}
+
+Result<CompiledFilter> FilterCache::GetByInputs(
+    std::string_view inputs, const CompileOptions& options,
+    const std::function<Result<Profile>()>& make_resolved, bool* hit) const {
+  return Lookup(
+      FilterCacheInputsKeyText(inputs, options),
+      [&]() -> Result<CompiledFilter> {
+        Profile resolved = SILK_TRY(make_resolved());
+        return CompileProfile(resolved, options);
+      },
+      hit);
 }
 
 }  // namespace silk::policy

@@ -16,7 +16,6 @@ namespace {
 using internal::JsonSourceMap;
 using internal::SourcePos;
 
-constexpr size_t kMaxProfileBytes = 16u << 20;
 constexpr int kMaxDepth = 64;
 // JSON values (elements, members, containers) a profile may hold: podman-default has
 // ~800. Parsed JSON costs ~100 bytes per value, so this bounds memory well below the

@@ -24,6 +24,9 @@
 
 namespace silk::policy {
 
+// The largest profile text silk reads (files and ParseProfile input).
+inline constexpr size_t kMaxProfileBytes = 16u << 20;
+
 // One problem found in a profile.
 struct Diagnostic {
   std::string file;  // as given by the caller ("p.json", "<builtin:gen0-sliver>")

@@ -44,14 +44,15 @@ std::string SyscallNameFor(const seccomp_notif& n, const policy::EffectivePolicy
 
 }  // namespace
 
-Result<std::unique_ptr<NotifyHandler>> NotifyHandler::Create(
-    const std::vector<policy::EffectivePolicy>* effective, bool raw_granted, bool record,
-    SyscallObserver* observer, pid_t init_pid) {
+Result<std::unique_ptr<NotifyHandler>> NotifyHandler::Create(EffectiveSource effective,
+                                                             bool raw_granted, bool record,
+                                                             SyscallObserver* observer,
+                                                             pid_t init_pid) {
   seccomp_notif_sizes sizes{};
   if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0)
     return FailErrno("SECCOMP_GET_NOTIF_SIZES");
   auto h = std::unique_ptr<NotifyHandler>(new NotifyHandler());
-  h->effective_ = effective;
+  h->effective_source_ = std::move(effective);
   h->raw_granted_ = raw_granted;
   h->record_ = record;
   h->observer_ = observer;
@@ -173,6 +174,10 @@ Result<bool> NotifyHandler::HandleOne(int listener) {
   auto* resp = reinterpret_cast<seccomp_notif_resp*>(resp_buf_.data());
   resp->id = req->id;
 
+  if (!effective_asked_) {
+    effective_asked_ = true;
+    if (effective_source_) effective_ = effective_source_();
+  }
   const policy::EffectivePolicy* pol =
       effective_ ? PolicyFor(*effective_, req->data.arch) : nullptr;
   policy::Verdict observed;  // what the box answers, for the observer

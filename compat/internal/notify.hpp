@@ -22,6 +22,7 @@
 
 #include <linux/seccomp.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -37,11 +38,14 @@ namespace silk::compat::internal {
 class NotifyHandler {
  public:
   static constexpr size_t kLoggedRawDecisions = 16;
-  // `effective`: native architecture first. Errors: kSystem if the kernel cannot report
-  // its notification sizes.
-  static Result<std::unique_ptr<NotifyHandler>> Create(
-      const std::vector<policy::EffectivePolicy>* effective, bool raw_granted, bool record_denials,
-      SyscallObserver* observer = nullptr, pid_t init_pid = 0);
+  // The effective policy, native architecture first, or nullptr (every verdict EPERM);
+  // asked for on the first notification only (making it costs a parse and a resolve).
+  using EffectiveSource = std::function<const std::vector<policy::EffectivePolicy>*()>;
+  // Errors: kSystem if the kernel cannot report its notification sizes.
+  static Result<std::unique_ptr<NotifyHandler>> Create(EffectiveSource effective, bool raw_granted,
+                                                       bool record_denials,
+                                                       SyscallObserver* observer = nullptr,
+                                                       pid_t init_pid = 0);
 
   // Receives and answers one notification from `listener`. Returns false when the
   // notification vanished (the caller died meanwhile) - not an error.
@@ -65,7 +69,9 @@ class NotifyHandler {
   void Observe(const seccomp_notif& n, const policy::Verdict& v);
   void RecordRawSocket(const seccomp_notif& n, bool allowed);
 
-  const std::vector<policy::EffectivePolicy>* effective_ = nullptr;
+  EffectiveSource effective_source_;
+  const std::vector<policy::EffectivePolicy>* effective_ = nullptr;  // once asked
+  bool effective_asked_ = false;
   bool raw_granted_ = false;
   bool record_ = false;
   SyscallObserver* observer_ = nullptr;

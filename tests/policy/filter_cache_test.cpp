@@ -67,6 +67,49 @@ TEST_F(FilterCacheTest, MissThenHitThenRebuildsCorruptEntries) {
   EXPECT_TRUE(hit);
 }
 
+TEST_F(FilterCacheTest, InputsKeyHitsWithoutMakingTheProfile) {
+  FilterCache cache(dir_);
+  int made = 0;
+  auto make = [&made]() -> Result<Profile> {
+    ++made;
+    return Small();
+  };
+  bool hit = true;
+  auto first = cache.GetByInputs("profile bytes A", {}, make, &hit);
+  ASSERT_TRUE(first) << first.error().ToString();
+  EXPECT_FALSE(hit);
+  EXPECT_EQ(made, 1);
+  auto second = cache.GetByInputs("profile bytes A", {}, make, &hit);
+  ASSERT_TRUE(second);
+  EXPECT_TRUE(hit);
+  EXPECT_EQ(made, 1);  // a hit does not make the resolved profile
+  EXPECT_EQ(first->program.size(), second->program.size());
+
+  // Other inputs or options, other entries; the resolved-profile key is another still.
+  EXPECT_NE(cache.InputsEntryPath("profile bytes A", {}),
+            cache.InputsEntryPath("profile bytes B", {}));
+  EXPECT_NE(cache.InputsEntryPath("profile bytes A", {}),
+            cache.InputsEntryPath("profile bytes A", {.notify_denials = true}));
+  EXPECT_NE(cache.InputsEntryPath("profile bytes A", {}), cache.EntryPath(Small(), {}));
+  ASSERT_TRUE(cache.GetByInputs("profile bytes B", {}, make, &hit));
+  EXPECT_FALSE(hit);
+  EXPECT_EQ(made, 2);
+
+  // A corrupt entry is rebuilt; an error of make_resolved is returned.
+  std::string path = cache.InputsEntryPath("profile bytes A", {});
+  std::string data = ReadFile(path).value();
+  data[data.size() / 2] ^= 0x5a;
+  ASSERT_TRUE(WriteFileAtomic(path, data));
+  ASSERT_TRUE(cache.GetByInputs("profile bytes A", {}, make, &hit));
+  EXPECT_FALSE(hit);
+  EXPECT_EQ(made, 3);
+  auto failed = cache.GetByInputs("profile bytes C", {}, []() -> Result<Profile> {
+    return Fail(ErrorCode::kInvalidInput, "bad profile");
+  });
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code(), ErrorCode::kInvalidInput);
+}
+
 TEST_F(FilterCacheTest, UnwritableDirectoryStillCompiles) {
   FilterCache cache("/proc/silk-no-such-dir");
   bool hit = true;
