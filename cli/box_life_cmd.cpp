@@ -28,6 +28,7 @@
 #include "cli/box_flags.hpp"
 #include "cli/box_usage_cmd.hpp"
 #include "cli/commands.hpp"
+#include "cli/sliver_command.hpp"
 #include "compat/box.hpp"
 #include "compat/box_lifecycle.hpp"
 
@@ -43,24 +44,6 @@ constexpr auto kCreateTimeout = std::chrono::seconds(120);
 nlohmann::ordered_json RecordJson(const compat::BoxRecord& r) {
   return nlohmann::ordered_json::parse(compat::BoxRecordToJson(r));
 }
-
-// One NAME positional and the common --state-dir and --json.
-struct NamedCommand {
-  explicit NamedCommand(std::string_view prog) : out(prog) {}
-  po::options_description opts{"Options"};
-  po::positional_options_description pos;
-  std::string name, state_dir;
-  Output out;
-  void AddCommon(bool with_name = true) {
-    if (with_name) {
-      opts.add_options()("name", po::value(&name)->required(), "the box's name");
-      pos.add("name", 1);
-    }
-    opts.add_options()("state-dir", po::value(&state_dir),
-                       "state root (default /run/silk/boxes as root)");
-    out.AddJsonFlag(opts, "print the box's record as JSON");
-  }
-};
 
 void PrintRecord(const compat::BoxRecord& r) {
   std::cout << "name:        " << r.name << "\n"
@@ -158,10 +141,10 @@ Result<void> SpawnSupervisor(const std::vector<std::string>& argv, int spec_fd, 
 
 int BoxCreate(const Args& all) {
   auto [args, command] = SplitAtDoubleDash(all);
-  NamedCommand c("silk box create");
+  SliverCommand c("silk box create", kBoxSliver);
   BoxSpecFlags spec_flags;
   bool start = false;
-  c.AddCommon();
+  c.AddCommon("print the box's record as JSON");
   spec_flags.Add(c.opts);
   c.opts.add_options()("start", po::bool_switch(&start), "start the box at once (create + start)");
   po::variables_map vm;
@@ -238,10 +221,10 @@ int BoxCreate(const Args& all) {
 
 // The detached supervisor of one named box (internal: started by `box create`).
 int BoxSupervise(const Args& args) {
-  NamedCommand c("silk box supervise");
+  SliverCommand c("silk box supervise", kBoxSliver);
   std::string profile_dir, volume_dir;
   bool start = false;
-  c.AddCommon();
+  c.AddCommon("print the box's record as JSON");
   c.opts.add_options()("profile-dir", po::value(&profile_dir), "")(
       "volume-dir", po::value(&volume_dir), "")("start", po::bool_switch(&start), "");
   po::variables_map vm;
@@ -319,8 +302,8 @@ int BoxSupervise(const Args& args) {
 }
 
 int BoxStart(const Args& args) {
-  NamedCommand c("silk box start");
-  c.AddCommon();
+  SliverCommand c("silk box start", kBoxSliver);
+  c.AddCommon("print the box's record as JSON");
   po::variables_map vm;
   if (auto rc = ParseArgs("silk box start NAME [options]",
                           "Starts a created box (its command runs) and waits until it does.",
@@ -337,9 +320,9 @@ int BoxStart(const Args& args) {
 }
 
 int BoxKill(const Args& args) {
-  NamedCommand c("silk box kill");
+  SliverCommand c("silk box kill", kBoxSliver);
   std::string sig = "TERM";
-  c.AddCommon();
+  c.AddCommon("print the box's record as JSON");
   c.opts.add_options()("signal", po::value(&sig), "signal name or number (default TERM)");
   c.pos.add("signal", 1);
   po::variables_map vm;
@@ -356,9 +339,9 @@ int BoxKill(const Args& args) {
 }
 
 int BoxStop(const Args& args) {
-  NamedCommand c("silk box stop");
+  SliverCommand c("silk box stop", kBoxSliver);
   std::string timeout = "10";
-  c.AddCommon();
+  c.AddCommon("print the box's record as JSON");
   c.opts.add_options()("timeout", po::value(&timeout),
                        "seconds between TERM and KILL (default 10)");
   po::variables_map vm;
@@ -379,9 +362,9 @@ int BoxStop(const Args& args) {
 }
 
 int BoxDelete(const Args& args) {
-  NamedCommand c("silk box delete");
+  SliverCommand c("silk box delete", kBoxSliver);
   bool force = false;
-  c.AddCommon();
+  c.AddCommon("print the box's record as JSON");
   c.opts.add_options()("force,f", po::bool_switch(&force), "kill a created or running box first");
   po::variables_map vm;
   if (auto rc = ParseArgs("silk box delete NAME [options]",
@@ -396,8 +379,8 @@ int BoxDelete(const Args& args) {
 }
 
 int BoxList(const Args& args) {
-  NamedCommand c("silk box list");
-  c.AddCommon(/*with_name=*/false);
+  SliverCommand c("silk box list", kBoxSliver);
+  c.AddCommon("print the boxes' records as JSON", /*with_name=*/false);
   po::variables_map vm;
   if (auto rc = ParseArgs("silk box list [options]",
                           "Lists the named boxes: created, running, exited (with the status)\n"
@@ -427,8 +410,8 @@ int BoxList(const Args& args) {
 }
 
 int BoxState(const Args& args) {
-  NamedCommand c("silk box state");
-  c.AddCommon();
+  SliverCommand c("silk box state", kBoxSliver);
+  c.AddCommon("print the box's record as JSON");
   po::variables_map vm;
   if (auto rc = ParseArgs("silk box state NAME [options]",
                           "Shows the box's record: status, exit status, the supervisor's and\n"

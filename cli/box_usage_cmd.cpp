@@ -6,24 +6,12 @@
 
 #include "base/strings.hpp"
 #include "cli/box_flags.hpp"
+#include "cli/sliver_command.hpp"
 #include "compat/box_update.hpp"
 #include "compat/box_usage.hpp"
 
 namespace silk::cli {
 namespace {
-
-// NAME, --state-dir and --json, as the other named-box commands take them.
-struct BoxNameFlags {
-  std::string name, state_dir;
-  void Add(po::options_description& opts, po::positional_options_description& pos, Output& out,
-           const char* json_help) {
-    opts.add_options()("name", po::value(&name)->required(), "the box's name");
-    pos.add("name", 1);
-    opts.add_options()("state-dir", po::value(&state_dir),
-                       "state root (default /run/silk/boxes as root)");
-    out.AddJsonFlag(opts, json_help);
-  }
-};
 
 // "30.2 MiB": usage for people (FormatSize is exact, which usage seldom is).
 std::string Approx(uint64_t bytes) {
@@ -93,11 +81,11 @@ std::string ShowLimit(const std::string& limit, uint64_t v) {
 }  // namespace
 
 int BoxStats(const Args& args) {
-  Output out("silk box stats");
-  po::options_description opts("Options");
-  po::positional_options_description pos;
-  BoxNameFlags box;
-  box.Add(opts, pos, out, "print the usage as JSON");
+  SliverCommand box("silk box stats", kBoxSliver);
+  auto& out = box.out;
+  auto& opts = box.opts;
+  auto& pos = box.pos;
+  box.AddCommon("print the usage as JSON");
   po::variables_map vm;
   if (auto rc = ParseArgs("silk box stats NAME [options]",
                           "Shows what a created or running box uses: CPU time, memory (current,\n"
@@ -115,12 +103,12 @@ int BoxStats(const Args& args) {
 }
 
 int BoxUpdate(const Args& args) {
-  Output out("silk box update");
-  po::options_description opts("Options");
-  po::positional_options_description pos;
-  BoxNameFlags box;
+  SliverCommand box("silk box update", kBoxSliver);
+  auto& out = box.out;
+  auto& opts = box.opts;
+  auto& pos = box.pos;
   std::string memory, pids, cpu_weight, io_weight, egress;
-  box.Add(opts, pos, out, "print what changed as JSON");
+  box.AddCommon("print what changed as JSON");
   opts.add_options()("memory", po::value(&memory), "memory limit, e.g. 256M (swap off)")(
       "pids", po::value(&pids), "tasks the box may have, 1..4194304")(
       "cpu-weight", po::value(&cpu_weight), "proportional CPU weight 1..10000")(

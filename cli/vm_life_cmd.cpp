@@ -12,6 +12,7 @@
 
 #include "base/strings.hpp"
 #include "cli/commands.hpp"
+#include "cli/sliver_command.hpp"
 #include "vmm/vm_lifecycle.hpp"
 
 namespace silk::cli {
@@ -28,23 +29,6 @@ void WriteAll(int fd, std::string_view data) {
     data.remove_prefix(static_cast<size_t>(n));
   }
 }
-
-// One NAME positional and the common --state-dir and --json.
-struct NamedVmCommand {
-  explicit NamedVmCommand(std::string_view prog) : out(prog) {}
-  po::options_description opts{"Options"};
-  po::positional_options_description pos;
-  std::string name, state_dir;
-  Output out;
-  void AddCommon(const char* json_help, bool with_name = true) {
-    if (with_name) {
-      opts.add_options()("name", po::value(&name)->required(), "the VM's name");
-      pos.add("name", 1);
-    }
-    opts.add_options()("state-dir", po::value(&state_dir), "state root (default /run/silk/vms)");
-    out.AddJsonFlag(opts, json_help);
-  }
-};
 
 std::chrono::milliseconds Seconds(double s) {
   return std::chrono::milliseconds(static_cast<long long>(s * 1000));
@@ -74,7 +58,7 @@ void PrintRecord(const vmm::VmRecord& r) {
 }
 
 int VmCreate(const Args& args) {
-  NamedVmCommand c("silk vm create");
+  SliverCommand c("silk vm create", kVmSliver);
   vmm::VmCreateOptions o;
   std::string accel, disk;
   double boot_timeout_s = 60;
@@ -184,7 +168,7 @@ int VmExec(const Args& all) {
 }
 
 int VmStop(const Args& args) {
-  NamedVmCommand c("silk vm stop");
+  SliverCommand c("silk vm stop", kVmSliver);
   double timeout_s = 30;
   c.AddCommon("print the VM's record as JSON");
   c.opts.add_options()("timeout", po::value(&timeout_s)->default_value(timeout_s),
@@ -210,7 +194,7 @@ int VmStop(const Args& args) {
 }
 
 int VmDelete(const Args& args) {
-  NamedVmCommand c("silk vm delete");
+  SliverCommand c("silk vm delete", kVmSliver);
   bool force = false;
   c.AddCommon("print {\"deleted\": NAME}");
   c.opts.add_options()("force,f", po::bool_switch(&force), "destroy a running VM first");
@@ -227,7 +211,7 @@ int VmDelete(const Args& args) {
 }
 
 int VmState(const Args& args) {
-  NamedVmCommand c("silk vm state");
+  SliverCommand c("silk vm state", kVmSliver);
   c.AddCommon("print the VM's record as JSON");
   po::variables_map vm;
   if (auto rc = ParseArgs("silk vm state NAME [options]",
@@ -246,7 +230,7 @@ int VmState(const Args& args) {
 }
 
 int VmStats(const Args& args) {
-  NamedVmCommand c("silk vm stats");
+  SliverCommand c("silk vm stats", kVmSliver);
   c.AddCommon("print the statistics as JSON");
   po::variables_map vm;
   if (auto rc = ParseArgs("silk vm stats NAME [options]",
