@@ -384,9 +384,8 @@ Result<void> BoxRun::PrepareCgroup() {
     // A named box has memory, pids and cpu cgroups as root, also without limits: `silk
     // box stats` reads them and `silk box update` sets limits there later.
     if (root_) limits.unlimited = {Controller::kMemory, Controller::kPids, Controller::kCpu};
-    SILK_TRY(RecordBoxLimits(state_->dir(), {limits.memory_max, limits.pids_max,
-                                             limits.cpu_weight, limits.io_weight,
-                                             spec_.network.egress_rate}));
+    SILK_TRY(RecordBoxLimits(state_->dir(), {limits.memory_max, limits.pids_max, limits.cpu_weight,
+                                             limits.io_weight, spec_.network.egress_rate}));
   }
   // A nest-ready box delegates memory, pids and cpu cgroups to its node manager.
   if (spec_.nest && root_)
@@ -572,9 +571,9 @@ Result<bool> BoxRun::AwaitExec() {
   auto taken = [this](int listener, pid_t holder) -> Result<NotifyHandler*> {
     // The box makes no syscall but execve from here on: count from now.
     if (counting_) SILK_TRY(counting_->Enable());
-    handler_ = SILK_TRY(NotifyHandler::Create([f = filter_] { return f->Effective(); },
-                                              spec_.raw_sockets,
-                                              spec_.report_denials, options_.observer, holder));
+    handler_ =
+        SILK_TRY(NotifyHandler::Create([f = filter_] { return f->Effective(); }, spec_.raw_sockets,
+                                       spec_.report_denials, options_.observer, holder));
     if (learning_) {
       // Linux 6.6+: wake the supervisor on the caller's CPU, which roughly halves a
       // notification round trip (commit 48a1084a8b74). Older kernels refuse; harmless.
