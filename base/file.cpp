@@ -135,4 +135,15 @@ Result<void> WriteFileAtomic(const std::string& path, const std::string& content
   return {};
 }
 
+Result<void> MakeDirs(const std::string& path, mode_t mode, const std::string& what) {
+  std::string cur;
+  for (const auto& part : Split(path, '/')) {
+    if (part.empty()) continue;
+    cur += "/" + part;
+    if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST)
+      return FailErrno("creating " + what + " " + cur);
+  }
+  return {};
+}
+
 }  // namespace silk

@@ -1,7 +1,9 @@
 // Whole-file reads and atomic writes.
 #pragma once
 
+#include <sys/types.h>
 #include <cstddef>
+
 #include <string>
 
 #include "base/result.hpp"
@@ -29,5 +31,9 @@ Result<std::string> ReadRegularFile(const std::string& path, size_t max_bytes = 
 // An existing device, fifo or socket (/dev/null, /dev/stdout) is written to in place,
 // never replaced; a directory is an error.
 Result<void> WriteFileAtomic(const std::string& path, const std::string& contents, int mode = 0644);
+
+// mkdir -p: creates `path` and its missing parents with `mode` (existing ones are left
+// as they are). `what` names the directory in the error ("the volume directory").
+Result<void> MakeDirs(const std::string& path, mode_t mode, const std::string& what = "directory");
 
 }  // namespace silk

@@ -33,17 +33,6 @@ unsigned long long ProcessStartTime(pid_t pid) {
 
 namespace {
 
-Result<void> MkdirP(const std::string& path, mode_t mode) {
-  std::string cur;
-  for (const auto& part : Split(path, '/')) {
-    if (part.empty()) continue;
-    cur += "/" + part;
-    if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST)
-      return FailErrno("creating state directory " + cur);
-  }
-  return {};
-}
-
 // Opens a state directory and tries to take its lock: the fd when taken (the directory's
 // supervisor is gone, or there never was one), empty when a live supervisor holds it.
 // Opens a state directory and waits for its lock.
@@ -195,7 +184,7 @@ Result<bool> SweepBoxDir(const std::string& dir, bool named_too) {
 
 Result<BoxState> BoxState::Create(const std::string& state_root, const std::string& id,
                                   bool persistent) {
-  SILK_TRY(MkdirP(state_root, 0755));
+  SILK_TRY(MakeDirs(state_root, 0755, "state directory"));
   std::string dir = state_root + "/" + id;
   auto taken = [&] {
     return Fail(ErrorCode::kInvalidInput, access((dir + "/" + kPersistentMarker).c_str(), F_OK) == 0

@@ -35,17 +35,6 @@ std::string Bytes(uint64_t n) {
   return std::to_string(n) + " bytes (" + unit + ")";
 }
 
-Result<void> MkdirP(const std::string& path, mode_t mode) {
-  std::string cur;
-  for (const auto& part : Split(path, '/')) {
-    if (part.empty()) continue;
-    cur += "/" + part;
-    if (mkdir(cur.c_str(), mode) != 0 && errno != EEXIST)
-      return FailErrno("creating the volume directory " + cur);
-  }
-  return {};
-}
-
 // statvfs of `path`, or of its nearest existing ancestor (the root is made later).
 Result<struct statvfs> StatNearest(std::string path) {
   struct statvfs st;
@@ -214,7 +203,7 @@ Result<BoxVolume> BoxVolume::Create(const VolumeRequest& req,
     return Fail(ErrorCode::kUnsupported,
                 "disk_max (--disk): a volume needs root (loop devices and ext4 mounts)");
   SILK_TRY(CheckVolumeSize(req.root, req.size));
-  SILK_TRY(MkdirP(req.root, 0700));
+  SILK_TRY(MakeDirs(req.root, 0700, "the volume directory"));
   const std::string image = SILK_TRY(NewImagePath(req.root, req.box_id));
   SILK_TRY(record(image));  // write-ahead
   UniqueFd file(open(image.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
